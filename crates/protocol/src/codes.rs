@@ -1,0 +1,77 @@
+//! The closed list of error codes shared by the server (HTTP error bodies) and the browser
+//! module (the `code` of the JS errors it throws). docs/errors.md documents every entry; a
+//! test keeps the two in step. Adding a code is a protocol change; renaming one is a break.
+
+macro_rules! codes {
+    ($( $variant:ident = $code:literal, $status:literal, $message:literal; )*) => {
+        /// One stable error code. `as_str` is the SCREAMING_SNAKE form that crosses the wire.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode { $( $variant, )* }
+
+        impl ErrorCode {
+            /// Every code, in documentation order.
+            pub const ALL: &'static [ErrorCode] = &[$( ErrorCode::$variant, )*];
+
+            /// The wire form, e.g. `"DOMAIN_MISMATCH"`.
+            pub fn as_str(self) -> &'static str {
+                match self { $( ErrorCode::$variant => $code, )* }
+            }
+
+            /// The HTTP status the server answers with (client-side codes say 0).
+            pub fn http_status(self) -> u16 {
+                match self { $( ErrorCode::$variant => $status, )* }
+            }
+
+            /// A lowercase sentence that tells the reader what to do next.
+            pub fn message(self) -> &'static str {
+                match self { $( ErrorCode::$variant => $message, )* }
+            }
+
+            /// Parses the wire form; `None` for a code this build does not know.
+            pub fn parse(code: &str) -> Option<ErrorCode> {
+                match code { $( $code => Some(ErrorCode::$variant), )* _ => None }
+            }
+        }
+    };
+}
+
+codes! {
+    // Answered by the server.
+    MalformedRequest = "MALFORMED_REQUEST", 400, "the request body is not a licet v1 request: update the sdk or check the proxy in between";
+    DecryptionFailed = "DECRYPTION_FAILED", 400, "the sealed payload could not be opened: the license key does not match this server, or the data was altered";
+    UnsupportedVersion = "UNSUPPORTED_VERSION", 400, "this protocol or key version is not supported: update the sdk or the server";
+    PayloadTooLarge = "PAYLOAD_TOO_LARGE", 413, "the request is larger than the server accepts: send usage more often";
+    ReplayedNonce = "REPLAYED_NONCE", 409, "this request was already received once: send a fresh one";
+    UnknownProject = "UNKNOWN_PROJECT", 404, "no project matches this organization id and handshake code: check the license key";
+    WrongSessionPassword = "WRONG_SESSION_PASSWORD", 403, "the session password does not match the one set on this handshake code";
+    NoLicense = "NO_LICENSE", 403, "no license is assigned to this handshake code: assign one on the license server";
+    LicenseExpired = "LICENSE_EXPIRED", 403, "the license has expired: renew it or assign another license to the handshake code";
+    UnknownDevice = "UNKNOWN_DEVICE", 403, "this device has not been authorized for the project: call initLicense first";
+    Internal = "INTERNAL", 500, "the license server failed: try again later; the server log has the cause";
+    // Raised by the browser module.
+    InvalidArgument = "INVALID_ARGUMENT", 0, "an argument is out of range or of the wrong type: see the api documentation";
+    NotInitialized = "NOT_INITIALIZED", 0, "call initLicense first";
+    InvalidLicenseKey = "INVALID_LICENSE_KEY", 0, "the license key is not a licet license key: copy it again from the license server";
+    NetworkError = "NETWORK_ERROR", 0, "the license server could not be reached: usage is kept and sent later";
+    StorageError = "STORAGE_ERROR", 0, "the browser storage (indexeddb) failed: check that storage is allowed for this site";
+    BadKey = "BAD_KEY", 0, "a key in the license key or license file is not valid";
+    BadSignature = "BAD_SIGNATURE", 0, "a signature does not verify: the response or license was altered or comes from another server";
+    NonceMismatch = "NONCE_MISMATCH", 0, "the response does not answer this request: a proxy may be replaying responses";
+    BadResponse = "BAD_RESPONSE", 0, "the license server sent an answer this sdk does not understand: update the sdk or the server";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn every_code_parses_back_and_is_documented() {
+        let doc = include_str!("../../../docs/errors.md");
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(*code));
+            assert!(doc.contains(&format!("`{}`", code.as_str())), "docs/errors.md lacks {}", code.as_str());
+            assert!(code.message().chars().next().is_some_and(|c| c.is_lowercase()));
+        }
+        assert_eq!(ErrorCode::parse("NOT_A_CODE"), None);
+    }
+}
