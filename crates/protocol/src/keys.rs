@@ -2,7 +2,7 @@
 //! key and X25519 HPKE key. Text forms are versioned base64url so a key pasted in the wrong
 //! place is refused by its prefix. Generating keys takes the caller's CSPRNG.
 
-use ed25519_dalek::{SigningKey, VerifyingKey};
+pub use ed25519_dalek::{SigningKey, VerifyingKey};
 use hpke::{Deserializable, Kem as _, Serializable};
 use rand_core::{CryptoRng, RngCore};
 

@@ -1,0 +1,11 @@
+//! Pure licensing logic of the browser module: no I/O, no clock reads, no browser. Every
+//! function that needs the time is handed `now` (Unix ms), so all of it runs under plain
+//! `cargo test` and, unchanged, in the browser under wasm-bindgen-test.
+
+pub mod error;
+pub mod ledger;
+pub mod session;
+pub mod status;
+
+#[cfg(test)]
+mod tests;

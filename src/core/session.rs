@@ -1,0 +1,196 @@
+//! Building sealed requests and checking the answers: the client half of protocol v1. An
+//! answer is accepted only if it opens with the request's response key, is signed by the
+//! server key in the license key, echoes the request's nonce, names this device, and every
+//! license in it carries the vendor's signature. Nothing here sends or stores anything.
+
+use licet_protocol::keys::VerifyingKey;
+use licet_protocol::envelope::{open_response, seal_request, ResponseKey, Route};
+use licet_protocol::ids::{DeviceId, Nonce, ReportId};
+use licet_protocol::keys::{verifying_key, verifying_key_from_text, ServerPublicKeys};
+use licet_protocol::license::{self, LicenseFile};
+use licet_protocol::license_key::LicenseKey;
+use licet_protocol::sign::Signed;
+use licet_protocol::wire::{self, AuthorizeRequest, Authorization, Receipt, ReportsRequest, ReportsResponse, SealedRequest, SealedResponse, UsageReport};
+use licet_protocol::ErrorCode;
+use rand_core::{CryptoRng, RngCore};
+
+use crate::core::error::LicetError;
+use crate::ports::Reply;
+
+/// Where to send requests and whom to believe, from a license key and the built-in vendor key.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub servers: Vec<String>,
+    pub organization_id: Option<String>,
+    pub handshake_code: Option<String>,
+    pub server_keys: ServerPublicKeys,
+    server: VerifyingKey,
+    vendor: VerifyingKey,
+}
+
+impl Target {
+    /// Checks the license key's server keys and the vendor key text.
+    pub fn new(key: LicenseKey, vendor_public_key: &str) -> Result<Target, LicetError> {
+        if key.servers.is_empty() || (key.organization_id.is_none() && key.handshake_code.is_none()) {
+            return Err(ErrorCode::InvalidLicenseKey.into());
+        }
+        let server_keys = key.server_keys().map_err(|_| LicetError::from(ErrorCode::InvalidLicenseKey))?;
+        Ok(Target {
+            server: verifying_key(&server_keys.signing)?,
+            vendor: verifying_key_from_text(vendor_public_key)?,
+            servers: key.servers,
+            organization_id: key.organization_id,
+            handshake_code: key.handshake_code,
+            server_keys,
+        })
+    }
+
+    /// The URLs to try for `route`, main server first, then the standbys.
+    pub fn urls(&self, route: Route) -> impl Iterator<Item = String> + '_ {
+        self.servers.iter().map(move |base| format!("{}{}", base.trim_end_matches('/'), route.path()))
+    }
+}
+
+/// What the page tells the server about itself when it asks for an authorization.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthorizeParams {
+    pub session_password: Option<String>,
+    pub device_name: Option<String>,
+    pub product: String,
+    /// The page's host name.
+    pub domain: String,
+}
+
+/// A request on its way: what its answer must match.
+pub struct Pending {
+    key: ResponseKey,
+    nonce: Nonce,
+    device_id: DeviceId,
+}
+
+fn nonce(rng: &mut impl RngCore) -> Nonce {
+    let mut bytes = [0u8; 16];
+    rng.fill_bytes(&mut bytes);
+    Nonce(bytes)
+}
+
+fn seal<T: serde::Serialize, R: RngCore + CryptoRng>(
+    target: &Target,
+    route: Route,
+    message: &T,
+    nonce: Nonce,
+    device_id: DeviceId,
+    rng: &mut R,
+) -> Result<(SealedRequest, Pending), LicetError> {
+    let (sealed, key) = seal_request(&target.server_keys.hpke, route, &wire::encode(message), rng)?;
+    Ok((sealed, Pending { key, nonce, device_id }))
+}
+
+/// Seals `POST /v1/authorize`.
+pub fn authorize_request<R: RngCore + CryptoRng>(
+    target: &Target,
+    device_id: DeviceId,
+    params: &AuthorizeParams,
+    now: u64,
+    rng: &mut R,
+) -> Result<(SealedRequest, Pending), LicetError> {
+    let nonce = nonce(rng);
+    let request = AuthorizeRequest {
+        device_id,
+        organization_id: target.organization_id.clone(),
+        handshake_code: target.handshake_code.clone(),
+        session_password: params.session_password.clone(),
+        product: params.product.clone(),
+        sdk_version: env!("CARGO_PKG_VERSION").into(),
+        domain: params.domain.clone(),
+        device_name: params.device_name.clone(),
+        nonce,
+        client_time: now,
+    };
+    seal(target, Route::Authorize, &request, nonce, device_id, rng)
+}
+
+/// Seals `POST /v1/reports` for one project's reports.
+pub fn reports_request<R: RngCore + CryptoRng>(
+    target: &Target,
+    device_id: DeviceId,
+    handshake_code: &str,
+    domain: &str,
+    reports: Vec<UsageReport>,
+    now: u64,
+    rng: &mut R,
+) -> Result<(SealedRequest, Pending), LicetError> {
+    let nonce = nonce(rng);
+    let request = ReportsRequest {
+        device_id,
+        handshake_code: handshake_code.into(),
+        domain: domain.into(),
+        reports,
+        nonce,
+        client_time: now,
+    };
+    seal(target, Route::Reports, &request, nonce, device_id, rng)
+}
+
+/// The sealed body of a successful answer, or the server's refusal as an error.
+pub fn sealed_body(reply: Reply) -> Result<SealedResponse, LicetError> {
+    match reply {
+        Reply::Sealed(body) => Ok(body),
+        Reply::Refused(body) => Err(match ErrorCode::parse(&body.code) {
+            Some(code) => LicetError { code, detail: Some(body.message) },
+            None => ErrorCode::BadResponse.into(),
+        }),
+    }
+}
+
+/// Verifies a signed authorization (fresh or cached) for this device: the server's signature
+/// and the vendor's signature on every license in it.
+pub fn verify_authorization(signed: &Signed, target: &Target, device_id: DeviceId) -> Result<Authorization, LicetError> {
+    let authorization: Authorization = signed.verify(&target.server)?;
+    if authorization.device_id != device_id {
+        return Err(ErrorCode::BadResponse.into());
+    }
+    for license in &authorization.licenses {
+        license::verify(license, &target.vendor)?;
+    }
+    Ok(authorization)
+}
+
+/// The license files of an authorization; call only on a verified one.
+pub fn licenses(authorization: &Authorization) -> Vec<LicenseFile> {
+    authorization.licenses.iter().filter_map(|signed| wire::decode(&signed.payload).ok()).collect()
+}
+
+fn checked(pending: &Pending, signed: &Signed, target: &Target) -> Result<Authorization, LicetError> {
+    let authorization = verify_authorization(signed, target, pending.device_id)?;
+    if authorization.nonce != pending.nonce {
+        return Err(ErrorCode::NonceMismatch.into());
+    }
+    Ok(authorization)
+}
+
+/// Opens and checks the answer to an authorize request.
+pub fn accept_authorization(pending: &Pending, response: &SealedResponse, target: &Target) -> Result<(Signed, Authorization), LicetError> {
+    let signed: Signed = wire::decode(&open_response(&pending.key, response)?)?;
+    let authorization = checked(pending, &signed, target)?;
+    Ok((signed, authorization))
+}
+
+/// Opens and checks the answer to a reports request: the IDs the receipt accepts, and the
+/// refreshed authorization.
+pub fn accept_receipt(
+    pending: &Pending,
+    response: &SealedResponse,
+    target: &Target,
+) -> Result<(Vec<ReportId>, Signed, Authorization), LicetError> {
+    let answer: ReportsResponse = wire::decode(&open_response(&pending.key, response)?)?;
+    let receipt: Receipt = answer.receipt.verify(&target.server)?;
+    if receipt.nonce != pending.nonce {
+        return Err(ErrorCode::NonceMismatch.into());
+    }
+    if receipt.device_id != pending.device_id {
+        return Err(ErrorCode::BadResponse.into());
+    }
+    let authorization = checked(pending, &answer.authorization, target)?;
+    Ok((receipt.accepted, answer.authorization, authorization))
+}

@@ -1,0 +1,203 @@
+//! The engine drives the core over the ports: it reads the clock, draws randomness, stores and
+//! sends. It holds the one verified authorization of this page and the state `status()` shows.
+//! It runs unchanged against the browser adapters and against the in-memory twins. It keeps
+//! no usage in memory: every count is in the store before the call that made it returns.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use licet_protocol::envelope::Route;
+use licet_protocol::ids::{DeviceId, ReportId};
+use licet_protocol::license::Module;
+use licet_protocol::sign::Signed;
+use licet_protocol::wire::{self, Authorization, SealedRequest, SealedResponse, UsageReport};
+use licet_protocol::ErrorCode;
+use rand_core::{OsRng, RngCore, TryRngCore, UnwrapErr};
+
+use crate::core::error::LicetError;
+use crate::core::ledger::{self, OutboxReport, UsageRecord};
+use crate::core::session::{self, AuthorizeParams, Pending, Target};
+use crate::core::status::{self, Status};
+use crate::ports::{Clock, Store, Transport};
+
+fn rng() -> UnwrapErr<OsRng> {
+    OsRng.unwrap_err()
+}
+
+fn random16() -> [u8; 16] {
+    let mut bytes = [0u8; 16];
+    rng().fill_bytes(&mut bytes);
+    bytes
+}
+
+/// This origin's device ID: the stored one, or a new random UUID v4 stored now.
+pub async fn device_id(store: &impl Store) -> Result<DeviceId, LicetError> {
+    store.device_id(DeviceId::from_random(random16())).await
+}
+
+#[derive(Default)]
+struct State {
+    authorization: Option<Authorization>,
+    last_error: Option<ErrorCode>,
+    online: bool,
+}
+
+/// What one `flush` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flushed {
+    /// Reports the server signed a receipt for, now deleted here.
+    pub acknowledged: usize,
+    /// Reports still waiting in the outbox.
+    pub waiting: usize,
+}
+
+pub struct Engine<S, T, C> {
+    store: S,
+    transport: T,
+    clock: C,
+    target: Target,
+    device_id: DeviceId,
+    domain: String,
+    state: RefCell<State>,
+}
+
+impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
+    /// Authorizes this device with the license server. When the server cannot be reached, a
+    /// cached authorization for the same project that is still inside its offline grace keeps
+    /// the page working; any refusal by the server is final and returned.
+    pub async fn start(store: S, transport: T, clock: C, target: Target, params: AuthorizeParams) -> Result<Self, LicetError> {
+        let device_id = device_id(&store).await?;
+        let engine = Engine { store, transport, clock, target, device_id, domain: params.domain.clone(), state: RefCell::default() };
+        match engine.authorize(&params).await {
+            Ok(()) => Ok(engine),
+            Err(error) if error.code == ErrorCode::NetworkError => match engine.cached_authorization().await? {
+                Some(cached) if engine.clock.now_ms() <= cached.offline_until => {
+                    *engine.state.borrow_mut() = State { authorization: Some(cached), last_error: Some(error.code), online: false };
+                    Ok(engine)
+                }
+                _ => Err(error),
+            },
+            Err(error) => Err(error),
+        }
+    }
+
+    pub fn device_id(&self) -> DeviceId {
+        self.device_id
+    }
+
+    pub fn status(&self) -> Status {
+        let state = self.state.borrow();
+        status::status(state.authorization.as_ref(), state.last_error, state.online)
+    }
+
+    /// The refreshed report interval from the last authorization.
+    pub fn report_interval_ms(&self) -> Option<u64> {
+        self.state.borrow().authorization.as_ref().map(|a| a.report_interval_ms)
+    }
+
+    async fn cached_authorization(&self) -> Result<Option<Authorization>, LicetError> {
+        let Some(bytes) = self.store.load_authorization().await? else { return Ok(None) };
+        let Ok(signed) = wire::decode::<Signed>(&bytes) else { return Ok(None) };
+        let Ok(authorization) = session::verify_authorization(&signed, &self.target, self.device_id) else { return Ok(None) };
+        let same_project = self.target.handshake_code.as_ref().is_none_or(|code| *code == authorization.handshake_code);
+        Ok(same_project.then_some(authorization))
+    }
+
+    /// Posts to the main server, then to each standby while none answers.
+    async fn post(&self, route: Route, body: &SealedRequest) -> Result<SealedResponse, LicetError> {
+        let mut outcome = Err(ErrorCode::NetworkError.into());
+        for url in self.target.urls(route) {
+            outcome = self.transport.post(&url, body).await;
+            if !matches!(&outcome, Err(e) if e.code == ErrorCode::NetworkError) {
+                break;
+            }
+        }
+        session::sealed_body(outcome?)
+    }
+
+    fn record<V>(&self, result: Result<V, LicetError>) -> Result<V, LicetError> {
+        let mut state = self.state.borrow_mut();
+        match &result {
+            Ok(_) => {
+                state.last_error = None;
+                state.online = true;
+            }
+            Err(error) => {
+                state.last_error = Some(error.code);
+                state.online &= error.code != ErrorCode::NetworkError;
+            }
+        }
+        result
+    }
+
+    async fn accept(&self, signed: Signed, authorization: Authorization) -> Result<(), LicetError> {
+        self.store.save_authorization(&wire::encode(&signed)).await?;
+        self.state.borrow_mut().authorization = Some(authorization);
+        Ok(())
+    }
+
+    async fn authorize(&self, params: &AuthorizeParams) -> Result<(), LicetError> {
+        let result = async {
+            let (request, pending) = session::authorize_request(&self.target, self.device_id, params, self.clock.now_ms(), &mut rng())?;
+            let response = self.post(Route::Authorize, &request).await?;
+            let (signed, authorization) = session::accept_authorization(&pending, &response, &self.target)?;
+            self.accept(signed, authorization).await
+        }
+        .await;
+        self.record(result)
+    }
+
+    /// Adds `count` pages of `module` to the pending ledger, in the current 3-minute slot.
+    pub async fn count_pages(&self, module: Module, count: u64) -> Result<(), LicetError> {
+        let handshake_code = match &self.state.borrow().authorization {
+            Some(authorization) => authorization.handshake_code.clone(),
+            None => return Err(ErrorCode::NotInitialized.into()),
+        };
+        if count == 0 {
+            return Ok(());
+        }
+        let record = UsageRecord { handshake_code, slot: ledger::slot_of(self.clock.now_ms()), module, count };
+        self.store.append_usage(&wire::encode(&record)).await
+    }
+
+    /// Seals the pending usage into reports, sends every report in the outbox and deletes those
+    /// the server's signed receipt names. A report stays in the outbox until then, so a failed
+    /// or interrupted flush loses nothing and a retried one is counted once by its report ID.
+    pub async fn flush(&self) -> Result<Flushed, LicetError> {
+        self.store.seal_pending(|records| ledger::seal(records, || ReportId(random16()))).await?;
+        let outbox = self.store.outbox().await?;
+        let mut by_project: BTreeMap<String, Vec<UsageReport>> = BTreeMap::new();
+        for entry in &outbox {
+            // An entry that does not decode cannot be sent; leaving it would block nothing else.
+            if let Ok(sealed) = wire::decode::<OutboxReport>(&entry.bytes) {
+                by_project.entry(sealed.handshake_code).or_default().push(sealed.report);
+            }
+        }
+        let mut acknowledged = 0;
+        let mut result = Ok(());
+        for (handshake_code, reports) in by_project {
+            match self.send_reports(&handshake_code, reports).await {
+                Ok(count) => acknowledged += count,
+                Err(error) => {
+                    result = Err(error);
+                    break;
+                }
+            }
+        }
+        let result = result.map(|()| Flushed { acknowledged, waiting: outbox.len() - acknowledged });
+        self.record(result)
+    }
+
+    async fn send_reports(&self, handshake_code: &str, reports: Vec<UsageReport>) -> Result<usize, LicetError> {
+        let sent: Vec<ReportId> = reports.iter().map(|r| r.report_id).collect();
+        let (request, pending): (SealedRequest, Pending) =
+            session::reports_request(&self.target, self.device_id, handshake_code, &self.domain, reports, self.clock.now_ms(), &mut rng())?;
+        let response = self.post(Route::Reports, &request).await?;
+        let (accepted, signed, authorization) = session::accept_receipt(&pending, &response, &self.target)?;
+        // Only IDs this request sent may be deleted, whatever else a receipt names.
+        let deletable: Vec<ReportId> = accepted.into_iter().filter(|id| sent.contains(id)).collect();
+        self.store.remove_reports(&deletable).await?;
+        self.accept(signed, authorization).await?;
+        Ok(deletable.len())
+    }
+}

@@ -1,0 +1,188 @@
+//! In-memory twins of the ports for native tests: a store in a `RefCell`, a settable clock, and
+//! a license server twin that speaks protocol v1 with real keys. The twin counts reports by
+//! ID like the real server but knows nothing of storage, projects beyond one, or HTTP.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet};
+
+use licet_protocol::envelope::{open_request, seal_response, Route};
+use licet_protocol::ids::{DeviceId, ReportId};
+use licet_protocol::keys::{ServerKeys, VendorKey};
+use licet_protocol::license::{LicenseFile, LicenseType, Module, Tolerance, DAY_MS};
+use licet_protocol::sign::Signed;
+use licet_protocol::wire::{self, Authorization, AuthorizeRequest, ErrorBody, LicenseState, Receipt, ReportsRequest, ReportsResponse, SealedRequest};
+use licet_protocol::ErrorCode;
+use rand_core::{OsRng, TryRngCore};
+
+use crate::core::error::LicetError;
+use crate::ports::{Clock, OutboxEntry, Reply, Store, Transport};
+
+#[derive(Default)]
+pub struct MemoryStore {
+    pub device_id: RefCell<Option<DeviceId>>,
+    pub authorization: RefCell<Option<Vec<u8>>>,
+    pub pending: RefCell<Vec<Vec<u8>>>,
+    pub outbox: RefCell<Vec<OutboxEntry>>,
+}
+
+impl Store for &MemoryStore {
+    async fn device_id(&self, fresh: DeviceId) -> Result<DeviceId, LicetError> {
+        Ok(*self.device_id.borrow_mut().get_or_insert(fresh))
+    }
+    async fn load_authorization(&self) -> Result<Option<Vec<u8>>, LicetError> {
+        Ok(self.authorization.borrow().clone())
+    }
+    async fn save_authorization(&self, bytes: &[u8]) -> Result<(), LicetError> {
+        *self.authorization.borrow_mut() = Some(bytes.to_vec());
+        Ok(())
+    }
+    async fn append_usage(&self, record: &[u8]) -> Result<(), LicetError> {
+        self.pending.borrow_mut().push(record.to_vec());
+        Ok(())
+    }
+    async fn seal_pending(&self, seal: impl FnOnce(Vec<Vec<u8>>) -> Vec<OutboxEntry>) -> Result<(), LicetError> {
+        let records = std::mem::take(&mut *self.pending.borrow_mut());
+        self.outbox.borrow_mut().extend(seal(records));
+        Ok(())
+    }
+    async fn outbox(&self) -> Result<Vec<OutboxEntry>, LicetError> {
+        Ok(self.outbox.borrow().clone())
+    }
+    async fn remove_reports(&self, ids: &[ReportId]) -> Result<(), LicetError> {
+        self.outbox.borrow_mut().retain(|entry| !ids.contains(&entry.report_id));
+        Ok(())
+    }
+}
+
+pub struct MemoryClock(pub Cell<u64>);
+
+impl Clock for &MemoryClock {
+    fn now_ms(&self) -> u64 {
+        self.0.get()
+    }
+}
+
+/// A license server twin with one project (`HANDSHAKE`) and one per-page license.
+pub struct ServerTwin {
+    pub keys: ServerKeys,
+    pub vendor: VendorKey,
+    pub license: Signed,
+    pub now: Cell<u64>,
+    /// When set, every post fails as if the network were down.
+    pub offline: Cell<bool>,
+    /// Counted pages per module; each report ID counts once.
+    pub pages: RefCell<BTreeMap<Module, u64>>,
+    seen_reports: RefCell<BTreeSet<ReportId>>,
+    devices: RefCell<BTreeSet<DeviceId>>,
+    /// Every sealed request received, for replay tests.
+    pub received: RefCell<Vec<SealedRequest>>,
+}
+
+pub const HANDSHAKE: &str = "demo-project";
+pub const SERVER_URL: &str = "https://licet.test";
+
+impl ServerTwin {
+    pub fn new(now: u64) -> Self {
+        let vendor = VendorKey::generate(&mut OsRng.unwrap_err());
+        let file = LicenseFile {
+            id: "L-twin".into(),
+            organization_id: "org".into(),
+            product: "sdk".into(),
+            license_type: LicenseType::PerPage,
+            modules: vec![Module::Core],
+            quota: Some(1000),
+            devices: None,
+            active: None,
+            domains: vec![],
+            issued_at: now,
+            expires_at: now + 30 * DAY_MS,
+            offline_grace_ms: 7 * DAY_MS,
+            tolerance: Tolerance::default(),
+        };
+        ServerTwin {
+            keys: ServerKeys::generate(&mut OsRng.unwrap_err()),
+            license: file.sign(&vendor.0),
+            vendor,
+            now: Cell::new(now),
+            offline: Cell::new(false),
+            pages: RefCell::default(),
+            seen_reports: RefCell::default(),
+            devices: RefCell::default(),
+            received: RefCell::default(),
+        }
+    }
+
+    fn authorization(&self, device_id: DeviceId, nonce: licet_protocol::ids::Nonce) -> Signed {
+        let now = self.now.get();
+        Signed::sign(
+            &self.keys.signing,
+            &Authorization {
+                device_id,
+                handshake_code: HANDSHAKE.into(),
+                licenses: vec![self.license.clone()],
+                modules: vec![Module::Core],
+                offline_until: now + 7 * DAY_MS,
+                active_until: now + 30 * DAY_MS,
+                report_interval_ms: 180_000,
+                server_time: now,
+                state: LicenseState::Valid,
+                nonce,
+            },
+        )
+    }
+
+    fn refuse(code: ErrorCode) -> Reply {
+        Reply::Refused(ErrorBody { code: code.as_str().into(), message: code.message().into() })
+    }
+
+    fn answer(&self, route: Route, body: &SealedRequest) -> Reply {
+        let Ok((plain, key)) = open_request(&self.keys.hpke, route, body) else { return Self::refuse(ErrorCode::DecryptionFailed) };
+        let answer = match route {
+            Route::Authorize => {
+                let Ok(request) = wire::decode::<AuthorizeRequest>(&plain) else { return Self::refuse(ErrorCode::MalformedRequest) };
+                if request.handshake_code.as_deref() != Some(HANDSHAKE) {
+                    return Self::refuse(ErrorCode::UnknownProject);
+                }
+                self.devices.borrow_mut().insert(request.device_id);
+                wire::encode(&self.authorization(request.device_id, request.nonce))
+            }
+            Route::Reports => {
+                let Ok(request) = wire::decode::<ReportsRequest>(&plain) else { return Self::refuse(ErrorCode::MalformedRequest) };
+                if !self.devices.borrow().contains(&request.device_id) {
+                    return Self::refuse(ErrorCode::UnknownDevice);
+                }
+                for report in &request.reports {
+                    if self.seen_reports.borrow_mut().insert(report.report_id) {
+                        for slot in &report.slots {
+                            for (module, count) in &slot.pages {
+                                *self.pages.borrow_mut().entry(*module).or_default() += count;
+                            }
+                        }
+                    }
+                }
+                let receipt = Receipt {
+                    device_id: request.device_id,
+                    accepted: request.reports.iter().map(|r| r.report_id).collect(),
+                    server_time: self.now.get(),
+                    nonce: request.nonce,
+                };
+                wire::encode(&ReportsResponse {
+                    receipt: Signed::sign(&self.keys.signing, &receipt),
+                    authorization: self.authorization(request.device_id, request.nonce),
+                })
+            }
+        };
+        Reply::Sealed(seal_response(&key, &answer))
+    }
+}
+
+impl Transport for &ServerTwin {
+    async fn post(&self, url: &str, body: &SealedRequest) -> Result<Reply, LicetError> {
+        if self.offline.get() {
+            return Err(ErrorCode::NetworkError.into());
+        }
+        self.received.borrow_mut().push(body.clone());
+        let route = if url.ends_with(Route::Authorize.path()) { Route::Authorize } else { Route::Reports };
+        Ok(self.answer(route, body))
+    }
+}

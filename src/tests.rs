@@ -1,0 +1,155 @@
+//! The engine against the in-memory twins: authorization, counting, flushing exactly once,
+//! offline start within the grace period, and refusals of forged answers.
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use licet_protocol::keys::ServerKeys;
+use licet_protocol::license::{Module, DAY_MS};
+use licet_protocol::license_key::LicenseKey;
+use licet_protocol::ErrorCode;
+use rand_core::{OsRng, TryRngCore};
+
+use crate::core::session::{AuthorizeParams, Target};
+use crate::engine::{Engine, Flushed};
+use crate::platform::memory::{MemoryClock, MemoryStore, ServerTwin, HANDSHAKE, SERVER_URL};
+
+/// Runs a future of the in-memory twins, which never wait on anything.
+fn ready<F: Future>(future: F) -> F::Output {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("the in-memory twins never leave a future pending"),
+    }
+}
+
+const NOW: u64 = 1_800_000_000_000;
+
+fn target(server: &ServerTwin) -> Target {
+    let key = LicenseKey::new(vec![SERVER_URL.into()], Some("org".into()), Some(HANDSHAKE.into()), &server.keys.public());
+    Target::new(key, &server.vendor.public_text()).unwrap()
+}
+
+fn params() -> AuthorizeParams {
+    AuthorizeParams { product: "sdk".into(), domain: "app.example.com".into(), ..Default::default() }
+}
+
+#[test]
+fn init_count_and_flush_counts_each_page_once() {
+    let server = ServerTwin::new(NOW);
+    let store = MemoryStore::default();
+    let clock = MemoryClock(Cell::new(NOW));
+    let engine = ready(Engine::start(&store, &server, &clock, target(&server), params())).unwrap();
+    assert_eq!(engine.status().state, "valid");
+    assert_eq!(engine.status().offline_until, Some(NOW + 7 * DAY_MS));
+    assert!(engine.device_id().is_v4());
+
+    ready(engine.count_pages(Module::Core, 3)).unwrap();
+    assert_eq!(store.pending.borrow().len(), 1);
+    assert_eq!(ready(engine.flush()).unwrap(), Flushed { acknowledged: 1, waiting: 0 });
+    assert_eq!(server.pages.borrow().get(&Module::Core), Some(&3));
+    assert!(store.pending.borrow().is_empty() && store.outbox.borrow().is_empty());
+
+    // A second flush has nothing to send and counts nothing more.
+    assert_eq!(ready(engine.flush()).unwrap(), Flushed { acknowledged: 0, waiting: 0 });
+    assert_eq!(server.pages.borrow().get(&Module::Core), Some(&3));
+}
+
+#[test]
+fn the_device_id_survives_a_restart() {
+    let server = ServerTwin::new(NOW);
+    let store = MemoryStore::default();
+    let clock = MemoryClock(Cell::new(NOW));
+    let first = ready(Engine::start(&store, &server, &clock, target(&server), params())).unwrap().device_id();
+    let second = ready(Engine::start(&store, &server, &clock, target(&server), params())).unwrap().device_id();
+    assert_eq!(first, second);
+    let other_origin = MemoryStore::default();
+    let third = ready(Engine::start(&other_origin, &server, &clock, target(&server), params())).unwrap().device_id();
+    assert_ne!(first, third);
+}
+
+#[test]
+fn usage_counted_offline_stays_until_a_receipt_and_is_sent_once() {
+    let server = ServerTwin::new(NOW);
+    let store = MemoryStore::default();
+    let clock = MemoryClock(Cell::new(NOW));
+    let engine = ready(Engine::start(&store, &server, &clock, target(&server), params())).unwrap();
+    server.offline.set(true);
+    ready(engine.count_pages(Module::Core, 2)).unwrap();
+    assert_eq!(ready(engine.flush()).unwrap_err().code, ErrorCode::NetworkError);
+    assert_eq!(engine.status().code, Some(ErrorCode::NetworkError));
+    assert!(!engine.status().online);
+    assert_eq!(store.outbox.borrow().len(), 1, "the sealed report waits in the outbox");
+    ready(engine.count_pages(Module::Core, 1)).unwrap();
+    server.offline.set(false);
+    assert_eq!(ready(engine.flush()).unwrap(), Flushed { acknowledged: 2, waiting: 0 });
+    assert_eq!(server.pages.borrow().get(&Module::Core), Some(&3));
+    assert_eq!(engine.status().code, None);
+}
+
+#[test]
+fn a_cached_authorization_starts_the_page_offline_only_within_its_grace() {
+    let server = ServerTwin::new(NOW);
+    let store = MemoryStore::default();
+    let clock = MemoryClock(Cell::new(NOW));
+    ready(Engine::start(&store, &server, &clock, target(&server), params())).unwrap();
+    server.offline.set(true);
+    clock.0.set(NOW + 7 * DAY_MS);
+    let engine = ready(Engine::start(&store, &server, &clock, target(&server), params())).unwrap();
+    assert_eq!(engine.status().state, "valid");
+    assert_eq!(engine.status().code, Some(ErrorCode::NetworkError));
+    clock.0.set(NOW + 7 * DAY_MS + 1);
+    let late = ready(Engine::start(&store, &server, &clock, target(&server), params()));
+    assert_eq!(late.err().map(|e| e.code), Some(ErrorCode::NetworkError));
+}
+
+#[test]
+fn counting_before_an_authorization_is_refused() {
+    let server = ServerTwin::new(NOW);
+    let store = MemoryStore::default();
+    let clock = MemoryClock(Cell::new(NOW));
+    let mut key_target = target(&server);
+    key_target.handshake_code = Some("unknown".into());
+    let refused = ready(Engine::start(&store, &server, &clock, key_target, params()));
+    assert_eq!(refused.err().map(|e| e.code), Some(ErrorCode::UnknownProject));
+}
+
+#[test]
+fn answers_signed_by_another_server_are_refused() {
+    let server = ServerTwin::new(NOW);
+    let store = MemoryStore::default();
+    let clock = MemoryClock(Cell::new(NOW));
+    let impostor = ServerKeys::generate(&mut OsRng.unwrap_err());
+    let mut keys = server.keys.public();
+    keys.signing = impostor.public().signing;
+    let key = LicenseKey::new(vec![SERVER_URL.into()], None, Some(HANDSHAKE.into()), &keys);
+    let target = Target::new(key, &server.vendor.public_text()).unwrap();
+    let refused = ready(Engine::start(&store, &server, &clock, target, params()));
+    assert_eq!(refused.err().map(|e| e.code), Some(ErrorCode::BadSignature));
+}
+
+#[test]
+fn licenses_not_signed_by_the_built_in_vendor_key_are_refused() {
+    let server = ServerTwin::new(NOW);
+    let store = MemoryStore::default();
+    let clock = MemoryClock(Cell::new(NOW));
+    let other_vendor = ServerTwin::new(NOW).vendor.public_text();
+    let key = LicenseKey::new(vec![SERVER_URL.into()], None, Some(HANDSHAKE.into()), &server.keys.public());
+    let target = Target::new(key, &other_vendor).unwrap();
+    let refused = ready(Engine::start(&store, &server, &clock, target, params()));
+    assert_eq!(refused.err().map(|e| e.code), Some(ErrorCode::BadSignature));
+}
+
+#[test]
+fn a_license_key_without_servers_or_project_is_invalid() {
+    let server = ServerTwin::new(NOW);
+    let vendor = server.vendor.public_text();
+    let none = LicenseKey::new(vec![], None, Some(HANDSHAKE.into()), &server.keys.public());
+    assert_eq!(Target::new(none, &vendor).err().map(|e| e.code), Some(ErrorCode::InvalidLicenseKey));
+    let anonymous = LicenseKey::new(vec![SERVER_URL.into()], None, None, &server.keys.public());
+    assert_eq!(Target::new(anonymous, &vendor).err().map(|e| e.code), Some(ErrorCode::InvalidLicenseKey));
+}
