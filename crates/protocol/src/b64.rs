@@ -31,7 +31,8 @@ pub mod serde {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = <&str>::deserialize(d).or_else(|_| Err(serde::de::Error::custom("expected base64url text")))?;
-        super::decode(text).map_err(|_| serde::de::Error::custom("invalid base64url"))
+        // An owned string: the browser's JSON values cannot lend out their text.
+        let text = String::deserialize(d)?;
+        super::decode(&text).map_err(|_| serde::de::Error::custom("invalid base64url"))
     }
 }

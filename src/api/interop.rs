@@ -1,0 +1,86 @@
+//! Every conversion between JS values and Rust values of the API, in one place: options in,
+//! license keys in, status and flush results out. Wrong types become `INVALID_ARGUMENT`.
+
+use js_sys::{Object, Reflect};
+use licet_protocol::license_key::LicenseKey;
+use licet_protocol::ErrorCode;
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::core::error::LicetError;
+use crate::core::session::AuthorizeParams;
+use crate::core::status::Status;
+use crate::engine::Flushed;
+
+fn get(object: &JsValue, name: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn set(object: &Object, name: &str, value: impl Into<JsValue>) {
+    let _ = Reflect::set(object, &JsValue::from_str(name), &value.into());
+}
+
+/// An optional string option: absent, `undefined` or `null` is `None`; any other non-string is
+/// refused rather than stringified.
+fn optional_string(options: &JsValue, name: &str) -> Result<Option<String>, LicetError> {
+    let value = get(options, name);
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    value.as_string().map(Some).ok_or_else(|| ErrorCode::InvalidArgument.into())
+}
+
+/// Reads `initLicense`'s options object.
+pub fn authorize_params(options: &JsValue, domain: String) -> Result<AuthorizeParams, LicetError> {
+    if !(options.is_undefined() || options.is_null() || options.is_object()) {
+        return Err(ErrorCode::InvalidArgument.into());
+    }
+    Ok(AuthorizeParams {
+        session_password: optional_string(options, "sessionPassword")?,
+        device_name: optional_string(options, "deviceFriendlyName")?,
+        product: optional_string(options, "product")?.unwrap_or_default(),
+        domain,
+    })
+}
+
+/// Decodes a license key string with the platform's own `JSON`.
+pub fn license_key(key: &JsValue) -> Result<LicenseKey, LicetError> {
+    fn invalid(_: impl Sized) -> LicetError {
+        ErrorCode::InvalidLicenseKey.into()
+    }
+    let text = key.as_string().ok_or(ErrorCode::InvalidLicenseKey)?;
+    let json = LicenseKey::unwrap_json(&text).map_err(invalid)?;
+    let value = js_sys::JSON::parse(&json).map_err(invalid)?;
+    serde_wasm_bindgen::from_value(value).map_err(invalid)
+}
+
+pub fn string_argument(value: &JsValue) -> Result<String, JsValue> {
+    value.as_string().ok_or_else(super::errors::invalid_argument)
+}
+
+pub fn number_argument(value: &JsValue) -> Result<f64, JsValue> {
+    value.as_f64().ok_or_else(super::errors::invalid_argument)
+}
+
+fn optional_time(time: Option<u64>) -> JsValue {
+    time.map_or(JsValue::NULL, |t| JsValue::from_f64(t as f64))
+}
+
+pub fn status<T: JsCast>(status: &Status) -> T {
+    let object = Object::new();
+    set(&object, "state", status.state);
+    set(&object, "code", status.code.map_or(JsValue::NULL, |c| JsValue::from_str(c.as_str())));
+    set(&object, "offlineUntil", optional_time(status.offline_until));
+    set(&object, "activeUntil", optional_time(status.active_until));
+    set(&object, "handshakeCode", status.handshake_code.as_deref().map_or(JsValue::NULL, JsValue::from_str));
+    let modules: js_sys::Array = status.modules.iter().map(|m| JsValue::from_str(m.as_str())).collect();
+    set(&object, "modules", modules);
+    set(&object, "online", status.online);
+    object.unchecked_into()
+}
+
+pub fn flushed<T: JsCast>(flushed: Flushed) -> T {
+    let object = Object::new();
+    set(&object, "acknowledged", flushed.acknowledged as f64);
+    set(&object, "waiting", flushed.waiting as f64);
+    object.unchecked_into()
+}

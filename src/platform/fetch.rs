@@ -1,0 +1,83 @@
+//! The network port over the global `fetch` (windows and workers): POSTs the sealed request as
+//! JSON and reads back a sealed response or an error body. It decides nothing about the answer:
+//! any HTTP status is handed back, only a failed fetch is a `NETWORK_ERROR`.
+
+use licet_protocol::wire::{ErrorBody, SealedRequest, SealedResponse};
+use licet_protocol::ErrorCode;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Request, RequestInit, RequestMode, Response};
+
+use crate::core::error::LicetError;
+use crate::ports::{Reply, Transport};
+
+#[wasm_bindgen]
+extern "C" {
+    // The global `fetch`, present in windows and workers alike.
+    #[wasm_bindgen(js_name = fetch)]
+    fn global_fetch(request: &Request) -> js_sys::Promise;
+}
+
+pub struct FetchTransport;
+
+fn bad_response(_: impl Sized) -> LicetError {
+    ErrorCode::BadResponse.into()
+}
+
+impl Transport for FetchTransport {
+    async fn post(&self, url: &str, body: &SealedRequest) -> Result<Reply, LicetError> {
+        let json = serde_wasm_bindgen::to_value(body).and_then(|value| Ok(js_sys::JSON::stringify(&value)?)).map_err(bad_response)?;
+        let init = RequestInit::new();
+        init.set_method("POST");
+        init.set_mode(RequestMode::Cors);
+        init.set_body(&json);
+        let headers = web_sys::Headers::new().map_err(bad_response)?;
+        headers.set("content-type", "application/json").map_err(bad_response)?;
+        init.set_headers(&headers);
+        let request = Request::new_with_str_and_init(url, &init).map_err(|_| LicetError::from(ErrorCode::InvalidLicenseKey))?;
+        let network = |_| LicetError::from(ErrorCode::NetworkError);
+        let response: Response = JsFuture::from(global_fetch(&request)).await.map_err(network)?.unchecked_into();
+        let text = JsFuture::from(response.text().map_err(network)?).await.map_err(network)?;
+        let value = js_sys::JSON::parse(&text.as_string().unwrap_or_default()).map_err(bad_response)?;
+        if response.ok() {
+            Ok(Reply::Sealed(serde_wasm_bindgen::from_value::<SealedResponse>(value).map_err(bad_response)?))
+        } else {
+            Ok(Reply::Refused(serde_wasm_bindgen::from_value::<ErrorBody>(value).map_err(bad_response)?))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use licet_protocol::wire::SealedRequest;
+    use licet_protocol::ErrorCode;
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::FetchTransport;
+    use crate::ports::{Reply, Transport};
+
+    fn request() -> SealedRequest {
+        SealedRequest { enc: vec![1, 2], ct: vec![3] }
+    }
+
+    #[test]
+    async fn an_unreachable_server_is_a_network_error() {
+        // Port 9 on loopback (discard) has no listener on the test machines.
+        let error = FetchTransport.post("http://127.0.0.1:9/v1/authorize", &request()).await.unwrap_err();
+        assert_eq!(error.code, ErrorCode::NetworkError);
+    }
+
+    #[test]
+    async fn a_sealed_answer_is_read_from_its_json() {
+        let reply = FetchTransport.post("data:application/json,%7B%22ct%22%3A%22AQID%22%7D", &request()).await.unwrap();
+        assert_eq!(reply, Reply::Sealed(licet_protocol::wire::SealedResponse { ct: vec![1, 2, 3] }));
+    }
+
+    #[test]
+    async fn an_answer_that_is_not_licet_json_is_a_bad_response() {
+        let error = FetchTransport.post("data:text/html,%3Chtml%3E", &request()).await.unwrap_err();
+        assert_eq!(error.code, ErrorCode::BadResponse);
+        let error = FetchTransport.post("data:application/json,%7B%22ct%22%3A%22%21%22%7D", &request()).await.unwrap_err();
+        assert_eq!(error.code, ErrorCode::BadResponse);
+    }
+}
