@@ -1,7 +1,7 @@
 //! Every conversion between JS values and Rust values of the API, in one place: options in,
 //! license keys in, status and flush results out. Wrong types become `INVALID_ARGUMENT`.
 
-use js_sys::{Object, Reflect};
+use js_sys::{Array, Object};
 use licet_protocol::license_key::LicenseKey;
 use licet_protocol::ErrorCode;
 use wasm_bindgen::{JsCast, JsValue};
@@ -10,14 +10,7 @@ use crate::core::error::LicetError;
 use crate::core::session::AuthorizeParams;
 use crate::core::status::Status;
 use crate::engine::Flushed;
-
-fn get(object: &JsValue, name: &str) -> JsValue {
-    Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn set(object: &Object, name: &str, value: impl Into<JsValue>) {
-    let _ = Reflect::set(object, &JsValue::from_str(name), &value.into());
-}
+use crate::platform::browser::{property as get, set_property as set, string_property};
 
 /// An optional string option: absent, `undefined` or `null` is `None`; any other non-string is
 /// refused rather than stringified.
@@ -44,13 +37,19 @@ pub fn authorize_params(options: &JsValue, domain: String) -> Result<AuthorizePa
 
 /// Decodes a license key string with the platform's own `JSON`.
 pub fn license_key(key: &JsValue) -> Result<LicenseKey, LicetError> {
-    fn invalid(_: impl Sized) -> LicetError {
-        ErrorCode::InvalidLicenseKey.into()
-    }
-    let text = key.as_string().ok_or(ErrorCode::InvalidLicenseKey)?;
-    let json = LicenseKey::unwrap_json(&text).map_err(invalid)?;
-    let value = js_sys::JSON::parse(&json).map_err(invalid)?;
-    serde_wasm_bindgen::from_value(value).map_err(invalid)
+    let json = LicenseKey::unwrap_json(&key.as_string().unwrap_or_default()).ok();
+    let value = json.and_then(|json| js_sys::JSON::parse(&json).ok()).unwrap_or(JsValue::UNDEFINED);
+    let servers = get(&value, "servers");
+    let parsed = (|| {
+        Some(LicenseKey {
+            servers: servers.dyn_ref::<Array>()?.iter().map(|url| url.as_string()).collect::<Option<_>>()?,
+            organization_id: string_property(&value, "organizationId"),
+            handshake_code: string_property(&value, "handshakeCode"),
+            signing_key: string_property(&value, "signingKey")?,
+            hpke_key: string_property(&value, "hpkeKey")?,
+        })
+    })();
+    parsed.ok_or_else(|| ErrorCode::InvalidLicenseKey.into())
 }
 
 pub fn string_argument(value: &JsValue) -> Result<String, JsValue> {
@@ -72,7 +71,7 @@ pub fn status<T: JsCast>(status: &Status) -> T {
     set(&object, "offlineUntil", optional_time(status.offline_until));
     set(&object, "activeUntil", optional_time(status.active_until));
     set(&object, "handshakeCode", status.handshake_code.as_deref().map_or(JsValue::NULL, JsValue::from_str));
-    let modules: js_sys::Array = status.modules.iter().map(|m| JsValue::from_str(m.as_str())).collect();
+    let modules: Array = status.modules.iter().map(|m| JsValue::from_str(m.as_str())).collect();
     set(&object, "modules", modules);
     set(&object, "online", status.online);
     object.unchecked_into()

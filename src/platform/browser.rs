@@ -1,7 +1,8 @@
-//! Small facts of the browser global scope, for windows and workers alike: the clock and the
-//! page's host name. It reads `self.location`, never `window`, which workers do not have.
+//! Small facts of the browser global scope, for windows and workers alike: the clock, the
+//! page's host name, and property access on plain JS objects. It reads `self.location`, never
+//! `window`, which workers do not have.
 
-use js_sys::Reflect;
+use js_sys::{Object, Reflect};
 use wasm_bindgen::JsValue;
 
 use crate::ports::Clock;
@@ -15,11 +16,22 @@ impl Clock for BrowserClock {
     }
 }
 
+/// `object[name]`, or `undefined` when `object` has no such property or is not an object.
+pub fn property(object: &JsValue, name: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// `object[name]` when it is a string.
+pub fn string_property(object: &JsValue, name: &str) -> Option<String> {
+    property(object, name).as_string()
+}
+
+/// Sets `object[name]` on a plain object made here, where it cannot fail.
+pub fn set_property(object: &Object, name: &str, value: impl Into<JsValue>) {
+    let _ = Reflect::set(object, &JsValue::from_str(name), &value.into());
+}
+
 /// The host name of this page or worker (`location.hostname`), or "" where there is none.
 pub fn host_name() -> String {
-    Reflect::get(&js_sys::global(), &JsValue::from_str("location"))
-        .and_then(|location| Reflect::get(&location, &JsValue::from_str("hostname")))
-        .ok()
-        .and_then(|host| host.as_string())
-        .unwrap_or_default()
+    string_property(&property(&js_sys::global(), "location"), "hostname").unwrap_or_default()
 }

@@ -2,6 +2,7 @@
 //! JSON and reads back a sealed response or an error body. It decides nothing about the answer:
 //! any HTTP status is handed back, only a failed fetch is a `NETWORK_ERROR`.
 
+use licet_protocol::b64;
 use licet_protocol::wire::{ErrorBody, SealedRequest, SealedResponse};
 use licet_protocol::ErrorCode;
 use wasm_bindgen::prelude::*;
@@ -9,6 +10,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, RequestInit, RequestMode, Response};
 
 use crate::core::error::LicetError;
+use crate::platform::browser::{set_property, string_property};
 use crate::ports::{Reply, Transport};
 
 #[wasm_bindgen]
@@ -24,9 +26,26 @@ fn bad_response(_: impl Sized) -> LicetError {
     ErrorCode::BadResponse.into()
 }
 
+/// `{"enc": "...", "ct": "..."}`, written with the platform's `JSON`.
+fn request_json(body: &SealedRequest) -> Result<js_sys::JsString, LicetError> {
+    let object = js_sys::Object::new();
+    set_property(&object, "enc", b64::encode(&body.enc));
+    set_property(&object, "ct", b64::encode(&body.ct));
+    js_sys::JSON::stringify(&object).map_err(bad_response)
+}
+
+/// Reads a success (`{"ct"}`) or error (`{"code", "message"}`) body.
+fn reply(ok: bool, value: &JsValue) -> Option<Reply> {
+    Some(if ok {
+        Reply::Sealed(SealedResponse { ct: b64::decode(&string_property(value, "ct")?).ok()? })
+    } else {
+        Reply::Refused(ErrorBody { code: string_property(value, "code")?, message: string_property(value, "message").unwrap_or_default() })
+    })
+}
+
 impl Transport for FetchTransport {
     async fn post(&self, url: &str, body: &SealedRequest) -> Result<Reply, LicetError> {
-        let json = serde_wasm_bindgen::to_value(body).and_then(|value| Ok(js_sys::JSON::stringify(&value)?)).map_err(bad_response)?;
+        let json = request_json(body)?;
         let init = RequestInit::new();
         init.set_method("POST");
         init.set_mode(RequestMode::Cors);
@@ -39,11 +58,7 @@ impl Transport for FetchTransport {
         let response: Response = JsFuture::from(global_fetch(&request)).await.map_err(network)?.unchecked_into();
         let text = JsFuture::from(response.text().map_err(network)?).await.map_err(network)?;
         let value = js_sys::JSON::parse(&text.as_string().unwrap_or_default()).map_err(bad_response)?;
-        if response.ok() {
-            Ok(Reply::Sealed(serde_wasm_bindgen::from_value::<SealedResponse>(value).map_err(bad_response)?))
-        } else {
-            Ok(Reply::Refused(serde_wasm_bindgen::from_value::<ErrorBody>(value).map_err(bad_response)?))
-        }
+        reply(response.ok(), &value).ok_or_else(|| ErrorCode::BadResponse.into())
     }
 }
 

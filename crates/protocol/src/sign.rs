@@ -50,7 +50,7 @@ fn message(kind: SignedKind, payload: &[u8]) -> Vec<u8> {
 impl Signed {
     /// Encodes `value` with postcard and signs it as its kind.
     pub fn sign<T: SignedPayload>(key: &SigningKey, value: &T) -> Signed {
-        let payload = postcard::to_allocvec(value).expect("postcard encodes every protocol type");
+        let payload = crate::wire::encode(value);
         let signature = key.sign(&message(T::KIND, &payload)).to_bytes().to_vec();
         Signed { payload, signature }
     }
