@@ -15,6 +15,7 @@ use licet_protocol::license_key::LicenseKey;
 use licet_protocol::ErrorCode;
 use rand_core::{OsRng, TryRngCore};
 
+use crate::core::error::LicetError;
 use crate::core::session::{AuthorizeParams, Target};
 use crate::engine::{Engine, Flushed};
 use crate::platform::memory::{MemoryClock, MemoryStore, ServerTwin, HANDSHAKE, SERVER_URL};
@@ -38,12 +39,34 @@ fn params() -> AuthorizeParams {
     AuthorizeParams { product: "sdk".into(), domain: "app.example.com".into(), ..Default::default() }
 }
 
+/// One origin's store and clock, and the license server twin it talks to.
+struct World {
+    server: ServerTwin,
+    store: MemoryStore,
+    clock: MemoryClock,
+}
+
+type TwinEngine<'a> = Engine<&'a MemoryStore, &'a ServerTwin, &'a MemoryClock>;
+
+impl World {
+    fn new() -> Self {
+        World { server: ServerTwin::new(NOW), store: MemoryStore::default(), clock: MemoryClock(Cell::new(NOW)) }
+    }
+
+    fn start_with(&self, target: Target) -> Result<TwinEngine<'_>, LicetError> {
+        ready(Engine::start(&self.store, &self.server, &self.clock, target, params()))
+    }
+
+    fn start(&self) -> Result<TwinEngine<'_>, LicetError> {
+        self.start_with(target(&self.server))
+    }
+}
+
 #[test]
 fn init_count_and_flush_counts_each_page_once() {
-    let server = ServerTwin::new(NOW);
-    let store = MemoryStore::default();
-    let clock = MemoryClock(Cell::new(NOW));
-    let engine = ready(Engine::start(&store, &server, &clock, target(&server), params())).unwrap();
+    let world = World::new();
+    let (server, store) = (&world.server, &world.store);
+    let engine = world.start().unwrap();
     assert_eq!(engine.status().state, "valid");
     assert_eq!(engine.status().offline_until, Some(NOW + 7 * DAY_MS));
     assert!(engine.device_id().is_v4());
@@ -61,23 +84,21 @@ fn init_count_and_flush_counts_each_page_once() {
 
 #[test]
 fn the_device_id_survives_a_restart() {
-    let server = ServerTwin::new(NOW);
-    let store = MemoryStore::default();
-    let clock = MemoryClock(Cell::new(NOW));
-    let first = ready(Engine::start(&store, &server, &clock, target(&server), params())).unwrap().device_id();
-    let second = ready(Engine::start(&store, &server, &clock, target(&server), params())).unwrap().device_id();
+    let world = World::new();
+    let (server, clock) = (&world.server, &world.clock);
+    let first = world.start().unwrap().device_id();
+    let second = world.start().unwrap().device_id();
     assert_eq!(first, second);
     let other_origin = MemoryStore::default();
-    let third = ready(Engine::start(&other_origin, &server, &clock, target(&server), params())).unwrap().device_id();
+    let third = ready(Engine::start(&other_origin, server, clock, target(server), params())).unwrap().device_id();
     assert_ne!(first, third);
 }
 
 #[test]
 fn usage_counted_offline_stays_until_a_receipt_and_is_sent_once() {
-    let server = ServerTwin::new(NOW);
-    let store = MemoryStore::default();
-    let clock = MemoryClock(Cell::new(NOW));
-    let engine = ready(Engine::start(&store, &server, &clock, target(&server), params())).unwrap();
+    let world = World::new();
+    let (server, store) = (&world.server, &world.store);
+    let engine = world.start().unwrap();
     server.offline.set(true);
     ready(engine.count_pages(Module::Core, 2)).unwrap();
     assert_eq!(ready(engine.flush()).unwrap_err().code, ErrorCode::NetworkError);
@@ -93,54 +114,50 @@ fn usage_counted_offline_stays_until_a_receipt_and_is_sent_once() {
 
 #[test]
 fn a_cached_authorization_starts_the_page_offline_only_within_its_grace() {
-    let server = ServerTwin::new(NOW);
-    let store = MemoryStore::default();
-    let clock = MemoryClock(Cell::new(NOW));
-    ready(Engine::start(&store, &server, &clock, target(&server), params())).unwrap();
+    let world = World::new();
+    let (server, clock) = (&world.server, &world.clock);
+    world.start().unwrap();
     server.offline.set(true);
     clock.0.set(NOW + 7 * DAY_MS);
-    let engine = ready(Engine::start(&store, &server, &clock, target(&server), params())).unwrap();
+    let engine = world.start().unwrap();
     assert_eq!(engine.status().state, "valid");
     assert_eq!(engine.status().code, Some(ErrorCode::NetworkError));
     clock.0.set(NOW + 7 * DAY_MS + 1);
-    let late = ready(Engine::start(&store, &server, &clock, target(&server), params()));
+    let late = world.start();
     assert_eq!(late.err().map(|e| e.code), Some(ErrorCode::NetworkError));
 }
 
 #[test]
 fn counting_before_an_authorization_is_refused() {
-    let server = ServerTwin::new(NOW);
-    let store = MemoryStore::default();
-    let clock = MemoryClock(Cell::new(NOW));
-    let mut key_target = target(&server);
+    let world = World::new();
+    let server = &world.server;
+    let mut key_target = target(server);
     key_target.handshake_code = Some("unknown".into());
-    let refused = ready(Engine::start(&store, &server, &clock, key_target, params()));
+    let refused = world.start_with(key_target);
     assert_eq!(refused.err().map(|e| e.code), Some(ErrorCode::UnknownProject));
 }
 
 #[test]
 fn answers_signed_by_another_server_are_refused() {
-    let server = ServerTwin::new(NOW);
-    let store = MemoryStore::default();
-    let clock = MemoryClock(Cell::new(NOW));
+    let world = World::new();
+    let server = &world.server;
     let impostor = ServerKeys::generate(&mut OsRng.unwrap_err());
     let mut keys = server.keys.public();
     keys.signing = impostor.public().signing;
     let key = LicenseKey::new(vec![SERVER_URL.into()], None, Some(HANDSHAKE.into()), &keys);
     let target = Target::new(key, &server.vendor.public_text()).unwrap();
-    let refused = ready(Engine::start(&store, &server, &clock, target, params()));
+    let refused = world.start_with(target);
     assert_eq!(refused.err().map(|e| e.code), Some(ErrorCode::BadSignature));
 }
 
 #[test]
 fn licenses_not_signed_by_the_built_in_vendor_key_are_refused() {
-    let server = ServerTwin::new(NOW);
-    let store = MemoryStore::default();
-    let clock = MemoryClock(Cell::new(NOW));
+    let world = World::new();
+    let server = &world.server;
     let other_vendor = ServerTwin::new(NOW).vendor.public_text();
     let key = LicenseKey::new(vec![SERVER_URL.into()], None, Some(HANDSHAKE.into()), &server.keys.public());
     let target = Target::new(key, &other_vendor).unwrap();
-    let refused = ready(Engine::start(&store, &server, &clock, target, params()));
+    let refused = world.start_with(target);
     assert_eq!(refused.err().map(|e| e.code), Some(ErrorCode::BadSignature));
 }
 

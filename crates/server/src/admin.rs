@@ -1,0 +1,141 @@
+//! What an operator does to a store: initialize it, import licenses, create projects and assign
+//! licenses to them, read usage. The CLI formats these results (and an admin API can later);
+//! none of it is reachable from the protocol routes, and none of it can create license content.
+
+use licet_protocol::b64;
+use licet_protocol::keys::{self, ServerKeys, ServerPublicKeys, VerifyingKey};
+use licet_protocol::license::{self, LicenseFile, Module};
+use licet_protocol::license_key::LicenseKey;
+use licet_protocol::sign::Signed;
+
+use crate::error::ServerError;
+use crate::password;
+use crate::random::{self, rng};
+use crate::storage::{Imported, LicenseRecord, Project, Settings, Storage, UsageItem};
+
+/// The longest organization ID, handshake code or license ID.
+const MAX_NAME_LEN: usize = 64;
+
+/// Refuses names that would not survive a license key, a URL or a shell unquoted: 1 to 64 of
+/// ASCII letters, digits, `.`, `_` and `-`.
+pub fn check_name(what: &str, name: &str) -> Result<(), ServerError> {
+    let valid = !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if valid {
+        Ok(())
+    } else {
+        Err(ServerError::Invalid(format!(
+            "{what} {name:?} is not valid: use 1 to {MAX_NAME_LEN} letters, digits, '.', '_' or '-'"
+        )))
+    }
+}
+
+/// The result of `initialize`.
+pub struct Initialized {
+    /// The public halves of the server's keys, as license keys carry them.
+    pub keys: ServerPublicKeys,
+    /// False when the store was already initialized (with the same vendor key).
+    pub created: bool,
+}
+
+/// Stores the vendor public key and fresh server keys, unless the store already has keys for
+/// the same vendor key, in which case it changes nothing. Another vendor key is refused.
+pub async fn initialize(storage: &dyn Storage, vendor_public_key: &str) -> Result<Initialized, ServerError> {
+    let vendor = keys::verifying_key_from_text(vendor_public_key)
+        .map_err(|e| ServerError::BadVendorPublicKey(vendor_public_key.to_owned(), e))?;
+    let vendor_public_key = b64::encode(vendor.as_bytes());
+    let fresh = ServerKeys::generate(&mut rng()).to_text();
+    let stored =
+        storage.initialize(&Settings { vendor_public_key: vendor_public_key.clone(), server_keys: fresh.clone() }).await?;
+    if stored.vendor_public_key != vendor_public_key {
+        return Err(ServerError::VendorKeyMismatch);
+    }
+    let keys = ServerKeys::from_text(&stored.server_keys).map_err(ServerError::BadStoredSettings)?;
+    Ok(Initialized { keys: keys.public(), created: stored.server_keys == fresh })
+}
+
+/// Verifies a license file against the trusted vendor key and stores it. Nothing is stored
+/// for a file that does not verify, or whose id another license already has.
+pub async fn import_license(
+    storage: &dyn Storage,
+    vendor: &VerifyingKey,
+    signed: &Signed,
+    now: u64,
+) -> Result<(LicenseFile, Imported), ServerError> {
+    let file = license::verify(signed, vendor).map_err(|_| ServerError::LicenseSignature)?;
+    let record = LicenseRecord {
+        id: file.id.clone(),
+        text: license::to_text(signed),
+        organization_id: file.organization_id.clone(),
+        product: file.product.clone(),
+        license_type: file.license_type.as_str().to_owned(),
+        expires_at: file.expires_at,
+    };
+    match storage.import_license(&record, now).await? {
+        Imported::IdTaken => Err(ServerError::LicenseIdTaken(file.id)),
+        imported => Ok((file, imported)),
+    }
+}
+
+/// Creates a project of `organization_id`: with `handshake_code`, or a generated one
+/// (`ORG-` and 6 random hex digits); with a session password when one is given.
+pub async fn create_project(
+    storage: &dyn Storage,
+    organization_id: &str,
+    handshake_code: Option<&str>,
+    session_password: Option<&str>,
+    now: u64,
+) -> Result<Project, ServerError> {
+    check_name("organization id", organization_id)?;
+    let handshake_code = match handshake_code {
+        Some(code) => code.to_owned(),
+        None => format!("{organization_id}-{}", random::hex(3)),
+    };
+    check_name("handshake code", &handshake_code)?;
+    let hash = match session_password {
+        Some("") => return Err(ServerError::Invalid("the session password is empty: give a non-empty one, or none".into())),
+        Some(password) => Some(password::hash(password)?),
+        None => None,
+    };
+    Ok(storage.create_project(&handshake_code, organization_id, hash.as_deref(), now).await?)
+}
+
+/// The license key `initLicense` takes for `project`, naming the organization and the code.
+pub fn license_key(project: &Project, servers: Vec<String>, keys: &ServerPublicKeys) -> String {
+    LicenseKey::new(servers, Some(project.organization_id.clone()), Some(project.handshake_code.clone()), keys).encode()
+}
+
+/// What one license has counted.
+pub struct LicenseUsage {
+    pub license: LicenseRecord,
+    /// Pages per module, in module order; modules never counted are absent.
+    pub pages: Vec<(Module, u64)>,
+    /// Scans per symbology, by name; symbologies never counted are absent.
+    pub scans: Vec<(String, u64)>,
+}
+
+/// The usage totals of every imported license, counted or not.
+pub async fn usage(storage: &dyn Storage) -> Result<Vec<LicenseUsage>, ServerError> {
+    let mut usage: Vec<LicenseUsage> = storage
+        .licenses()
+        .await?
+        .into_iter()
+        .map(|license| LicenseUsage { license, pages: Vec::new(), scans: Vec::new() })
+        .collect();
+    for total in storage.usage().await? {
+        let Some(entry) = usage.iter_mut().find(|u| u.license.id == total.license_id) else { continue };
+        if total.count == 0 {
+            continue;
+        }
+        match total.item {
+            UsageItem::Pages(module) => entry.pages.push((module, total.count)),
+            UsageItem::Scans(symbology) => entry.scans.push((symbology, total.count)),
+        }
+    }
+    for entry in &mut usage {
+        entry.pages.sort();
+        entry.scans.sort();
+    }
+    Ok(usage)
+}

@@ -1,0 +1,84 @@
+//! `ApiError`: why the server refused a protocol request, as one code of the shared list
+//! (`licet_protocol::ErrorCode`), its HTTP status and the JSON error body. Internal causes are
+//! logged here and never put in the body: a client learns the code, the log learns the cause.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use licet_protocol::wire::ErrorBody;
+use licet_protocol::{ErrorCode, ProtocolError};
+
+use crate::storage::StorageError;
+
+/// Why a request to `/v1/*` was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("request body over the size limit")]
+    PayloadTooLarge,
+    #[error("request is not a licet v1 request")]
+    Malformed,
+    #[error("the envelope could not be opened: {0:?}")]
+    Protocol(ProtocolError),
+    #[error("no project matches")]
+    UnknownProject,
+    #[error("wrong session password")]
+    WrongSessionPassword,
+    #[error("no license is assigned")]
+    NoLicense,
+    #[error("every assigned license has expired")]
+    LicenseExpired,
+    #[error("the device was never authorized for this project")]
+    UnknownDevice,
+    #[error("replayed nonce")]
+    ReplayedNonce,
+    /// The server's own failure; the cause goes to the log only.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The stable code answered to the client.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            ApiError::Malformed => ErrorCode::MalformedRequest,
+            // Opening a request can only fail as malformed or undecryptable; should the protocol
+            // crate ever name a client-side code here, it is still the request that is wrong.
+            ApiError::Protocol(e) if e.code().http_status() != 0 => e.code(),
+            ApiError::Protocol(_) => ErrorCode::MalformedRequest,
+            ApiError::UnknownProject => ErrorCode::UnknownProject,
+            ApiError::WrongSessionPassword => ErrorCode::WrongSessionPassword,
+            ApiError::NoLicense => ErrorCode::NoLicense,
+            ApiError::LicenseExpired => ErrorCode::LicenseExpired,
+            ApiError::UnknownDevice => ErrorCode::UnknownDevice,
+            ApiError::ReplayedNonce => ErrorCode::ReplayedNonce,
+            ApiError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// Wraps a failure of the server's own (storage, hashing, a task) with its cause for the log.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        ApiError::Internal(cause.to_string())
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(error: StorageError) -> Self {
+        match error {
+            StorageError::ReplayedNonce => ApiError::ReplayedNonce,
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = self.code();
+        match &self {
+            ApiError::Internal(cause) => tracing::error!(code = code.as_str(), %cause, "request failed"),
+            refused => tracing::info!(code = code.as_str(), reason = %refused, "request refused"),
+        }
+        let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(ErrorBody { code: code.as_str().to_owned(), message: code.message().to_owned() })).into_response()
+    }
+}

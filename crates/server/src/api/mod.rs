@@ -1,0 +1,162 @@
+//! The two protocol routes, `POST /v1/authorize` and `POST /v1/reports`: open the sealed
+//! request, check it, store its effect and its nonce in one transaction, and answer with a
+//! sealed, signed response. A refused request changes no stored state; every refusal is an
+//! `ApiError` with a code of the shared list, never axum's own text rejections.
+
+mod error;
+mod guards;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use licet_protocol::envelope::{self, ResponseKey, Route};
+use licet_protocol::sign::Signed;
+use licet_protocol::wire::{
+    self, AuthorizeRequest, Receipt, ReportsRequest, ReportsResponse, SealedRequest, SealedResponse, UsageReport,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub use error::ApiError;
+
+use crate::http::Config;
+use crate::storage::{DeviceContact, ReportBatch};
+
+/// The longest text field a request may carry (domain, product, device name, ...).
+const MAX_TEXT_LEN: usize = 256;
+/// The longest symbology name.
+const MAX_SYMBOLOGY_LEN: usize = 64;
+/// The largest count one slot may report for one module or symbology. Far above any real
+/// 3-minute slot, and low enough that no sum of stored counts can overflow.
+const MAX_COUNT: u64 = u32::MAX as u64;
+
+/// Reads the body, parses the JSON envelope and opens it for `route`.
+fn open<T: DeserializeOwned>(
+    config: &Config,
+    route: Route,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(T, ResponseKey), ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::Malformed
+        }
+    })?;
+    let sealed: SealedRequest = serde_json::from_slice(&body).map_err(|_| ApiError::Malformed)?;
+    let (plaintext, key) = envelope::open_request(&config.keys.hpke, route, &sealed).map_err(ApiError::Protocol)?;
+    let request = wire::decode(&plaintext).map_err(ApiError::Protocol)?;
+    Ok((request, key))
+}
+
+/// Encodes and seals the answer to the request that gave `key`.
+fn seal<T: Serialize>(key: &ResponseKey, answer: &T) -> Json<SealedResponse> {
+    Json(envelope::seal_response(key, &wire::encode(answer)))
+}
+
+/// Refuses absurdly long text fields. Empty ones are the client's to send (an SDK may name
+/// no product; a page may have no host name, which domain binding will refuse by its own code).
+fn check_text<'a>(texts: impl IntoIterator<Item = &'a String>) -> Result<(), ApiError> {
+    if texts.into_iter().any(|text| text.len() > MAX_TEXT_LEN) {
+        return Err(ApiError::Malformed);
+    }
+    Ok(())
+}
+
+/// An optional field the client left empty counts as absent.
+fn present(field: &Option<String>) -> Option<&str> {
+    field.as_deref().filter(|text| !text.is_empty())
+}
+
+/// `POST /v1/authorize`: a signed authorization for one device of one project.
+pub(crate) async fn authorize(
+    State(config): State<Arc<Config>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<SealedResponse>, ApiError> {
+    let (request, key): (AuthorizeRequest, _) = open(&config, Route::Authorize, body)?;
+    if !request.device_id.is_v4() {
+        return Err(ApiError::Malformed);
+    }
+    check_text([&request.product, &request.sdk_version, &request.domain])?;
+    check_text([&request.organization_id, &request.handshake_code, &request.device_name].into_iter().flatten())?;
+    let now = config.now();
+    let project =
+        guards::resolve_project(config.storage.as_ref(), present(&request.organization_id), present(&request.handshake_code))
+            .await?;
+    guards::check_session_password(&project, request.session_password.as_deref()).await?;
+    let licensed = guards::licensed(&config, &project.handshake_code, now).await?;
+    let contact = DeviceContact {
+        device_id: request.device_id,
+        handshake_code: project.handshake_code.clone(),
+        domain: request.domain,
+        name: present(&request.device_name).map(str::to_owned),
+        product: request.product,
+        sdk_version: request.sdk_version,
+    };
+    config.storage.record_authorization(&contact, &request.nonce, now).await?;
+    let authorization =
+        licensed.authorization(&config.keys.signing, request.device_id, &project.handshake_code, now, request.nonce);
+    Ok(seal(&key, &authorization))
+}
+
+/// Refuses counts and symbology names no real report holds.
+fn check_reports(request: &ReportsRequest) -> Result<(), ApiError> {
+    check_text([&request.handshake_code, &request.domain])?;
+    let slots = request.reports.iter().flat_map(|r| &r.slots);
+    for slot in slots {
+        let symbologies_ok = slot.scans.iter().all(|(name, _)| {
+            !name.is_empty() && name.len() <= MAX_SYMBOLOGY_LEN && name.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+        });
+        let counts_ok = slot.pages.iter().map(|(_, n)| n).chain(slot.scans.iter().map(|(_, n)| n)).all(|&n| n <= MAX_COUNT);
+        // Slots are stored as signed 64-bit integers, like every time.
+        if !symbologies_ok || !counts_ok || i64::try_from(slot.slot).is_err() {
+            return Err(ApiError::Malformed);
+        }
+    }
+    Ok(())
+}
+
+/// `POST /v1/reports`: stores the reports it has not counted yet, signs a receipt for all of
+/// them, and refreshes the device's authorization.
+pub(crate) async fn reports(
+    State(config): State<Arc<Config>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<SealedResponse>, ApiError> {
+    let (request, key): (ReportsRequest, _) = open(&config, Route::Reports, body)?;
+    check_reports(&request)?;
+    let now = config.now();
+    let project = config.storage.project(&request.handshake_code).await?.ok_or(ApiError::UnknownProject)?;
+    if !config.storage.device_known(&request.device_id, &project.handshake_code).await? {
+        return Err(ApiError::UnknownDevice);
+    }
+    let licensed = guards::licensed(&config, &project.handshake_code, now).await?;
+    // One ID listed twice in a request is one report: the first copy is the one counted.
+    let mut seen = HashSet::with_capacity(request.reports.len());
+    let reports: Vec<UsageReport> = request.reports.into_iter().filter(|r| seen.insert(r.report_id)).collect();
+    let accepted = reports.iter().map(|r| r.report_id).collect();
+    let batch = ReportBatch {
+        device_id: request.device_id,
+        handshake_code: project.handshake_code.clone(),
+        nonce: request.nonce,
+        received_at: now,
+        reports: licensed.attribute(&reports),
+    };
+    config.storage.record_reports(&batch).await?;
+    let receipt = Receipt { device_id: request.device_id, accepted, server_time: now, nonce: request.nonce };
+    let answer = ReportsResponse {
+        receipt: Signed::sign(&config.keys.signing, &receipt),
+        authorization: licensed.authorization(
+            &config.keys.signing,
+            request.device_id,
+            &project.handshake_code,
+            now,
+            request.nonce,
+        ),
+    };
+    Ok(seal(&key, &answer))
+}

@@ -1,0 +1,119 @@
+//! `licet-server usage | devices | decode`: read-only views for people and scripts. `usage` and
+//! `devices` read the store; `decode` turns a license file or license key into readable JSON
+//! and touches no store. None of them changes anything.
+
+use std::path::Path;
+
+use clap::Args;
+use licet_protocol::keys;
+use licet_protocol::license::{self, LicenseFile};
+use licet_protocol::license_key::{self, LicenseKey};
+use licet_protocol::{b64, wire};
+use serde_json::{json, Map, Value};
+
+use super::{read_text, rfc3339, with_config, DataArgs, Outcome};
+use crate::admin;
+use crate::error::ServerError;
+
+pub async fn usage(args: &DataArgs) -> Result<Outcome, ServerError> {
+    let usage = with_config(args, async |config| admin::usage(config.storage.as_ref()).await).await?;
+    let mut lines = Vec::with_capacity(usage.len());
+    let mut licenses = Vec::with_capacity(usage.len());
+    for entry in &usage {
+        let pages: Map<String, Value> = entry.pages.iter().map(|(module, n)| (module.as_str().to_owned(), json!(n))).collect();
+        let scans: Map<String, Value> = entry.scans.iter().map(|(name, n)| (name.clone(), json!(n))).collect();
+        let mut counted: Vec<String> = entry.pages.iter().map(|(module, n)| format!("{n} {} pages", module.as_str())).collect();
+        counted.extend(entry.scans.iter().map(|(name, n)| format!("{n} {name} scans")));
+        let counted = if counted.is_empty() { "nothing counted yet".to_owned() } else { counted.join(", ") };
+        lines
+            .push(format!("{} ({}, {}): {counted}", entry.license.id, entry.license.license_type, entry.license.organization_id));
+        licenses.push(json!({ "license": entry.license.id, "pages": pages, "scans": scans }));
+    }
+    Ok(Outcome {
+        text: if lines.is_empty() { "no license imported yet".to_owned() } else { lines.join("\n") },
+        json: json!({ "licenses": licenses }),
+    })
+}
+
+pub async fn devices(args: &DataArgs) -> Result<Outcome, ServerError> {
+    let devices = with_config(args, async |config| Ok(config.storage.devices().await?)).await?;
+    let lines: Vec<String> = devices
+        .iter()
+        .map(|d| {
+            let c = &d.contact;
+            let name = c.name.as_deref().unwrap_or("-");
+            let id = c.device_id.to_hyphenated();
+            format!("{id}  {}  {}  {name}  last seen {}", c.handshake_code, c.domain, rfc3339(d.last_seen))
+        })
+        .collect();
+    let json: Vec<Value> = devices
+        .iter()
+        .map(|d| {
+            let c = &d.contact;
+            json!({
+                "deviceId": c.device_id.to_hyphenated(), "handshakeCode": c.handshake_code, "domain": c.domain,
+                "name": c.name, "firstSeen": d.first_seen, "lastSeen": d.last_seen,
+            })
+        })
+        .collect();
+    Ok(Outcome {
+        text: if lines.is_empty() { "no device authorized yet".to_owned() } else { lines.join("\n") },
+        json: json!({ "devices": json }),
+    })
+}
+
+#[derive(Args)]
+pub struct DecodeArgs {
+    /// A license file or license key, or its text.
+    #[arg(value_name = "FILE-OR-TEXT")]
+    input: String,
+    /// Also check a license file's signature against this vendor public key.
+    #[arg(long, value_name = "KEY")]
+    vendor_public_key: Option<String>,
+}
+
+fn license_view(file: &LicenseFile) -> Value {
+    json!({
+        "id": file.id,
+        "organizationId": file.organization_id,
+        "product": file.product,
+        "type": file.license_type.as_str(),
+        "modules": file.modules.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+        "quota": file.quota,
+        "devices": file.devices,
+        "active": file.active.map(|a| a.as_str()),
+        "domains": file.domains,
+        "issuedAt": rfc3339(file.issued_at),
+        "expiresAt": rfc3339(file.expires_at),
+        "offlineGraceMs": file.offline_grace_ms,
+        "tolerance": {
+            "quotaPermille": file.tolerance.quota_permille,
+            "devicesPermille": file.tolerance.devices_permille,
+            "expiryMs": file.tolerance.expiry_ms,
+        },
+    })
+}
+
+pub fn decode(args: &DecodeArgs) -> Result<Outcome, ServerError> {
+    let path = Path::new(&args.input);
+    let (text, what) =
+        if path.is_file() { (read_text(path)?, path.display().to_string()) } else { (args.input.clone(), "the text".to_owned()) };
+    let text = text.trim();
+    let json = if text.starts_with(license_key::PREFIX) {
+        let key = LicenseKey::decode(text).map_err(ServerError::BadLicenseKey)?;
+        json!({ "kind": "licenseKey", "licenseKey": key })
+    } else if text.starts_with("licet-license-v1.") {
+        let signed = license::from_text(text).map_err(|e| ServerError::NotALicense(what.clone(), e))?;
+        let file: LicenseFile = wire::decode(&signed.payload).map_err(|e| ServerError::NotALicense(what, e))?;
+        let mut view = json!({ "kind": "license", "license": license_view(&file), "signature": b64::encode(&signed.signature) });
+        if let Some(vendor) = &args.vendor_public_key {
+            let vendor = keys::verifying_key_from_text(vendor).map_err(|e| ServerError::BadVendorPublicKey(vendor.clone(), e))?;
+            view["signatureVerifies"] = json!(license::verify(&signed, &vendor).is_ok());
+        }
+        view
+    } else {
+        return Err(ServerError::UndecodableText);
+    };
+    let pretty = serde_json::to_string_pretty(&json).unwrap_or_else(|_| json.to_string());
+    Ok(Outcome { text: pretty, json })
+}

@@ -1,0 +1,220 @@
+//! The `licet-server` command line: parses the arguments (clap), runs one command, prints its
+//! result as text or, with `--json`, as one JSON line on stdout, and any error as one line on
+//! stderr with exit code 1. Usage errors are clap's (exit code 2). It holds no licensing logic
+//! of its own: commands call `admin`, `storage` and `http`.
+
+mod inspect;
+mod license;
+mod project;
+mod serve;
+mod vendor;
+
+use std::fs::OpenOptions;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::error::ServerError;
+use crate::http::{system_clock, Config};
+use crate::storage::{SqliteStorage, Storage};
+
+/// Licet license server: issues and imports licenses, serves devices, counts their usage.
+#[derive(Parser)]
+#[command(name = "licet-server", version)]
+struct Cli {
+    /// Print the result as one line of JSON (for scripts).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The vendor's signing key: the only thing that creates licenses.
+    #[command(subcommand)]
+    Vendor(vendor::VendorCommand),
+    /// Issue (vendor), import and list license files.
+    #[command(subcommand)]
+    License(license::LicenseCommand),
+    /// Create a data directory: the store and this server's keys.
+    Init(InitArgs),
+    /// Create projects (handshake codes) and assign licenses to them.
+    #[command(subcommand)]
+    Project(project::ProjectCommand),
+    /// Usage totals per license, module and symbology.
+    Usage(DataArgs),
+    /// The devices authorized so far.
+    Devices(DataArgs),
+    /// Serve the protocol routes (and static files) until Ctrl-C or SIGTERM.
+    Serve(serve::ServeArgs),
+    /// Show a license file or license key as readable JSON.
+    Decode(inspect::DecodeArgs),
+}
+
+/// The data directory every store command takes.
+#[derive(Args)]
+struct DataArgs {
+    /// The data directory made by `licet-server init`.
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+}
+
+#[derive(Args)]
+struct InitArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// The vendor public key (from `licet-server vendor public-key`) whose licenses this server accepts.
+    #[arg(long, value_name = "KEY")]
+    vendor_public_key: String,
+}
+
+/// What a command prints: text for people, JSON for scripts.
+struct Outcome {
+    text: String,
+    json: serde_json::Value,
+}
+
+/// Parses the command line, runs the command, prints its outcome, and returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_log = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log));
+    let colors = std::io::stderr().is_terminal();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colors).init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(Some(outcome)) => {
+            // A reader that closed the pipe early (`| head`) is not this command's failure.
+            let printed = if cli.json { outcome.json.to_string() } else { outcome.text };
+            let _ = writeln!(std::io::stdout(), "{printed}");
+            ExitCode::SUCCESS
+        }
+        Ok(None) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one command; `None` for a command that printed as it went (`serve`).
+async fn run(command: Command) -> Result<Option<Outcome>, ServerError> {
+    let outcome = match command {
+        Command::Vendor(command) => vendor::run(command)?,
+        Command::License(command) => license::run(command).await?,
+        Command::Init(args) => init(args).await?,
+        Command::Project(command) => project::run(command).await?,
+        Command::Usage(args) => inspect::usage(&args).await?,
+        Command::Devices(args) => inspect::devices(&args).await?,
+        Command::Serve(args) => {
+            serve::run(args).await?;
+            return Ok(None);
+        }
+        Command::Decode(args) => inspect::decode(&args)?,
+    };
+    Ok(Some(outcome))
+}
+
+async fn init(args: InitArgs) -> Result<Outcome, ServerError> {
+    let dir = &args.data.data;
+    std::fs::create_dir_all(dir).map_err(|source| ServerError::Io { action: "create", path: dir.clone(), source })?;
+    let storage = SqliteStorage::open(dir, true).await?;
+    let result = crate::admin::initialize(&storage, &args.vendor_public_key).await;
+    storage.close().await;
+    let initialized = result?;
+    let signing = licet_protocol::b64::encode(&initialized.keys.signing);
+    let hpke = licet_protocol::b64::encode(&initialized.keys.hpke);
+    let status = if initialized.created { "initialized" } else { "already initialized" };
+    Ok(Outcome {
+        text: format!("{status} {}\nserver signing key: {signing}\nserver hpke key: {hpke}", dir.display()),
+        json: serde_json::json!({ "data": dir, "created": initialized.created, "signingKey": signing, "hpkeKey": hpke }),
+    })
+}
+
+/// Runs `f` on the store of an initialized data directory, with the configuration `init`
+/// stored, and closes the store after it.
+async fn with_config<T>(args: &DataArgs, f: impl AsyncFnOnce(&Config) -> Result<T, ServerError>) -> Result<T, ServerError> {
+    let not_initialized = || ServerError::NotInitialized(args.data.clone());
+    if !SqliteStorage::path(&args.data).is_file() {
+        return Err(not_initialized());
+    }
+    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&args.data, false).await?);
+    let result = match Config::load(storage.clone()).await {
+        Ok(Some(config)) => f(&config).await,
+        Ok(None) => Err(not_initialized()),
+        Err(e) => Err(e),
+    };
+    storage.close().await;
+    result
+}
+
+/// The current time for commands (the server takes its clock from its `Config`).
+fn now() -> u64 {
+    system_clock()()
+}
+
+/// Unix milliseconds as RFC 3339 (UTC); the number itself when out of the calendar's range.
+fn rfc3339(ms: u64) -> String {
+    i128::from(ms)
+        .checked_mul(1_000_000)
+        .and_then(|nanos| OffsetDateTime::from_unix_timestamp_nanos(nanos).ok())
+        .and_then(|time| time.format(&Rfc3339).ok())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// Parses an RFC 3339 time into Unix milliseconds (clap value parser).
+fn parse_rfc3339(text: &str) -> Result<u64, String> {
+    let time =
+        OffsetDateTime::parse(text, &Rfc3339).map_err(|e| format!("not an RFC 3339 time like 2030-01-31T00:00:00Z ({e})"))?;
+    u64::try_from(time.unix_timestamp_nanos() / 1_000_000).map_err(|_| "a time before 1970".to_owned())
+}
+
+fn read_text(path: &Path) -> Result<String, ServerError> {
+    std::fs::read_to_string(path).map_err(|source| ServerError::Io { action: "read", path: path.to_owned(), source })
+}
+
+/// Writes `text` and a newline to a file that must not exist yet; readable by its owner only,
+/// since the files written this way hold secrets.
+fn write_new_secret(path: &Path, text: &str) -> Result<(), ServerError> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::AlreadyExists => ServerError::WouldOverwrite(path.to_owned()),
+        _ => ServerError::Io { action: "create", path: path.to_owned(), source },
+    })?;
+    writeln!(file, "{text}").and_then(|()| file.sync_all()).map_err(|source| ServerError::Io {
+        action: "write",
+        path: path.to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_times_round_trip_through_unix_milliseconds() {
+        assert_eq!(parse_rfc3339("2031-01-01T00:00:00Z"), Ok(1_924_992_000_000));
+        assert_eq!(parse_rfc3339("2031-01-01T01:00:00.250+01:00"), Ok(1_924_992_000_250));
+        assert_eq!(rfc3339(1_924_992_000_250), "2031-01-01T00:00:00.25Z");
+        assert!(parse_rfc3339("1969-12-31T23:59:59Z").is_err());
+        assert!(parse_rfc3339("next tuesday").is_err());
+        assert_eq!(rfc3339(u64::MAX), u64::MAX.to_string());
+    }
+}

@@ -1,0 +1,16 @@
+//! The Licet license server: the protocol routes that authorize devices and count their usage
+//! exactly once (`api`, served by `http`), the store behind them (`storage`), the operator's
+//! operations (`admin`) and the command line (`cli`). License content is created only by the
+//! vendor key (`licet-server license issue`); this server verifies, carries and counts it.
+
+pub mod admin;
+pub mod api;
+pub mod cli;
+mod error;
+pub mod http;
+mod password;
+mod random;
+pub mod storage;
+
+pub use error::ServerError;
+pub use http::{router, serve, system_clock, Clock, Config};

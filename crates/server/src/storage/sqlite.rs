@@ -1,0 +1,386 @@
+//! The SQLite backend of `Storage`: one file `<data>/licet.db` in WAL mode with foreign keys on,
+//! its schema brought up to date by the migrations in `migrations/sqlite` at every open. It
+//! checks no license rule: it stores what the handlers decided, each change in one transaction.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use licet_protocol::ids::{DeviceId, Nonce};
+use licet_protocol::license::Module;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::{
+    Device, DeviceContact, Imported, LicenseRecord, Project, ReportBatch, Settings, Storage, StorageError, UsageItem, UsageTotal,
+};
+
+const FILE_NAME: &str = "licet.db";
+const VENDOR_PUBLIC_KEY: &str = "vendor_public_key";
+const SERVER_KEYS: &str = "server_keys";
+
+/// The SQLite store of one data directory.
+pub struct SqliteStorage {
+    pool: SqlitePool,
+}
+
+impl SqliteStorage {
+    /// The database file inside a data directory.
+    pub fn path(data_dir: &Path) -> PathBuf {
+        data_dir.join(FILE_NAME)
+    }
+
+    /// Opens the store in `data_dir` (creating the file when `create` is set) and applies the
+    /// migrations it lacks.
+    pub async fn open(data_dir: &Path, create: bool) -> Result<Self, StorageError> {
+        let options = SqliteConnectOptions::new()
+            .filename(Self::path(data_dir))
+            .create_if_missing(create)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a receipt lets a device delete its usage, so a committed report must
+            // survive a power cut, not only a crash of the process.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            // The CLI may write while the server runs: wait for the lock rather than fail.
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStorage { pool })
+    }
+}
+
+/// SQLite integers are signed; every u64 the server stores (times, slots, counts) fits in
+/// one, and a value that does not is refused rather than wrapped.
+fn to_db(value: u64) -> Result<i64, StorageError> {
+    i64::try_from(value).map_err(|_| StorageError::OutOfRange(value))
+}
+
+fn get_u64(row: &SqliteRow, column: &str) -> Result<u64, StorageError> {
+    let value: i64 = row.try_get(column)?;
+    u64::try_from(value).map_err(|_| StorageError::Corrupt(format!("negative {column}")))
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
+}
+
+/// Stores a request's nonce as the first write of its transaction (so SQLite takes the write
+/// lock before anything is read). A nonce seen before is a replay.
+async fn insert_nonce(tx: &mut Transaction<'_, Sqlite>, nonce: &Nonce, now: u64) -> Result<(), StorageError> {
+    let inserted = sqlx::query("INSERT INTO nonces (nonce, received_at) VALUES (?, ?)")
+        .bind(nonce.to_hyphenated())
+        .bind(to_db(now)?)
+        .execute(&mut **tx)
+        .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(StorageError::ReplayedNonce),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn license_record(row: &SqliteRow) -> Result<LicenseRecord, StorageError> {
+    Ok(LicenseRecord {
+        id: row.try_get("id")?,
+        text: row.try_get("text")?,
+        organization_id: row.try_get("organization_id")?,
+        product: row.try_get("product")?,
+        license_type: row.try_get("license_type")?,
+        expires_at: get_u64(row, "expires_at")?,
+    })
+}
+
+fn project(row: &SqliteRow) -> Result<Project, StorageError> {
+    Ok(Project {
+        handshake_code: row.try_get("handshake_code")?,
+        organization_id: row.try_get("organization_id")?,
+        is_default: row.try_get("is_default")?,
+        session_password_hash: row.try_get("session_password_hash")?,
+        created_at: get_u64(row, "created_at")?,
+    })
+}
+
+fn device(row: &SqliteRow) -> Result<Device, StorageError> {
+    let id: String = row.try_get("device_id")?;
+    let device_id = DeviceId::parse(&id).ok_or_else(|| StorageError::Corrupt(format!("device id {id}")))?;
+    Ok(Device {
+        contact: DeviceContact {
+            device_id,
+            handshake_code: row.try_get("handshake_code")?,
+            domain: row.try_get("domain")?,
+            name: row.try_get("name")?,
+            product: row.try_get("product")?,
+            sdk_version: row.try_get("sdk_version")?,
+        },
+        first_seen: get_u64(row, "first_seen")?,
+        last_seen: get_u64(row, "last_seen")?,
+    })
+}
+
+fn usage_total(row: &SqliteRow) -> Result<UsageTotal, StorageError> {
+    let module: Option<String> = row.try_get("module")?;
+    let symbology: Option<String> = row.try_get("symbology")?;
+    let item = match (module, symbology) {
+        (Some(name), None) => {
+            UsageItem::Pages(Module::parse(&name).ok_or_else(|| StorageError::Corrupt(format!("module {name}")))?)
+        }
+        (None, Some(name)) => UsageItem::Scans(name),
+        _ => return Err(StorageError::Corrupt("a usage row with both or neither of module and symbology".into())),
+    };
+    Ok(UsageTotal { license_id: row.try_get("license_id")?, item, count: get_u64(row, "total")? })
+}
+
+const PROJECT_COLUMNS: &str = "handshake_code, organization_id, is_default, session_password_hash, created_at";
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    async fn initialize(&self, settings: &Settings) -> Result<Settings, StorageError> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?), (?, ?) ON CONFLICT (key) DO NOTHING")
+            .bind(VENDOR_PUBLIC_KEY)
+            .bind(&settings.vendor_public_key)
+            .bind(SERVER_KEYS)
+            .bind(&settings.server_keys)
+            .execute(&self.pool)
+            .await?;
+        self.settings().await?.ok_or_else(|| StorageError::Corrupt("settings vanished while they were written".into()))
+    }
+
+    async fn settings(&self) -> Result<Option<Settings>, StorageError> {
+        let rows = sqlx::query("SELECT key, value FROM settings").fetch_all(&self.pool).await?;
+        let mut vendor_public_key = None;
+        let mut server_keys = None;
+        for row in &rows {
+            let key: String = row.try_get("key")?;
+            let value: String = row.try_get("value")?;
+            match key.as_str() {
+                VENDOR_PUBLIC_KEY => vendor_public_key = Some(value),
+                SERVER_KEYS => server_keys = Some(value),
+                _ => {}
+            }
+        }
+        match (vendor_public_key, server_keys) {
+            (Some(vendor_public_key), Some(server_keys)) => Ok(Some(Settings { vendor_public_key, server_keys })),
+            (None, None) => Ok(None),
+            _ => Err(StorageError::Corrupt("only half of the server settings".into())),
+        }
+    }
+
+    async fn import_license(&self, license: &LicenseRecord, now: u64) -> Result<Imported, StorageError> {
+        let inserted = sqlx::query(
+            "INSERT INTO licenses (id, text, organization_id, product, license_type, expires_at, imported_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&license.id)
+        .bind(&license.text)
+        .bind(&license.organization_id)
+        .bind(&license.product)
+        .bind(&license.license_type)
+        .bind(to_db(license.expires_at)?)
+        .bind(to_db(now)?)
+        .execute(&self.pool)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            return Ok(Imported::New);
+        }
+        let stored: String =
+            sqlx::query_scalar("SELECT text FROM licenses WHERE id = ?").bind(&license.id).fetch_one(&self.pool).await?;
+        Ok(if stored == license.text { Imported::AlreadyPresent } else { Imported::IdTaken })
+    }
+
+    async fn licenses(&self) -> Result<Vec<LicenseRecord>, StorageError> {
+        let rows = sqlx::query("SELECT * FROM licenses ORDER BY id").fetch_all(&self.pool).await?;
+        rows.iter().map(license_record).collect()
+    }
+
+    async fn create_project(
+        &self,
+        handshake_code: &str,
+        organization_id: &str,
+        session_password_hash: Option<&str>,
+        now: u64,
+    ) -> Result<Project, StorageError> {
+        let created = sqlx::query(&format!(
+            "INSERT INTO projects ({PROJECT_COLUMNS})
+             VALUES (?1, ?2, NOT EXISTS (SELECT 1 FROM projects WHERE organization_id = ?2), ?3, ?4)
+             RETURNING {PROJECT_COLUMNS}"
+        ))
+        .bind(handshake_code)
+        .bind(organization_id)
+        .bind(session_password_hash)
+        .bind(to_db(now)?)
+        .fetch_one(&self.pool)
+        .await;
+        match created {
+            Ok(row) => project(&row),
+            // The other unique index (one default per organization) can only fail when two
+            // projects of a new organization are created at the same instant; the handshake
+            // code is what SQLite names in its message for ours.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() && e.message().contains("projects.handshake_code") => {
+                Err(StorageError::HandshakeCodeTaken(handshake_code.to_owned()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn project(&self, handshake_code: &str) -> Result<Option<Project>, StorageError> {
+        let row = sqlx::query(&format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE handshake_code = ?"))
+            .bind(handshake_code)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(project).transpose()
+    }
+
+    async fn default_project(&self, organization_id: &str) -> Result<Option<Project>, StorageError> {
+        let row = sqlx::query(&format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE organization_id = ? AND is_default = 1"))
+            .bind(organization_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(project).transpose()
+    }
+
+    async fn assign_license(&self, handshake_code: &str, license_id: &str, now: u64) -> Result<(), StorageError> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO project_licenses (handshake_code, license_id, assigned_at) VALUES (?, ?, ?)
+             ON CONFLICT (handshake_code, license_id) DO NOTHING",
+        )
+        .bind(handshake_code)
+        .bind(license_id)
+        .bind(to_db(now)?)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            // Name the missing side rather than pass on SQLite's "FOREIGN KEY constraint failed".
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                let project_exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM projects WHERE handshake_code = ?)")
+                    .bind(handshake_code)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                return Err(if project_exists {
+                    StorageError::UnknownLicense(license_id.to_owned())
+                } else {
+                    StorageError::UnknownProject(handshake_code.to_owned())
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn project_licenses(&self, handshake_code: &str) -> Result<Vec<LicenseRecord>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT l.* FROM project_licenses pl JOIN licenses l ON l.id = pl.license_id
+             WHERE pl.handshake_code = ? ORDER BY pl.assigned_at, pl.rowid",
+        )
+        .bind(handshake_code)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(license_record).collect()
+    }
+
+    async fn device_known(&self, device_id: &DeviceId, handshake_code: &str) -> Result<bool, StorageError> {
+        let known = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM devices WHERE device_id = ? AND handshake_code = ?)")
+            .bind(device_id.to_hyphenated())
+            .bind(handshake_code)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(known)
+    }
+
+    async fn record_authorization(&self, device: &DeviceContact, nonce: &Nonce, now: u64) -> Result<(), StorageError> {
+        let mut tx = self.pool.begin().await?;
+        insert_nonce(&mut tx, nonce, now).await?;
+        sqlx::query(
+            "INSERT INTO devices (device_id, handshake_code, domain, name, product, sdk_version, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+             ON CONFLICT (device_id, handshake_code) DO UPDATE SET
+                 domain = excluded.domain,
+                 name = COALESCE(excluded.name, devices.name),
+                 product = excluded.product,
+                 sdk_version = excluded.sdk_version,
+                 last_seen = MAX(devices.last_seen, excluded.last_seen)",
+        )
+        .bind(device.device_id.to_hyphenated())
+        .bind(&device.handshake_code)
+        .bind(&device.domain)
+        .bind(&device.name)
+        .bind(&device.product)
+        .bind(&device.sdk_version)
+        .bind(to_db(now)?)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_reports(&self, batch: &ReportBatch) -> Result<(), StorageError> {
+        let device_id = batch.device_id.to_hyphenated();
+        let now = to_db(batch.received_at)?;
+        let mut tx = self.pool.begin().await?;
+        insert_nonce(&mut tx, &batch.nonce, batch.received_at).await?;
+        sqlx::query("UPDATE devices SET last_seen = MAX(last_seen, ?) WHERE device_id = ? AND handshake_code = ?")
+            .bind(now)
+            .bind(&device_id)
+            .bind(&batch.handshake_code)
+            .execute(&mut *tx)
+            .await?;
+        for report in &batch.reports {
+            let report_id = report.report_id.to_hyphenated();
+            let inserted = sqlx::query(
+                "INSERT INTO reports (report_id, device_id, handshake_code, received_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (report_id) DO NOTHING",
+            )
+            .bind(&report_id)
+            .bind(&device_id)
+            .bind(&batch.handshake_code)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            // A report ID seen before was counted then: acknowledge it, count nothing again.
+            if inserted.rows_affected() == 0 {
+                continue;
+            }
+            for row in &report.rows {
+                let (module, symbology) = match &row.item {
+                    UsageItem::Pages(module) => (Some(module.as_str()), None),
+                    UsageItem::Scans(symbology) => (None, Some(symbology.as_str())),
+                };
+                sqlx::query(
+                    "INSERT INTO usage (report_id, license_id, slot, module, symbology, count) VALUES (?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&report_id)
+                .bind(&row.license_id)
+                .bind(to_db(row.slot)?)
+                .bind(module)
+                .bind(symbology)
+                .bind(to_db(row.count)?)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn devices(&self) -> Result<Vec<Device>, StorageError> {
+        let rows =
+            sqlx::query("SELECT * FROM devices ORDER BY first_seen, device_id, handshake_code").fetch_all(&self.pool).await?;
+        rows.iter().map(device).collect()
+    }
+
+    async fn usage(&self) -> Result<Vec<UsageTotal>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT license_id, module, symbology, SUM(count) AS total FROM usage
+             GROUP BY license_id, module, symbology ORDER BY license_id, module, symbology",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(usage_total).collect()
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,487 @@
+//! The protocol routes, driven through the router with the protocol crate as the client: what
+//! each request is answered, and that refused requests leave the store as it was.
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use licet_protocol::envelope::{self, ResponseKey, Route};
+use licet_protocol::ids::{DeviceId, Nonce, ReportId};
+use licet_protocol::keys::{self, ServerPublicKeys, VendorKey, VerifyingKey};
+use licet_protocol::license::{self, LicenseFile, LicenseType, Module, Tolerance, DAY_MS};
+use licet_protocol::sign::Signed;
+use licet_protocol::wire::{
+    self, Authorization, AuthorizeRequest, ErrorBody, LicenseState, Receipt, ReportsRequest, ReportsResponse, SealedResponse,
+    SlotUsage, UsageReport,
+};
+use licet_server::storage::{SqliteStorage, Storage, UsageItem, UsageTotal};
+use licet_server::{admin, router, Config};
+use rand_core::{OsRng, RngCore, TryRngCore};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tower::ServiceExt;
+
+/// The server's time in these tests: 2027-01-15.
+const NOW: u64 = 1_800_000_000_000;
+const ORG: &str = "acme";
+const CODE: &str = "acme-web";
+
+fn random16() -> [u8; 16] {
+    let mut bytes = [0u8; 16];
+    OsRng.unwrap_err().fill_bytes(&mut bytes);
+    bytes
+}
+
+/// A router over a fresh store, with a clock the test moves.
+struct Server {
+    router: Router,
+    storage: Arc<dyn Storage>,
+    public: ServerPublicKeys,
+    vendor: VendorKey,
+    now: Arc<AtomicU64>,
+}
+
+/// A test's answer: the decrypted response, or the HTTP status and error body.
+type Answer<T> = Result<T, (StatusCode, ErrorBody)>;
+
+impl Server {
+    async fn new(name: &str) -> Server {
+        let dir = common::temp_dir(name);
+        let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir, true).await.unwrap());
+        let vendor = VendorKey::generate(&mut OsRng.unwrap_err());
+        admin::initialize(storage.as_ref(), &vendor.public_text()).await.unwrap();
+        let now = Arc::new(AtomicU64::new(NOW));
+        let clock = now.clone();
+        let config =
+            Config::load(storage.clone()).await.unwrap().unwrap().with_clock(Arc::new(move || clock.load(Ordering::SeqCst)));
+        let public = config.keys.public();
+        Server { router: router(config), storage, public, vendor, now }
+    }
+
+    fn vendor_public(&self) -> VerifyingKey {
+        self.vendor.0.verifying_key()
+    }
+
+    /// Issues a license with the vendor key and imports it.
+    async fn license(&self, id: &str, license_type: LicenseType, modules: &[Module], expires_at: u64) -> Signed {
+        let file = LicenseFile {
+            id: id.into(),
+            organization_id: ORG.into(),
+            product: "scanner".into(),
+            license_type,
+            modules: modules.to_vec(),
+            quota: Some(1000),
+            devices: None,
+            active: None,
+            domains: vec![],
+            issued_at: NOW - DAY_MS,
+            expires_at,
+            offline_grace_ms: license::DEFAULT_OFFLINE_GRACE_MS,
+            tolerance: Tolerance::default(),
+        };
+        let signed = file.sign(&self.vendor.0);
+        admin::import_license(self.storage.as_ref(), &self.vendor_public(), &signed, NOW).await.unwrap();
+        signed
+    }
+
+    /// Creates a project and assigns it these licenses, in order.
+    async fn project(&self, code: &str, password: Option<&str>, licenses: &[&str]) {
+        admin::create_project(self.storage.as_ref(), ORG, Some(code), password, NOW).await.unwrap();
+        for id in licenses {
+            self.storage.assign_license(code, id, NOW).await.unwrap();
+        }
+    }
+
+    /// Posts raw bytes; returns the status and the body.
+    async fn post(&self, path: &str, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
+        let request = Request::post(path).header(header::CONTENT_TYPE, "application/json").body(Body::from(body)).unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        (status, axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec())
+    }
+
+    /// Seals a message for `route`: the JSON body and the key to its response.
+    fn seal<T: Serialize>(&self, route: Route, message: &T) -> (Vec<u8>, ResponseKey) {
+        let (sealed, key) =
+            envelope::seal_request(&self.public.hpke, route, &wire::encode(message), &mut OsRng.unwrap_err()).unwrap();
+        (serde_json::to_vec(&sealed).unwrap(), key)
+    }
+
+    /// Posts a sealed body and opens the answer with `key`.
+    async fn send<R: DeserializeOwned>(&self, route: Route, body: Vec<u8>, key: &ResponseKey) -> Answer<R> {
+        let (status, body) = self.post(route.path(), body).await;
+        if status != StatusCode::OK {
+            return Err((status, serde_json::from_slice(&body).expect("an error body in the shared JSON shape")));
+        }
+        let sealed: SealedResponse = serde_json::from_slice(&body).unwrap();
+        Ok(wire::decode(&envelope::open_response(key, &sealed).unwrap()).unwrap())
+    }
+
+    async fn call<T: Serialize, R: DeserializeOwned>(&self, route: Route, message: &T) -> Answer<R> {
+        let (body, key) = self.seal(route, message);
+        self.send(route, body, &key).await
+    }
+
+    /// Authorizes a device and checks the server's signature on the answer.
+    async fn authorize(&self, request: &AuthorizeRequest) -> Answer<Authorization> {
+        let signed: Signed = self.call(Route::Authorize, request).await?;
+        Ok(signed.verify(&self.server_signing()).expect("the authorization verifies with the server's key"))
+    }
+
+    fn server_signing(&self) -> VerifyingKey {
+        keys::verifying_key(&self.public.signing).unwrap()
+    }
+
+    async fn usage(&self) -> Vec<UsageTotal> {
+        self.storage.usage().await.unwrap()
+    }
+}
+
+fn authorize_request(device_id: DeviceId, organization_id: Option<&str>, handshake_code: Option<&str>) -> AuthorizeRequest {
+    AuthorizeRequest {
+        device_id,
+        organization_id: organization_id.map(Into::into),
+        handshake_code: handshake_code.map(Into::into),
+        session_password: None,
+        // What the SDK sends when the application names no product.
+        product: String::new(),
+        sdk_version: "1.0.0".into(),
+        domain: "app.example.com".into(),
+        device_name: Some("test browser".into()),
+        nonce: Nonce(random16()),
+        client_time: NOW,
+    }
+}
+
+fn reports_request(device_id: DeviceId, reports: Vec<UsageReport>) -> ReportsRequest {
+    ReportsRequest {
+        device_id,
+        handshake_code: CODE.into(),
+        domain: "app.example.com".into(),
+        reports,
+        nonce: Nonce(random16()),
+        client_time: NOW,
+    }
+}
+
+/// A report of `pages` core pages and `scans` QR codes in one slot.
+fn report(pages: u64, scans: u64) -> UsageReport {
+    UsageReport {
+        report_id: ReportId(random16()),
+        slots: vec![SlotUsage {
+            slot: NOW / licet_protocol::SLOT_MS - 1,
+            pages: vec![(Module::Core, pages)],
+            scans: vec![("QR_CODE".into(), scans)],
+        }],
+    }
+}
+
+fn total(usage: &[UsageTotal], license_id: &str, item: UsageItem) -> u64 {
+    usage.iter().filter(|t| t.license_id == license_id && t.item == item).map(|t| t.count).sum()
+}
+
+fn assert_refused<T: std::fmt::Debug>(answer: Answer<T>, status: StatusCode, code: &str) {
+    let (got_status, body) = answer.expect_err("the request is refused");
+    assert_eq!((got_status, body.code.as_str()), (status, code), "{}", body.message);
+    assert_eq!(body.message, licet_protocol::ErrorCode::parse(code).unwrap().message());
+}
+
+/// A server with one valid per-page license (core, ocr) on `CODE` and one authorized device.
+async fn licensed_server(name: &str) -> (Server, DeviceId) {
+    let server = Server::new(name).await;
+    server.license("L-pages", LicenseType::PerPage, &[Module::Core, Module::Ocr], NOW + 365 * DAY_MS).await;
+    server.project(CODE, None, &["L-pages"]).await;
+    let device = DeviceId::from_random(random16());
+    server.authorize(&authorize_request(device, None, Some(CODE))).await.unwrap();
+    (server, device)
+}
+
+#[tokio::test]
+async fn authorize_answers_a_signed_authorization_that_carries_the_vendor_signed_licenses() {
+    let server = Server::new("authorize-ok").await;
+    let pages = server.license("L-pages", LicenseType::PerPage, &[Module::Ocr, Module::Core], NOW + 30 * DAY_MS).await;
+    let scans = server.license("L-scans", LicenseType::PerScan, &[Module::Core], NOW + 90 * DAY_MS).await;
+    server.project(CODE, None, &["L-pages", "L-scans"]).await;
+    let device = DeviceId::from_random(random16());
+    let request = authorize_request(device, Some(ORG), Some(CODE));
+
+    let authorization = server.authorize(&request).await.unwrap();
+
+    assert_eq!(authorization.nonce, request.nonce);
+    assert_eq!(authorization.device_id, device);
+    assert_eq!(authorization.handshake_code, CODE);
+    assert_eq!(authorization.licenses, vec![pages, scans]);
+    for signed in &authorization.licenses {
+        license::verify(signed, &server.vendor_public()).expect("each license verifies with the vendor key");
+    }
+    assert_eq!(authorization.modules, vec![Module::Core, Module::Ocr]);
+    assert_eq!(authorization.server_time, NOW);
+    assert_eq!(authorization.offline_until, NOW + license::DEFAULT_OFFLINE_GRACE_MS);
+    assert_eq!(authorization.active_until, NOW + 90 * DAY_MS);
+    assert_eq!(authorization.report_interval_ms, 180_000);
+    assert_eq!(authorization.state, LicenseState::Valid);
+    let devices = server.storage.devices().await.unwrap();
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0].contact.device_id, device);
+    assert_eq!(devices[0].contact.domain, "app.example.com");
+    assert_eq!((devices[0].first_seen, devices[0].last_seen), (NOW, NOW));
+}
+
+#[tokio::test]
+async fn an_organization_alone_resolves_to_its_first_project() {
+    let server = Server::new("authorize-org").await;
+    server.license("L-pages", LicenseType::PerPage, &[Module::Core], NOW + DAY_MS).await;
+    server.project(CODE, None, &["L-pages"]).await;
+    server.project("acme-second", None, &["L-pages"]).await;
+    let device = DeviceId::from_random(random16());
+
+    let authorization = server.authorize(&authorize_request(device, Some(ORG), None)).await.unwrap();
+
+    assert_eq!(authorization.handshake_code, CODE);
+}
+
+#[tokio::test]
+async fn an_unknown_project_is_refused_and_stores_no_device() {
+    let (server, _) = licensed_server("authorize-unknown").await;
+    let before = server.storage.devices().await.unwrap();
+    let stranger = DeviceId::from_random(random16());
+
+    for (org, code) in [(None, Some("no-such-code")), (Some("other-org"), Some(CODE)), (Some("other-org"), None), (None, None)] {
+        let answer = server.authorize(&authorize_request(stranger, org, code)).await;
+        assert_refused(answer, StatusCode::NOT_FOUND, "UNKNOWN_PROJECT");
+    }
+
+    assert_eq!(server.storage.devices().await.unwrap(), before);
+}
+
+#[tokio::test]
+async fn a_missing_or_wrong_session_password_is_refused_and_the_right_one_accepted() {
+    let server = Server::new("authorize-password").await;
+    server.license("L-pages", LicenseType::PerPage, &[Module::Core], NOW + DAY_MS).await;
+    server.project(CODE, Some("open sesame"), &["L-pages"]).await;
+    let device = DeviceId::from_random(random16());
+    let mut request = authorize_request(device, None, Some(CODE));
+
+    assert_refused(server.authorize(&request).await, StatusCode::FORBIDDEN, "WRONG_SESSION_PASSWORD");
+    request.session_password = Some("open sesame!".into());
+    request.nonce = Nonce(random16());
+    assert_refused(server.authorize(&request).await, StatusCode::FORBIDDEN, "WRONG_SESSION_PASSWORD");
+    assert!(server.storage.devices().await.unwrap().is_empty());
+
+    request.session_password = Some("open sesame".into());
+    request.nonce = Nonce(random16());
+    assert_eq!(server.authorize(&request).await.unwrap().device_id, device);
+}
+
+#[tokio::test]
+async fn a_project_without_a_license_is_refused() {
+    let server = Server::new("authorize-no-license").await;
+    server.project(CODE, None, &[]).await;
+
+    let answer = server.authorize(&authorize_request(DeviceId::from_random(random16()), None, Some(CODE))).await;
+
+    assert_refused(answer, StatusCode::FORBIDDEN, "NO_LICENSE");
+    assert!(server.storage.devices().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn expired_licenses_are_refused_and_left_out_while_another_is_valid() {
+    let server = Server::new("authorize-expired").await;
+    server.license("L-old", LicenseType::PerPage, &[Module::Ocr], NOW - 1).await;
+    let current = server.license("L-current", LicenseType::PerPage, &[Module::Core], NOW + DAY_MS).await;
+    server.project(CODE, None, &["L-old", "L-current"]).await;
+    let device = DeviceId::from_random(random16());
+
+    let authorization = server.authorize(&authorize_request(device, None, Some(CODE))).await.unwrap();
+    assert_eq!(authorization.licenses, vec![current]);
+    assert_eq!(authorization.modules, vec![Module::Core]);
+
+    // Past the last expiry, nothing is valid any more.
+    server.now.store(NOW + DAY_MS + 1, Ordering::SeqCst);
+    let answer = server.authorize(&authorize_request(device, None, Some(CODE))).await;
+    assert_refused(answer, StatusCode::FORBIDDEN, "LICENSE_EXPIRED");
+    assert_eq!(server.storage.devices().await.unwrap()[0].last_seen, NOW);
+}
+
+#[tokio::test]
+async fn a_report_sent_in_two_requests_is_acknowledged_twice_and_counted_once() {
+    let (server, device) = licensed_server("reports-once").await;
+    let first = report(3, 2);
+    let second = report(1, 0);
+
+    let answer: ReportsResponse = server.call(Route::Reports, &reports_request(device, vec![first.clone()])).await.unwrap();
+    let receipt: Receipt = answer.receipt.verify(&server.server_signing()).unwrap();
+    assert_eq!(receipt.accepted, vec![first.report_id]);
+
+    let request = reports_request(device, vec![first.clone(), second.clone()]);
+    let answer: ReportsResponse = server.call(Route::Reports, &request).await.unwrap();
+    let receipt: Receipt = answer.receipt.verify(&server.server_signing()).unwrap();
+    assert_eq!(receipt.accepted, vec![first.report_id, second.report_id]);
+    assert_eq!((receipt.device_id, receipt.nonce, receipt.server_time), (device, request.nonce, NOW));
+    let authorization: Authorization = answer.authorization.verify(&server.server_signing()).unwrap();
+    assert_eq!(
+        (authorization.nonce, authorization.device_id, authorization.handshake_code.as_str()),
+        (request.nonce, device, CODE)
+    );
+
+    let usage = server.usage().await;
+    assert_eq!(total(&usage, "L-pages", UsageItem::Pages(Module::Core)), 4);
+    assert_eq!(total(&usage, "L-pages", UsageItem::Scans("QR_CODE".into())), 2);
+}
+
+#[tokio::test]
+async fn usage_is_charged_to_the_license_that_sells_it() {
+    let server = Server::new("reports-attribution").await;
+    server.license("L-core", LicenseType::PerPage, &[Module::Core], NOW + DAY_MS).await;
+    server.license("L-scans", LicenseType::PerScan, &[Module::Core], NOW + DAY_MS).await;
+    server.license("L-ocr", LicenseType::PerPage, &[Module::Ocr], NOW + DAY_MS).await;
+    server.project(CODE, None, &["L-core", "L-scans", "L-ocr"]).await;
+    let device = DeviceId::from_random(random16());
+    server.authorize(&authorize_request(device, None, Some(CODE))).await.unwrap();
+    let mut usage = report(5, 7);
+    usage.slots[0].pages.extend([(Module::Ocr, 2), (Module::Webcam, 9)]);
+
+    let _: ReportsResponse = server.call(Route::Reports, &reports_request(device, vec![usage])).await.unwrap();
+
+    let usage = server.usage().await;
+    assert_eq!(total(&usage, "L-core", UsageItem::Pages(Module::Core)), 5);
+    assert_eq!(total(&usage, "L-ocr", UsageItem::Pages(Module::Ocr)), 2);
+    assert_eq!(total(&usage, "L-scans", UsageItem::Scans("QR_CODE".into())), 7);
+    // No license sells webcam frames: they go to the first license rather than nowhere.
+    assert_eq!(total(&usage, "L-core", UsageItem::Pages(Module::Webcam)), 9);
+}
+
+#[tokio::test]
+async fn an_exact_replay_is_refused_and_changes_nothing() {
+    let (server, device) = licensed_server("reports-replay").await;
+    let (body, key) = server.seal(Route::Reports, &reports_request(device, vec![report(3, 0)]));
+    let _: ReportsResponse = server.send(Route::Reports, body.clone(), &key).await.unwrap();
+    let before = server.usage().await;
+
+    let answer: Answer<ReportsResponse> = server.send(Route::Reports, body, &key).await;
+
+    assert_refused(answer, StatusCode::CONFLICT, "REPLAYED_NONCE");
+    assert_eq!(server.usage().await, before);
+    assert_eq!(total(&before, "L-pages", UsageItem::Pages(Module::Core)), 3);
+}
+
+#[tokio::test]
+async fn a_replayed_authorization_is_refused() {
+    let (server, device) = licensed_server("authorize-replay").await;
+    let (body, key) = server.seal(Route::Authorize, &authorize_request(device, None, Some(CODE)));
+    let _: Signed = server.send(Route::Authorize, body.clone(), &key).await.unwrap();
+
+    let answer: Answer<Signed> = server.send(Route::Authorize, body, &key).await;
+
+    assert_refused(answer, StatusCode::CONFLICT, "REPLAYED_NONCE");
+}
+
+#[tokio::test]
+async fn a_flipped_ciphertext_byte_is_refused_and_stores_nothing() {
+    let (server, device) = licensed_server("reports-flipped").await;
+    let message = reports_request(device, vec![report(3, 1)]);
+    let (sealed, key) =
+        envelope::seal_request(&server.public.hpke, Route::Reports, &wire::encode(&message), &mut OsRng.unwrap_err()).unwrap();
+    let mut altered = sealed.clone();
+    altered.ct[10] ^= 0x01;
+
+    let answer: Answer<ReportsResponse> = server.send(Route::Reports, serde_json::to_vec(&altered).unwrap(), &key).await;
+
+    assert_refused(answer, StatusCode::BAD_REQUEST, "DECRYPTION_FAILED");
+    assert!(server.usage().await.is_empty());
+    // Its nonce was not stored either: the intact request still counts.
+    let _: ReportsResponse = server.send(Route::Reports, serde_json::to_vec(&sealed).unwrap(), &key).await.unwrap();
+    assert_eq!(total(&server.usage().await, "L-pages", UsageItem::Pages(Module::Core)), 3);
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_a_sealed_request_is_malformed() {
+    let server = Server::new("malformed").await;
+    for body in [&b"not json"[..], b"{}", br#"{"enc":"***","ct":"AAAA"}"#, br#"{"enc":"AAAA","ct":"AAAA"}"#] {
+        for route in [Route::Authorize, Route::Reports] {
+            let (status, body) = server.post(route.path(), body.to_vec()).await;
+            let error: ErrorBody = serde_json::from_slice(&body).unwrap();
+            assert_eq!((status, error.code.as_str()), (StatusCode::BAD_REQUEST, "MALFORMED_REQUEST"));
+        }
+    }
+    // Sealed correctly, but not the message the route expects.
+    let (body, key) = server.seal(Route::Reports, &"just a string");
+    assert_refused(
+        server.send::<ReportsResponse>(Route::Reports, body, &key).await,
+        StatusCode::BAD_REQUEST,
+        "MALFORMED_REQUEST",
+    );
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_as_too_large() {
+    let server = Server::new("too-large").await;
+
+    let (status, body) = server.post(Route::Reports.path(), vec![b' '; 2 * 1024 * 1024]).await;
+
+    let error: ErrorBody = serde_json::from_slice(&body).unwrap();
+    assert_eq!((status, error.code.as_str()), (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"));
+}
+
+#[tokio::test]
+async fn a_report_from_a_device_never_authorized_is_refused() {
+    let (server, _) = licensed_server("reports-unknown-device").await;
+    let stranger = DeviceId::from_random(random16());
+
+    let answer: Answer<ReportsResponse> = server.call(Route::Reports, &reports_request(stranger, vec![report(3, 0)])).await;
+
+    assert_refused(answer, StatusCode::FORBIDDEN, "UNKNOWN_DEVICE");
+    assert!(server.usage().await.is_empty());
+}
+
+#[tokio::test]
+async fn cors_preflight_is_answered_for_any_origin() {
+    let server = Server::new("cors").await;
+    let request = Request::builder()
+        .method(Method::OPTIONS)
+        .uri(Route::Authorize.path())
+        .header(header::ORIGIN, "https://shop.example.org")
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type")
+        .body(Body::empty())
+        .unwrap();
+
+    let response = server.router.clone().oneshot(request).await.unwrap();
+
+    assert!(response.status().is_success());
+    let headers = response.headers();
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    assert!(headers[header::ACCESS_CONTROL_ALLOW_METHODS].to_str().unwrap().contains("POST"));
+    assert!(headers[header::ACCESS_CONTROL_ALLOW_HEADERS].to_str().unwrap().contains("content-type"));
+}
+
+#[tokio::test]
+async fn serve_answers_over_tcp_and_returns_on_shutdown() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = common::temp_dir("serve-tcp");
+    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir, true).await.unwrap());
+    admin::initialize(storage.as_ref(), &VendorKey::generate(&mut OsRng.unwrap_err()).public_text()).await.unwrap();
+    let config = Config::load(storage).await.unwrap().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(licet_server::serve(config, listener, async move {
+        let _ = stopped.await;
+    }));
+
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with(r#"{"ok":true}"#), "{response}");
+
+    stop.send(()).unwrap();
+    server.await.unwrap().expect("serve returns Ok after shutdown");
+    assert!(tokio::net::TcpStream::connect(address).await.is_err(), "the listener is closed");
+}

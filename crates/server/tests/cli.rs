@@ -1,0 +1,283 @@
+//! The `licet-server` binary as an operator and a script use it: the set-up path from a vendor
+//! key to a project with a license, what it prints with `--json`, and what it refuses.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use licet_protocol::b64;
+use licet_protocol::license_key::LicenseKey;
+use serde_json::{json, Value};
+
+fn licet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_licet-server")).args(args).output().expect("run licet-server")
+}
+
+/// Runs a command with `--json`, expects success, and parses its one line of output.
+fn json(args: &[&str]) -> Value {
+    let output = licet(&[args, &["--json"]].concat());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "licet-server {args:?} failed: {stderr}");
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("licet-server {args:?} printed no JSON ({e}): {stderr}"))
+}
+
+/// Runs a command that must fail with exit code 1; returns its stderr.
+fn refused(args: &[&str]) -> String {
+    let output = licet(args);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "licet-server {args:?}: {stderr}");
+    assert!(output.stdout.is_empty());
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    stderr
+}
+
+fn path(dir: &Path, name: &str) -> String {
+    dir.join(name).display().to_string()
+}
+
+/// A vendor key, an initialized data directory, and its paths.
+struct Setup {
+    dir: PathBuf,
+    data: String,
+    vendor_key: String,
+    vendor_public: String,
+}
+
+fn setup(name: &str) -> Setup {
+    let dir = common::temp_dir(name);
+    let vendor_key = path(&dir, "vendor.key");
+    let vendor_public = json(&["vendor", "keygen", "--out", &vendor_key])["publicKey"].as_str().unwrap().to_owned();
+    let data = path(&dir, "data");
+    json(&["init", "--data", &data, "--vendor-public-key", &vendor_public]);
+    Setup { dir, data, vendor_key, vendor_public }
+}
+
+impl Setup {
+    /// Issues a per-page license signed with `vendor_key` into `file`; returns its id.
+    fn issue(&self, vendor_key: &str, file: &str) -> String {
+        let out = path(&self.dir, file);
+        let issued = json(&[
+            "license",
+            "issue",
+            "--vendor-key",
+            vendor_key,
+            "--org",
+            "acme",
+            "--type",
+            "per-page",
+            "--quota",
+            "100",
+            "--out",
+            &out,
+        ]);
+        issued["id"].as_str().unwrap().to_owned()
+    }
+
+    fn licenses(&self) -> Value {
+        json(&["license", "list", "--data", &self.data])["licenses"].clone()
+    }
+}
+
+#[test]
+fn from_a_vendor_key_to_a_project_with_a_license() {
+    let s = setup("cli-flow");
+    assert_eq!(json(&["vendor", "public-key", "--vendor-key", &s.vendor_key]), json!({ "publicKey": s.vendor_public }));
+
+    let out = path(&s.dir, "license.txt");
+    let issued = json(&[
+        "license",
+        "issue",
+        "--vendor-key",
+        &s.vendor_key,
+        "--org",
+        "acme",
+        "--type",
+        "per-page",
+        "--quota",
+        "1000",
+        "--modules",
+        "core,ocr",
+        "--days",
+        "30",
+        "--offline-grace",
+        "12h",
+        "--out",
+        &out,
+    ]);
+    let id = issued["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("L-") && id.len() == 14, "{id}");
+    assert_eq!(issued["type"], "per-page");
+
+    let init_again = json(&["init", "--data", &s.data, "--vendor-public-key", &s.vendor_public]);
+    assert_eq!(init_again["created"], false);
+
+    let imported = json(&["license", "import", "--data", &s.data, &out]);
+    assert_eq!((imported["id"].as_str(), imported["imported"].as_bool()), (Some(id.as_str()), Some(true)));
+    assert_eq!(imported["expiresAt"], issued["expiresAt"]);
+    // The identical file again changes nothing.
+    assert_eq!(json(&["license", "import", "--data", &s.data, &out])["imported"], false);
+
+    let project = json(&["project", "create", "--data", &s.data, "--org", "acme", "--server-url", "http://127.0.0.1:9999/"]);
+    let code = project["handshakeCode"].as_str().unwrap();
+    assert!(code.starts_with("acme-"), "{code}");
+    let key = LicenseKey::decode(project["licenseKey"].as_str().unwrap()).unwrap();
+    assert_eq!(key.servers, vec!["http://127.0.0.1:9999".to_owned()]);
+    assert_eq!((key.organization_id.as_deref(), key.handshake_code.as_deref()), (Some("acme"), Some(code)));
+    assert_eq!(key.signing_key, init_again["signingKey"].as_str().unwrap());
+    assert_eq!(b64::encode(&key.server_keys().unwrap().hpke), init_again["hpkeKey"].as_str().unwrap());
+
+    let assigned = json(&["project", "assign", "--data", &s.data, "--handshake-code", code, "--license", &id]);
+    assert_eq!(assigned, json!({ "handshakeCode": code, "license": id }));
+
+    assert_eq!(json(&["usage", "--data", &s.data]), json!({ "licenses": [{ "license": id, "pages": {}, "scans": {} }] }));
+    assert_eq!(json(&["devices", "--data", &s.data]), json!({ "devices": [] }));
+
+    let decoded = json(&["decode", &out, "--vendor-public-key", &s.vendor_public]);
+    assert_eq!((decoded["license"]["id"].as_str(), decoded["signatureVerifies"].as_bool()), (Some(id.as_str()), Some(true)));
+    assert_eq!(decoded["license"]["modules"], json!(["core", "ocr"]));
+    assert_eq!(decoded["license"]["offlineGraceMs"], 12 * 60 * 60 * 1000);
+}
+
+#[test]
+fn a_license_with_one_altered_character_is_refused_and_nothing_is_stored() {
+    let s = setup("cli-altered");
+    let id = s.issue(&s.vendor_key, "good.txt");
+    json(&["license", "import", "--data", &s.data, &path(&s.dir, "good.txt")]);
+    let before = s.licenses();
+    // Another license, one character of its payload changed to another base64 letter.
+    s.issue(&s.vendor_key, "altered.txt");
+    let altered = path(&s.dir, "altered.txt");
+    let mut text = std::fs::read_to_string(&altered).unwrap().into_bytes();
+    let at = "licet-license-v1.".len() + 20;
+    text[at] = if text[at] == b'A' { b'B' } else { b'A' };
+    std::fs::write(&altered, &text).unwrap();
+
+    let stderr = refused(&["license", "import", "--data", &s.data, &altered]);
+
+    assert!(stderr.contains("the license file's vendor signature does not verify"), "{stderr}");
+    assert_eq!(s.licenses(), before);
+    assert_eq!(before.as_array().map(|l| l.len()), Some(1));
+    assert_eq!(before[0]["id"].as_str(), Some(id.as_str()));
+}
+
+#[test]
+fn a_license_signed_by_another_vendor_key_is_refused() {
+    let s = setup("cli-other-vendor");
+    let other_key = path(&s.dir, "other.key");
+    json(&["vendor", "keygen", "--out", &other_key]);
+    s.issue(&other_key, "foreign.txt");
+
+    let stderr = refused(&["license", "import", "--data", &s.data, &path(&s.dir, "foreign.txt")]);
+
+    assert!(stderr.contains("the license file's vendor signature does not verify"), "{stderr}");
+    assert_eq!(s.licenses(), json!([]));
+}
+
+#[test]
+fn refusals_say_what_to_do() {
+    let s = setup("cli-refusals");
+    // A vendor key is never overwritten.
+    assert!(refused(&["vendor", "keygen", "--out", &s.vendor_key]).contains("already exists"));
+    // A data directory belongs to one vendor key.
+    let other = json(&["vendor", "keygen", "--out", &path(&s.dir, "other.key")])["publicKey"].as_str().unwrap().to_owned();
+    assert!(refused(&["init", "--data", &s.data, "--vendor-public-key", &other]).contains("another vendor public key"));
+    // Commands on a directory that was never initialized say how to initialize it.
+    assert!(refused(&["usage", "--data", &path(&s.dir, "nowhere")]).contains("licet-server init"));
+    // Licenses whose options sell nothing coherent are not issued.
+    let out = path(&s.dir, "l.txt");
+    let issue = |extra: &[&str]| {
+        let base = ["license", "issue", "--vendor-key", s.vendor_key.as_str(), "--org", "acme", "--out", out.as_str()];
+        refused(&[&base[..], extra].concat())
+    };
+    assert!(issue(&["--type", "per-page"]).contains("needs --quota"));
+    assert!(issue(&["--type", "per-device"]).contains("needs --devices"));
+    assert!(issue(&["--type", "concurrent"]).contains("needs --devices"));
+    assert!(issue(&["--type", "per-domain"]).contains("needs at least one --domain"));
+    assert!(!Path::new(&out).exists());
+    // Out-of-range values are usage errors (exit code 2).
+    let grace = licet(&[
+        "license",
+        "issue",
+        "--vendor-key",
+        &s.vendor_key,
+        "--org",
+        "a",
+        "--type",
+        "per-page",
+        "--quota",
+        "1",
+        "--offline-grace",
+        "1m",
+        "--out",
+        &out,
+    ]);
+    assert_eq!(grace.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&grace.stderr).contains("from 3m to 365d"));
+    // A project's handshake code is unique.
+    json(&["project", "create", "--data", &s.data, "--org", "acme", "--handshake-code", "acme-1"]);
+    assert!(refused(&["project", "create", "--data", &s.data, "--org", "acme", "--handshake-code", "acme-1"])
+        .contains("already exists"));
+    assert!(refused(&["project", "assign", "--data", &s.data, "--handshake-code", "acme-1", "--license", "L-none"])
+        .contains("L-none"));
+}
+
+#[test]
+fn every_license_type_can_be_issued() {
+    let s = setup("cli-types");
+    let out = path(&s.dir, "l.txt");
+    for (kind, extra) in [
+        ("per-scan", &["--quota", "10"][..]),
+        ("per-page", &["--quota", "10", "--modules", "webcam,pdfr"]),
+        ("per-device", &["--devices", "5", "--active", "monthly"]),
+        ("concurrent", &["--devices", "5"]),
+        ("per-domain", &["--domain", "*.Example.com", "--domain", "shop.example.org"]),
+    ] {
+        let base =
+            ["license", "issue", "--vendor-key", s.vendor_key.as_str(), "--org", "acme", "--type", kind, "--out", out.as_str()];
+        let issued = json(&[&base[..], extra, &["--expires", "2031-01-01T00:00:00Z"]].concat());
+        assert_eq!((issued["type"].as_str(), issued["expiresAt"].as_u64()), (Some(kind), Some(1_924_992_000_000)));
+        let imported = json(&["license", "import", "--data", &s.data, &out]);
+        assert_eq!(imported["type"], kind);
+    }
+    let decoded = json(&["decode", &out]);
+    assert_eq!(decoded["license"]["domains"], json!(["*.example.com", "shop.example.org"]));
+    assert_eq!(s.licenses().as_array().map(|l| l.len()), Some(5));
+}
+
+#[test]
+fn serve_prints_its_address_serves_and_stops_cleanly_on_sigterm() {
+    let s = setup("cli-serve");
+    let www = s.dir.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("index.html"), "<p>demo</p>").unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_licet-server"))
+        .args(["serve", "--data", &s.data, "--listen", "127.0.0.1:0", "--www", &www.display().to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let address =
+        line.trim_end().strip_prefix("licet-server listening on http://").unwrap_or_else(|| panic!("{line:?}")).to_owned();
+
+    for (path, expected) in [("/healthz", r#"{"ok":true}"#), ("/", "<p>demo</p>")] {
+        let mut stream = TcpStream::connect(&address).unwrap();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(response.starts_with("HTTP/1.1 200") && response.ends_with(expected), "{response}");
+    }
+
+    let killed = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    assert!(server.wait().unwrap().success(), "exit code 0 after SIGTERM");
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "", "serve prints exactly one line");
+}
