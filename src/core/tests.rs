@@ -71,3 +71,77 @@ fn sealing_sums_per_project_slot_and_module_and_loses_nothing() {
     assert_ne!(sealed[0].report_id, sealed[1].report_id);
     assert!(seal(vec![], || ReportId([0; 16])).is_empty());
 }
+
+mod dedup {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use serde_json::Value;
+
+    use crate::core::dedup::{Deduplicator, MAX_TRACKED};
+
+    /// The shared conformance vectors, built in so the browser run reads the same file.
+    const VECTORS: &str = include_str!("../../../shared/conformance/dedup_vectors.json");
+
+    fn added(dedup: &mut Deduplicator, results: &[(&str, &str)], at: u64) -> usize {
+        dedup.record_frame(results.iter().copied(), at).into_iter().filter(|&new| new).count()
+    }
+
+    #[test]
+    fn every_conformance_vector_passes() {
+        let vectors: Value = serde_json::from_str(VECTORS).unwrap();
+        let cases = vectors["cases"].as_array().unwrap();
+        assert!(cases.len() >= 10);
+        for case in cases {
+            let name = case["name"].as_str().unwrap();
+            let mut dedup = Deduplicator::new(case["forget_ms"].as_u64().unwrap());
+            let expected: Vec<u64> = case["counted"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).collect();
+            let counted: Vec<u64> = case["frames"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|frame| {
+                    let at = frame[0].as_u64().unwrap();
+                    let results: Vec<(&str, &str)> =
+                        frame[1].as_array().unwrap().iter().map(|r| (r[0].as_str().unwrap(), r[1].as_str().unwrap())).collect();
+                    added(&mut dedup, &results, at) as u64
+                })
+                .collect();
+            assert_eq!(counted, expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_timestamp_that_goes_backwards_is_taken_as_the_latest() {
+        let mut dedup = Deduplicator::new(3_000);
+        assert_eq!(added(&mut dedup, &[("QR_CODE", "A")], 10_000), 1);
+        // Stamped 5 s earlier: treated as 10 000, so still inside the window.
+        assert_eq!(added(&mut dedup, &[("QR_CODE", "A")], 5_000), 0);
+        assert_eq!(added(&mut dedup, &[("QR_CODE", "A")], 12_999), 0);
+        assert_eq!(added(&mut dedup, &[("QR_CODE", "A")], 15_999), 1);
+    }
+
+    #[test]
+    fn memory_stays_bounded_and_the_least_recently_seen_is_forgotten_first() {
+        let mut dedup = Deduplicator::new(60_000);
+        let texts: Vec<String> = (0..MAX_TRACKED + 100).map(|i| format!("code-{i}")).collect();
+        for (i, text) in texts.iter().enumerate() {
+            assert_eq!(added(&mut dedup, &[("CODE_128", text)], i as u64), 1);
+        }
+        assert_eq!(dedup.tracked(), MAX_TRACKED);
+        let at = texts.len() as u64;
+        // The newest are still remembered; the oldest were forgotten and count again.
+        assert_eq!(added(&mut dedup, &[("CODE_128", texts.last().unwrap())], at), 0);
+        assert_eq!(added(&mut dedup, &[("CODE_128", &texts[0])], at), 1);
+        assert_eq!(dedup.tracked(), MAX_TRACKED);
+    }
+
+    #[test]
+    fn closed_windows_free_their_memory() {
+        let mut dedup = Deduplicator::new(1_000);
+        added(&mut dedup, &[("QR_CODE", "A"), ("QR_CODE", "B")], 0);
+        assert_eq!(dedup.tracked(), 2);
+        added(&mut dedup, &[], 1_000);
+        assert_eq!(dedup.tracked(), 0);
+    }
+}

@@ -1,0 +1,104 @@
+//! Barcode de-duplication: decides which results of a decoded frame are new scans. The key is
+//! (format, text); a barcode counts again only once the gap since its last sighting reaches
+//! `duplicateForgetTime`, and the window slides while it stays in view. Barcode text stays in
+//! this structure, in memory and bounded: it is never returned, stored or sent.
+
+use std::collections::{BTreeMap, HashMap};
+
+/// `duplicateForgetTime` when the app does not set one.
+pub const DEFAULT_FORGET_MS: u64 = 3_000;
+/// The longest `duplicateForgetTime`: one report slot. A longer window would hold barcode text
+/// for longer than any SDK needs to suppress a barcode that stays in view.
+pub const MAX_FORGET_MS: u64 = licet_protocol::SLOT_MS;
+/// How many distinct barcodes are remembered at once. Past it the least recently seen one is
+/// forgotten, and counts again if it comes back inside its window.
+pub const MAX_TRACKED: usize = 4_096;
+
+/// The sighting state of one scan session.
+#[derive(Debug)]
+pub struct Deduplicator {
+    forget_ms: u64,
+    /// The latest timestamp seen: a frame stamped earlier is taken as stamped now.
+    latest: u64,
+    /// Key → (last sighting, its sequence number in `by_age`).
+    seen: HashMap<String, (u64, u64)>,
+    /// (last sighting, sequence) → key, oldest first, for expiry and eviction.
+    by_age: BTreeMap<(u64, u64), String>,
+    sequence: u64,
+}
+
+fn key(format: &str, text: &str) -> String {
+    // NUL cannot occur in a format name, so (format, text) pairs map to distinct keys.
+    let mut key = String::with_capacity(format.len() + 1 + text.len());
+    key.push_str(format);
+    key.push('\0');
+    key.push_str(text);
+    key
+}
+
+impl Deduplicator {
+    /// `forget_ms` must be at most `MAX_FORGET_MS`; the API checks it before calling.
+    pub fn new(forget_ms: u64) -> Self {
+        Deduplicator { forget_ms, latest: 0, seen: HashMap::new(), by_age: BTreeMap::new(), sequence: 0 }
+    }
+
+    /// How many distinct barcodes are remembered now.
+    pub fn tracked(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Records one frame's results at `timestamp_ms` and returns, per result, whether it is a
+    /// new scan. Identical results within the frame count once.
+    pub fn record_frame<'a>(&mut self, results: impl IntoIterator<Item = (&'a str, &'a str)>, timestamp_ms: u64) -> Vec<bool> {
+        let now = timestamp_ms.max(self.latest);
+        self.latest = now;
+        self.expire(now);
+        let mut counted = Vec::new();
+        let mut frame: Vec<String> = Vec::new();
+        for (format, text) in results {
+            let key = key(format, text);
+            if frame.contains(&key) {
+                counted.push(false);
+                continue;
+            }
+            let new_scan = match self.seen.get(&key) {
+                Some(&(last, _)) => now - last >= self.forget_ms,
+                None => true,
+            };
+            self.touch(key.clone(), now);
+            frame.push(key);
+            counted.push(new_scan);
+        }
+        self.evict();
+        counted
+    }
+
+    /// Forgets sightings whose window has closed: they would count again anyway.
+    fn expire(&mut self, now: u64) {
+        while let Some((&(last, sequence), _)) = self.by_age.first_key_value() {
+            if now - last < self.forget_ms {
+                break;
+            }
+            if let Some(key) = self.by_age.remove(&(last, sequence)) {
+                self.seen.remove(&key);
+            }
+        }
+    }
+
+    fn touch(&mut self, key: String, now: u64) {
+        self.sequence += 1;
+        if let Some(old) = self.seen.insert(key.clone(), (now, self.sequence)) {
+            self.by_age.remove(&old);
+        }
+        self.by_age.insert((now, self.sequence), key);
+    }
+
+    fn evict(&mut self) {
+        while self.seen.len() > MAX_TRACKED {
+            match self.by_age.pop_first() {
+                Some((_, key)) => self.seen.remove(&key),
+                None => break,
+            };
+        }
+    }
+}
