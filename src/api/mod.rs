@@ -75,6 +75,9 @@ export interface LicetError extends Error {
 extern "C" {
     #[wasm_bindgen(typescript_type = "PageModule")]
     pub type PageModule;
+    // A number, taken as a JsValue so that a string such as "3" is refused, not coerced.
+    #[wasm_bindgen(typescript_type = "number")]
+    pub type Count;
     #[wasm_bindgen(typescript_type = "InitOptions | undefined")]
     pub type InitOptions;
     #[wasm_bindgen(typescript_type = "LicenseStatus")]
@@ -157,9 +160,9 @@ impl LicenseManager {
     /// count that is not a whole number from 0 to 100000; the promise settles once the count is
     /// stored in IndexedDB.
     #[wasm_bindgen(js_name = countPages)]
-    pub fn count_pages(module: PageModule, n: f64) -> Result<VoidPromise, JsValue> {
+    pub fn count_pages(module: PageModule, n: Count) -> Result<VoidPromise, JsValue> {
         let module = ledger::module(&interop::string_argument(&module)?).map_err(errors::to_js)?;
-        let count = ledger::page_count(interop::number_argument(&JsValue::from_f64(n))?).map_err(errors::to_js)?;
+        let count = ledger::page_count(interop::number_argument(&n)?).map_err(errors::to_js)?;
         let engine = engine().map_err(errors::to_js)?;
         Ok(promise(async move {
             engine.count_pages(module, count).await.map_err(errors::to_js)?;

@@ -1,0 +1,139 @@
+// `npm run bench` (after scripts/ensure-tools.sh): measures the two figures BENCHMARKS.md
+// tracks and writes them there, between its `bench:begin` / `bench:end` markers:
+//
+//   - the gzip -9 size of pkg/licet_bg.wasm, pkg/licet.js and both together (from the build);
+//   - the wall time of a warm `LicenseManager.initLicense` in headless Chromium against a local
+//     licet-server: one first call warms everything (module compiled, device ID created, the
+//     server has seen the device), then N further calls in the same page are timed one by one
+//     with performance.now(); median and p95 are reported.
+//
+// It uses the end-to-end harness (tests/e2e/harness.mjs) for the license and browser, in a
+// temp directory it removes, with the *release* build of licet-server (the debug build's
+// unoptimized crypto and SQLite more than triple the round trip; the first release build
+// takes a few minutes). It measures on this machine only and compares with nothing
+// but the reference figures of DESIGN.md; it edits no file but BENCHMARKS.md.
+
+import { readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+
+import { build, useDemoVendorKey } from './build.mjs';
+import { ROOT, capture, run } from './lib/proc.mjs';
+
+const RUNS = Number(process.env.BENCH_RUNS || 20);
+const SERVER_RELEASE = join(ROOT, 'target', 'release', 'licet-server');
+const BENCHMARKS = join(ROOT, 'BENCHMARKS.md');
+const BEGIN = '<!-- bench:begin (written by `npm run bench`; edit outside these markers) -->';
+const END = '<!-- bench:end -->';
+const GOAL_KB = 40;
+const REFERENCE = { name: 'dynamsoft-license 3.4.31', wasmKB: 71.6, jsKB: 14 };
+
+const kb = (bytes) => (bytes / 1024).toFixed(1);
+const ms = (x) => x.toFixed(1);
+
+function percentile(sorted, p) {
+  // Nearest rank: the smallest value with at least p% of the samples at or below it.
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+async function machine() {
+  const cpuinfo = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
+  const cpu = cpuinfo.match(/^model name\s*:\s*(.+)$/m)?.[1]?.trim() ?? 'unknown CPU';
+  const chromium = (await capture(process.env.CHROMIUM || '/usr/bin/chromium', ['--version'], { check: false })).stdout.trim();
+  return { cores: availableParallelism(), cpu, chromium, node: process.version };
+}
+
+async function measureInit() {
+  // Imported here, once LICET_SERVER_BIN names the release build the harness must start.
+  process.env.LICET_SERVER_BIN = SERVER_RELEASE;
+  const { ok, openTestPage, world } = await import('../tests/e2e/harness.mjs');
+  const w = await world();
+  try {
+    const page = await openTestPage(w.context, w.origin);
+    const t0 = Date.now();
+    await ok(page, 'initLicense', w.licenseKey);
+    const firstMs = Date.now() - t0;
+    const samples = await page.evaluate(
+      async ([key, n]) => {
+        const times = [];
+        for (let i = 0; i < n; i += 1) {
+          const start = performance.now();
+          const status = await window.licet.initLicense(key);
+          times.push(performance.now() - start);
+          if (status.state !== 'valid') throw new Error(`initLicense gave state ${status.state}`);
+        }
+        return times;
+      },
+      [w.licenseKey, RUNS],
+    );
+    const sorted = [...samples].sort((a, b) => a - b);
+    return { firstMs, runs: RUNS, median: percentile(sorted, 50), p95: percentile(sorted, 95), min: sorted[0], max: sorted.at(-1) };
+  } finally {
+    await w.close();
+  }
+}
+
+function section({ sizes, init, env, date }) {
+  const refTotal = REFERENCE.wasmKB + REFERENCE.jsKB;
+  const totalKB = sizes.total.gzip / 1024;
+  return `${BEGIN}
+## Latest figures
+
+Measured ${date} with \`npm run bench\` on ${env.cores} cores (${env.cpu}), ${env.chromium}, Node ${env.node}.
+Build: wasm-bindgen ${sizes.wasmBindgen}, ${sizes.wasmOpt} \`-Oz\`, Cargo profile \`wasm\`${sizes.demoVendorKey ? ' (demo vendor key)' : ''}.
+
+### Size of the browser module (gzip -9)
+
+| file | raw | gzip -9 |
+| --- | ---: | ---: |
+| \`pkg/licet_bg.wasm\` | ${kb(sizes.wasm.raw)} KB | ${kb(sizes.wasm.gzip)} KB |
+| \`pkg/licet.js\` | ${kb(sizes.js.raw)} KB | ${kb(sizes.js.gzip)} KB |
+| **total** | ${kb(sizes.total.raw)} KB | **${kb(sizes.total.gzip)} KB** |
+
+Goal: under ${GOAL_KB} KB together (${totalKB < GOAL_KB ? 'met' : `not met yet: ${(totalKB - GOAL_KB).toFixed(1)} KB over`}).
+Reference to beat (DESIGN.md): ${REFERENCE.name}, ${REFERENCE.wasmKB} KB of wasm + ${REFERENCE.jsKB} KB of JS = ${refTotal.toFixed(1)} KB gzipped; we are at ${((100 * totalKB) / refTotal).toFixed(0)}% of it.
+
+### Warm \`initLicense\` in headless Chromium
+
+Against a local \`licet-server serve\` (release build, 127.0.0.1) with a per-page license. The first call
+(device ID created, the server meets the device) took ${init.firstMs} ms and is not counted; then
+${init.runs} calls in the same page, each timed with \`performance.now()\`:
+
+| median | p95 | min | max |
+| ---: | ---: | ---: | ---: |
+| ${ms(init.median)} ms | ${ms(init.p95)} ms | ${ms(init.min)} ms | ${ms(init.max)} ms |
+${END}`;
+}
+
+const HEADER = `# Benchmarks
+
+What the browser module weighs and how long a warm \`initLicense\` takes. Reproduce with
+\`npm run bench\` (it builds \`pkg/\` and the server first); it rewrites the section below.
+`;
+
+async function main() {
+  useDemoVendorKey('npm run bench');
+  const sizes = await build();
+  console.log('bench: cargo build -p licet-server --release');
+  await run('cargo', ['build', '-p', 'licet-server', '--release']);
+  console.log(`bench: warm initLicense, ${RUNS} timed calls`);
+  const init = await measureInit();
+  const env = await machine();
+  const date = new Date().toISOString().slice(0, 10);
+
+  console.log(`\nbench: gzip -9 sizes: wasm ${kb(sizes.wasm.gzip)} KB, js ${kb(sizes.js.gzip)} KB, total ${kb(sizes.total.gzip)} KB (goal < ${GOAL_KB} KB)`);
+  console.log(`bench: warm initLicense over ${RUNS} calls: median ${ms(init.median)} ms, p95 ${ms(init.p95)} ms (first call ${init.firstMs} ms)`);
+
+  const text = await readFile(BENCHMARKS, 'utf8').catch(() => HEADER);
+  const fresh = section({ sizes, init, env, date });
+  const start = text.indexOf(BEGIN);
+  const end = text.indexOf(END);
+  const next = start >= 0 && end > start ? text.slice(0, start) + fresh + text.slice(end + END.length) : `${text.trimEnd()}\n\n${fresh}\n`;
+  await writeFile(BENCHMARKS, next);
+  console.log('bench: BENCHMARKS.md updated');
+}
+
+main().catch((err) => {
+  console.error(`bench: ${err.message}`);
+  process.exit(err.exitCode ?? 1);
+});

@@ -1,0 +1,178 @@
+// `npm run build`: builds the npm package pkg/ from the root crate `licet`.
+//
+//   1. cargo build -p licet --lib --target wasm32-unknown-unknown --profile wasm
+//   2. wasm-bindgen --target web (the CLI must be exactly the crate's `=` version)
+//   3. wasm-opt -Oz from the npm package `binaryen` (Debian's wasm-opt is too old)
+//   4. pkg/package.json, then a table of raw and gzip -9 sizes, also written to pkg/sizes.json
+//
+// The trusted vendor public key is compiled in from LICET_VENDOR_PUBLIC_KEY; without it the
+// build trusts the committed demo key (demo/vendor-public-key.txt) and says so loudly.
+// It refuses a LICET_VENDOR_PUBLIC_KEY that is not a base64url Ed25519 public key, and a
+// wasm-bindgen CLI of another version than the crate's (their ABI must match;
+// scripts/ensure-tools.sh installs the right one). It writes nothing outside pkg/ and target/.
+// Importable: `build()` is what scripts/test.mjs, scripts/start.mjs and scripts/bench.mjs call.
+
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+import { ROOT, capture, run, seconds } from './lib/proc.mjs';
+
+const PKG = join(ROOT, 'pkg');
+const WASM = join(ROOT, 'target', 'wasm32-unknown-unknown', 'wasm', 'licet.wasm');
+const WASM_OPT = join(ROOT, 'node_modules', '.bin', 'wasm-opt');
+const DEMO_PUBLIC_KEY = join(ROOT, 'demo', 'vendor-public-key.txt');
+
+// The features rustc's wasm32-unknown-unknown output uses today (its `target_features`
+// section, shown by `wasm-opt --print-features`). Naming them keeps wasm-opt from using any
+// other: `--all-features` changes the output and makes it larger.
+const WASM_FEATURES = [
+  '--enable-bulk-memory',
+  '--enable-bulk-memory-opt',
+  '--enable-nontrapping-float-to-int',
+  '--enable-sign-ext',
+  '--enable-mutable-globals',
+  '--enable-reference-types',
+  '--enable-multivalue',
+  '--enable-call-indirect-overlong',
+];
+
+/** The version of `name` that Cargo.lock resolved (the crate pins wasm-bindgen with `=`). */
+async function lockedVersion(name) {
+  const lock = await readFile(join(ROOT, 'Cargo.lock'), 'utf8');
+  const match = lock.match(new RegExp(`\\[\\[package\\]\\]\\nname = "${name}"\\nversion = "([^"]+)"`));
+  if (!match) throw new Error(`Cargo.lock has no package ${name}`);
+  return match[1];
+}
+
+async function checkWasmBindgen() {
+  const wanted = await lockedVersion('wasm-bindgen');
+  const { stdout } = await capture('wasm-bindgen', ['--version']).catch(() => ({ stdout: '' }));
+  const found = stdout.trim().split(/\s+/)[1];
+  if (found !== wanted) {
+    throw new Error(
+      `wasm-bindgen CLI ${found ?? 'not found'}, but the crate uses wasm-bindgen ${wanted}; ` +
+        `run \`bash scripts/ensure-tools.sh\` (or \`cargo install wasm-bindgen-cli --version ${wanted}\`)`,
+    );
+  }
+  return wanted;
+}
+
+async function vendorKey() {
+  const fromEnv = process.env.LICET_VENDOR_PUBLIC_KEY?.trim();
+  if (fromEnv) {
+    // An Ed25519 public key: 32 bytes, unpadded base64url (what `licet-server vendor public-key` prints).
+    if (!/^[A-Za-z0-9_-]{43}$/.test(fromEnv)) {
+      throw new Error(`LICET_VENDOR_PUBLIC_KEY=${fromEnv} is not a vendor public key: give what \`licet-server vendor public-key\` prints`);
+    }
+    return { key: fromEnv, demo: false };
+  }
+  return { key: (await readFile(DEMO_PUBLIC_KEY, 'utf8')).trim(), demo: true };
+}
+
+function sizesOf(wasm, js) {
+  const measure = (buf) => ({ raw: buf.length, gzip: gzipSync(buf, { level: 9 }).length });
+  const w = measure(wasm);
+  const j = measure(js);
+  return { wasm: w, js: j, total: { raw: w.raw + j.raw, gzip: w.gzip + j.gzip } };
+}
+
+function sizeTable(sizes) {
+  const kb = (n) => `${(n / 1024).toFixed(1)} KB`.padStart(10);
+  const row = (name, s) => `  ${name.padEnd(16)}${String(s.raw).padStart(9)} B ${kb(s.raw)}${String(s.gzip).padStart(9)} B ${kb(s.gzip)}`;
+  return [
+    `  ${'file'.padEnd(16)}${'raw'.padStart(22)}${'gzip -9'.padStart(22)}`,
+    row('licet_bg.wasm', sizes.wasm),
+    row('licet.js', sizes.js),
+    row('total', sizes.total),
+  ].join('\n');
+}
+
+/**
+ * For the scripts that sign their licenses with the demo vendor secret (tests, demo, bench):
+ * drops LICET_VENDOR_PUBLIC_KEY from this process's environment, saying so, so that every build
+ * they run (the package and the browser unit tests) trusts the demo key they sign with.
+ */
+export function useDemoVendorKey(who) {
+  if (process.env.LICET_VENDOR_PUBLIC_KEY) {
+    console.log(`${who}: ignoring LICET_VENDOR_PUBLIC_KEY: ${who} signs its licenses with the demo vendor key`);
+    delete process.env.LICET_VENDOR_PUBLIC_KEY;
+  }
+}
+
+/**
+ * Builds pkg/ and returns what pkg/sizes.json holds. `log` receives the progress lines.
+ */
+export async function build({ log = console.log } = {}) {
+  const started = Date.now();
+  const { key, demo } = await vendorKey();
+  if (demo) {
+    log(
+      '\n' +
+        '  WARNING: LICET_VENDOR_PUBLIC_KEY is not set. This build trusts the DEMO vendor key\n' +
+        `  ${key} (demo/vendor-public-key.txt),\n` +
+        '  whose secret half is committed. Use such a build for demos and tests only.\n',
+    );
+  } else {
+    log(`build: trusting the vendor public key from LICET_VENDOR_PUBLIC_KEY: ${key}`);
+  }
+  const bindgenVersion = await checkWasmBindgen();
+
+  log('build: cargo build -p licet --lib --target wasm32-unknown-unknown --profile wasm');
+  await run('cargo', ['build', '-p', 'licet', '--lib', '--target', 'wasm32-unknown-unknown', '--profile', 'wasm'], {
+    env: demo ? {} : { LICET_VENDOR_PUBLIC_KEY: key },
+  });
+
+  log(`build: wasm-bindgen ${bindgenVersion} --target web`);
+  await rm(PKG, { recursive: true, force: true });
+  await mkdir(PKG, { recursive: true });
+  await run('wasm-bindgen', ['--target', 'web', '--out-dir', PKG, '--out-name', 'licet', WASM]);
+
+  const wasmOptVersion = (await capture(WASM_OPT, ['--version'])).stdout.trim();
+  log(`build: ${wasmOptVersion} -Oz`);
+  const bgWasm = join(PKG, 'licet_bg.wasm');
+  await run(WASM_OPT, ['-Oz', ...WASM_FEATURES, bgWasm, '-o', bgWasm]);
+
+  const cargoToml = await readFile(join(ROOT, 'Cargo.toml'), 'utf8');
+  const version = cargoToml.match(/\[package\][^[]*?\nversion = "([^"]+)"/)?.[1] ?? '0.0.0';
+  const files = ['licet_bg.wasm', 'licet_bg.wasm.d.ts', 'licet.js', 'licet.d.ts'];
+  for (const f of files) await stat(join(PKG, f)); // every listed file exists
+  const manifest = {
+    name: 'licet',
+    version,
+    description: 'Trackable licensing for web SDKs: the browser module',
+    license: 'Apache-2.0',
+    type: 'module',
+    main: 'licet.js',
+    module: 'licet.js',
+    types: 'licet.d.ts',
+    exports: {
+      '.': { types: './licet.d.ts', default: './licet.js' },
+      './licet_bg.wasm': './licet_bg.wasm',
+    },
+    files,
+    sideEffects: false,
+  };
+  await writeFile(join(PKG, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+
+  const sizes = sizesOf(await readFile(bgWasm), await readFile(join(PKG, 'licet.js')));
+  const report = {
+    ...sizes,
+    vendorPublicKey: key,
+    demoVendorKey: demo,
+    wasmBindgen: bindgenVersion,
+    wasmOpt: wasmOptVersion,
+    builtAt: new Date().toISOString(),
+  };
+  await writeFile(join(PKG, 'sizes.json'), `${JSON.stringify(report, null, 2)}\n`);
+  log(`build: pkg/ ready in ${seconds(Date.now() - started)}, trusting the ${demo ? 'DEMO' : 'given'} vendor key\n${sizeTable(sizes)}`);
+  return report;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  build().catch((err) => {
+    console.error(`build: ${err.message}`);
+    process.exit(err.exitCode ?? 1);
+  });
+}

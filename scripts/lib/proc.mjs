@@ -1,0 +1,68 @@
+// Small helpers shared by the scripts in scripts/: where the repository is, an environment
+// with cargo's bin directory on PATH, and child processes that either inherit this terminal
+// (`run`) or hand their output back (`capture`). Every helper rejects on a non-zero exit with
+// an Error whose `exitCode` says how the child ended; none of them retries or hides output.
+
+import { spawn } from 'node:child_process';
+import { homedir } from 'node:os';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (the parent of scripts/). */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** `process.env` with cargo's bin directory (wasm-bindgen, its test runner) on PATH. */
+export function toolEnv(extra = {}) {
+  const cargoBin = join(process.env.CARGO_HOME || join(homedir(), '.cargo'), 'bin');
+  const path = process.env.PATH || '';
+  const parts = path.split(delimiter);
+  return {
+    ...process.env,
+    PATH: parts.includes(cargoBin) ? path : [cargoBin, path].filter(Boolean).join(delimiter),
+    ...extra,
+  };
+}
+
+function failure(cmd, args, code, signal, stderr = '') {
+  const how = signal ? `signal ${signal}` : `exit code ${code}`;
+  const err = new Error(`\`${[cmd, ...args].join(' ')}\` failed with ${how}${stderr ? `:\n${stderr.trim()}` : ''}`);
+  err.exitCode = code ?? 1;
+  return err;
+}
+
+/** Runs a command with this terminal's stdio; resolves when it exits with 0. */
+export function run(cmd, args, { cwd = ROOT, env = {} } = {}) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { cwd, env: toolEnv(env), stdio: 'inherit' });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => (code === 0 ? resolvePromise() : reject(failure(cmd, args, code, signal))));
+  });
+}
+
+/**
+ * Runs a command and collects its output: resolves `{ code, stdout, stderr }`. With
+ * `check` (the default) a non-zero exit rejects instead, carrying stderr in the message.
+ */
+export function capture(cmd, args, { cwd = ROOT, env = {}, check = true, input } = {}) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { cwd, env: toolEnv(env), stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (check && code !== 0) reject(failure(cmd, args, code, signal, stderr));
+      else resolvePromise({ code, signal, stdout, stderr });
+    });
+    if (input !== undefined) {
+      child.stdin.on('error', () => {}); // a child that exits without reading its input
+      child.stdin.end(input);
+    }
+  });
+}
+
+/** Formats milliseconds as seconds with one decimal, for step timings. */
+export function seconds(ms) {
+  return `${(ms / 1000).toFixed(1)} s`;
+}

@@ -1,0 +1,182 @@
+// `npm start` (after scripts/ensure-tools.sh): builds the npm package and the license server,
+// sets up a demo license world in .licet-demo/ on the first run (reused after), and serves the
+// demo page of www/ until Ctrl-C.
+//
+// First run, in .licet-demo/: a per-page license for org "demo-org" (quota 10000, modules core,
+// webcam, pdfr, ocr) signed with the DEMO vendor key (demo/vendor-secret-key.txt), a server
+// store initialized with the demo public key, the license imported, and a project with the
+// handshake code "demo-org-default" whose license key names http://127.0.0.1:PORT. Later runs
+// reuse all of it; another PORT gets its own project, since a license key names its server.
+//
+// The server is the debug build (`cargo build -p licet-server`): `npm test` builds the same
+// binary, so a first `npm start` after the tests compiles nothing more, and a demo on
+// loopback does not need release speed (a release build would compile every dependency again).
+//
+// It builds with the demo vendor key whatever LICET_VENDOR_PUBLIC_KEY says (the demo license
+// is signed with it). It listens on 127.0.0.1 only and refuses to run over a .licet-demo/ it did not finish
+// setting up (delete that directory to start over). Ctrl-C is forwarded to the server as
+// SIGINT and this script exits once the server has; a second Ctrl-C kills it.
+
+import { spawn } from 'node:child_process';
+import { access, cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+import { build, useDemoVendorKey } from './build.mjs';
+import { ROOT, capture, run, toolEnv } from './lib/proc.mjs';
+
+const PORT = Number(process.env.PORT || 8710);
+const SERVER_URL = `http://127.0.0.1:${PORT}`;
+const DEMO = join(ROOT, '.licet-demo');
+const STATE = join(DEMO, 'demo.json');
+const SERVER_BIN = join(ROOT, 'target', 'debug', 'licet-server');
+const VENDOR_SECRET = join(ROOT, 'demo', 'vendor-secret-key.txt');
+const ORG = 'demo-org';
+const DEFAULT_PORT = 8710;
+const STARTUP_TIMEOUT_MS = 60_000;
+
+if (!Number.isInteger(PORT) || PORT < 1 || PORT > 65535) {
+  console.error(`start: PORT=${process.env.PORT} is not a TCP port`);
+  process.exit(2);
+}
+
+const exists = (path) => access(path).then(() => true, () => false);
+
+async function server(...args) {
+  return (await capture(SERVER_BIN, args)).stdout;
+}
+
+async function serverJson(...args) {
+  return JSON.parse(await server(...args, '--json'));
+}
+
+/** First run: license, store and default project, made in a temp dir and renamed into place. */
+async function createDemo() {
+  const tmp = `${DEMO}.partial`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  const data = join(tmp, 'data');
+  const licenseFile = join(tmp, 'license.txt');
+  console.log('start: first run: creating the demo license, store and project in .licet-demo/');
+  const license = await serverJson(
+    'license', 'issue', '--vendor-key', VENDOR_SECRET, '--org', ORG, '--type', 'per-page', '--quota', '10000',
+    '--modules', 'core,webcam,pdfr,ocr', '--days', '365', '--out', licenseFile,
+  );
+  const vendorPublicKey = (await readFile(join(ROOT, 'demo', 'vendor-public-key.txt'), 'utf8')).trim();
+  await server('init', '--data', data, '--vendor-public-key', vendorPublicKey);
+  await server('license', 'import', '--data', data, licenseFile);
+  await writeFile(join(tmp, 'demo.json'), `${JSON.stringify({ licenseId: license.id, expiresAt: license.expiresAt, projects: {} }, null, 2)}\n`);
+  await rename(tmp, DEMO);
+}
+
+/** The license key for SERVER_URL: made once per server URL, then read back. */
+async function licenseKeyFor(state) {
+  if (state.projects[SERVER_URL]) return state.projects[SERVER_URL].licenseKey;
+  const handshakeCode = PORT === DEFAULT_PORT ? 'demo-org-default' : `demo-org-port-${PORT}`;
+  const data = join(DEMO, 'data');
+  const project = await serverJson(
+    'project', 'create', '--data', data, '--org', ORG, '--handshake-code', handshakeCode, '--server-url', SERVER_URL,
+  );
+  await server('project', 'assign', '--data', data, '--handshake-code', project.handshakeCode, '--license', state.licenseId);
+  state.projects[SERVER_URL] = { handshakeCode: project.handshakeCode, licenseKey: project.licenseKey };
+  await writeFile(STATE, `${JSON.stringify(state, null, 2)}\n`);
+  return project.licenseKey;
+}
+
+/** .licet-demo/www: www/, pkg/ and the demo license key, rebuilt on every start. */
+async function assembleWww(licenseKey) {
+  const www = join(DEMO, 'www');
+  await rm(www, { recursive: true, force: true });
+  await cp(join(ROOT, 'www'), www, { recursive: true });
+  await cp(join(ROOT, 'pkg'), join(www, 'pkg'), { recursive: true });
+  await writeFile(join(www, 'demo-license-key.txt'), `${licenseKey}\n`);
+  return www;
+}
+
+function serve(www) {
+  const child = spawn(SERVER_BIN, ['serve', '--data', join(DEMO, 'data'), '--listen', `127.0.0.1:${PORT}`, '--www', www], {
+    cwd: ROOT,
+    env: toolEnv(),
+    // Its own process group: Ctrl-C reaches this script, which forwards it exactly once.
+    detached: true,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return child;
+}
+
+async function main() {
+  useDemoVendorKey('npm start');
+  await build();
+  console.log('start: cargo build -p licet-server (debug build, shared with npm test)');
+  await run('cargo', ['build', '-p', 'licet-server']);
+
+  if (!(await exists(STATE))) {
+    if (await exists(DEMO)) {
+      throw new Error('.licet-demo/ exists but holds no demo.json: delete .licet-demo/ and run npm start again');
+    }
+    await createDemo();
+  }
+  const state = JSON.parse(await readFile(STATE, 'utf8'));
+  const licenseKey = await licenseKeyFor(state);
+  await writeFile(join(DEMO, 'license-key.txt'), `${licenseKey}\n`);
+  const www = await assembleWww(licenseKey);
+
+  const child = serve(www);
+  // Ctrl-C reaches this script twice when npm also forwards it: a repeat within a second is
+  // the same Ctrl-C. A later one kills the server.
+  let stopping = 0;
+  const stop = (signal) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    if (!stopping) {
+      stopping = Date.now();
+      console.log(`\nstart: ${signal}: stopping the server (Ctrl-C again to kill it)`);
+      child.kill('SIGINT');
+    } else if (Date.now() - stopping > 1000) {
+      child.kill('SIGKILL');
+    }
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  // Detached, the server would outlive a crash of this script: never leave it behind.
+  process.on('exit', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  });
+
+  const startup = setTimeout(() => {
+    console.error(`start: the server printed no listening line within ${STARTUP_TIMEOUT_MS / 1000} s`);
+    child.kill('SIGKILL');
+  }, STARTUP_TIMEOUT_MS);
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    console.log(line);
+    if (!line.startsWith('licet-server listening on ')) return;
+    clearTimeout(startup);
+    console.log(
+      [
+        '',
+        `  Licet demo:          ${SERVER_URL}/`,
+        `  demo license key:    ${licenseKey}`,
+        `  license id:          ${state.licenseId} (per page, quota 10000; org ${ORG})`,
+        `  data directory:      .licet-demo/data (usage: target/debug/licet-server usage --data .licet-demo/data)`,
+        '  Ctrl-C stops the server.',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  const { code, signal } = await new Promise((r) => child.on('exit', (c, s) => r({ code: c, signal: s })));
+  clearTimeout(startup);
+  if (stopping && (code === 0 || signal === 'SIGINT')) {
+    console.log('start: the server stopped');
+    return 0;
+  }
+  console.error(`start: the server exited with ${code ?? signal}`);
+  return code || 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`start: ${err.message}`);
+    process.exit(err.exitCode ?? 1);
+  },
+);

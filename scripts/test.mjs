@@ -1,0 +1,55 @@
+// `npm test` (after scripts/ensure-tools.sh): every test of the project, in this order,
+// stopping at the first step that fails and exiting with its exit code:
+//
+//   1. native tests           cargo test --workspace
+//   2. the npm package        the build of scripts/build.mjs (pkg/)
+//   3. browser unit tests     cargo test -p licet --lib --target wasm32-unknown-unknown,
+//                             run by wasm-bindgen-test-runner in headless Chromium through
+//                             ChromeDriver (options in webdriver.json at the crate root)
+//   4. the server binary      cargo build -p licet-server
+//   5. end-to-end tests       node --test tests/e2e/ (real Chromium against the real server)
+//
+// Each runner writes to this terminal as it goes, so CI reads their own summary lines. This
+// script retries nothing and skips nothing: a step that fails ends the run. The tests sign
+// their licenses with the demo vendor key, so it builds with that key whatever
+// LICET_VENDOR_PUBLIC_KEY says.
+
+import { join } from 'node:path';
+
+import { build, useDemoVendorKey } from './build.mjs';
+import { ROOT, run, seconds } from './lib/proc.mjs';
+
+useDemoVendorKey('npm test');
+
+const steps = [
+  ['native tests: cargo test --workspace', () => run('cargo', ['test', '--workspace'])],
+  ['npm package: build pkg/', () => build()],
+  [
+    'browser unit tests: cargo test -p licet --lib --target wasm32-unknown-unknown',
+    () =>
+      run('cargo', ['test', '-p', 'licet', '--lib', '--target', 'wasm32-unknown-unknown'], {
+        env: {
+          CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER: 'wasm-bindgen-test-runner',
+          CHROMEDRIVER: process.env.CHROMEDRIVER || '/usr/bin/chromedriver',
+          WASM_BINDGEN_TEST_WEBDRIVER_JSON: join(ROOT, 'webdriver.json'),
+          WASM_BINDGEN_TEST_TIMEOUT: process.env.WASM_BINDGEN_TEST_TIMEOUT || '120',
+        },
+      }),
+  ],
+  ['server: cargo build -p licet-server', () => run('cargo', ['build', '-p', 'licet-server'])],
+  ['end-to-end tests: node --test tests/e2e/', () => run(process.execPath, ['--test', 'tests/e2e/'])],
+];
+
+const started = Date.now();
+for (const [i, [title, step]] of steps.entries()) {
+  console.log(`\n=== [${i + 1}/${steps.length}] ${title}`);
+  const t0 = Date.now();
+  try {
+    await step();
+  } catch (err) {
+    console.error(`\n=== [${i + 1}/${steps.length}] FAILED after ${seconds(Date.now() - t0)}: ${title}\n${err.message}`);
+    process.exit(err.exitCode ?? 1);
+  }
+  console.log(`=== [${i + 1}/${steps.length}] done in ${seconds(Date.now() - t0)}: ${title}`);
+}
+console.log(`\n=== all ${steps.length} steps passed in ${seconds(Date.now() - started)}`);

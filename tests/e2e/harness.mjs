@@ -1,0 +1,283 @@
+// Shared set-up of the end-to-end tests: the licet-server CLI, a license world in a temp
+// directory (demo vendor key, per-page license, store, project), a `licet-server serve` on a
+// free loopback port serving the test page and pkg/, and headless Chromium with a fresh
+// profile. Everything lives under one temp directory per test file, removed afterwards.
+//
+// It needs `npm run build` (pkg/) and `cargo build -p licet-server` done first (scripts/test.mjs
+// does both) and refuses to start otherwise. It binds 127.0.0.1 only, and every wait is bounded.
+
+import { spawn } from 'node:child_process';
+import { access, cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const SERVER_BIN = process.env.LICET_SERVER_BIN || join(ROOT, 'target', 'debug', 'licet-server');
+export const DEMO_VENDOR_SECRET = join(ROOT, 'demo', 'vendor-secret-key.txt');
+export const DEMO_VENDOR_PUBLIC = join(ROOT, 'demo', 'vendor-public-key.txt');
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** node:test options for every e2e test and hook: nothing may wait forever. */
+export const BOUNDED = { timeout: 90_000 };
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const STARTUP_TIMEOUT_MS = 30_000;
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+const CLI_TIMEOUT_MS = 60_000;
+
+/** Fails with a clear message when the build steps before the e2e tests did not run. */
+export async function checkBuilt({ pkg = true } = {}) {
+  const needed = [[SERVER_BIN, 'cargo build -p licet-server']];
+  if (pkg) needed.push([join(ROOT, 'pkg', 'licet.js'), 'npm run build'], [join(ROOT, 'pkg', 'licet_bg.wasm'), 'npm run build']);
+  for (const [file, how] of needed) {
+    await access(file).catch(() => {
+      throw new Error(`${file} is missing: run \`${how}\` first (npm test does)`);
+    });
+  }
+}
+
+/** A fresh temp directory; `remove()` deletes it. */
+export async function tempDir(name = 'licet-e2e-') {
+  const path = await mkdtemp(join(tmpdir(), name));
+  return { path, remove: () => rm(path, { recursive: true, force: true }) };
+}
+
+/** Runs the licet-server CLI: resolves `{ code, stdout, stderr }` whatever the exit code. */
+export function cliRaw(args) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(SERVER_BIN, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), CLI_TIMEOUT_MS);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Runs the CLI and insists on exit code 0; returns its stdout. */
+export async function cli(args) {
+  const r = await cliRaw(args);
+  if (r.code !== 0) {
+    throw new Error(`licet-server ${args.join(' ')} exited with ${r.code ?? r.signal}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  }
+  return r.stdout;
+}
+
+/** Runs the CLI with `--json` appended and parses what it prints. */
+export async function cliJson(args) {
+  const out = await cli([...args, '--json']);
+  try {
+    return JSON.parse(out);
+  } catch {
+    throw new Error(`licet-server ${args.join(' ')} --json printed no JSON: ${out}`);
+  }
+}
+
+export async function demoVendorPublicKey() {
+  return (await readFile(DEMO_VENDOR_PUBLIC, 'utf8')).trim();
+}
+
+/**
+ * A license server store under `dir`: initialized with the demo vendor public key, holding one
+ * per-page license signed by the demo vendor key. Returns `{ data, licenseId }`.
+ */
+export async function licensedStore(dir, { org = 'e2e-org', quota = 100_000, modules = 'core,webcam,pdfr,ocr' } = {}) {
+  const data = join(dir, 'data');
+  const licenseFile = join(dir, 'license.txt');
+  const issued = await cliJson([
+    'license', 'issue', '--vendor-key', DEMO_VENDOR_SECRET, '--org', org, '--type', 'per-page',
+    '--quota', String(quota), '--modules', modules, '--days', '30', '--out', licenseFile,
+  ]);
+  await cli(['init', '--data', data, '--vendor-public-key', await demoVendorPublicKey()]);
+  await cli(['license', 'import', '--data', data, licenseFile]);
+  return { data, org, licenseId: issued.id, licenseFile };
+}
+
+/** Creates a project whose license key names `serverUrl`, assigns the license; returns the key. */
+export async function projectKey({ data, org, licenseId }, serverUrl, handshakeCode = `${org}-e2e`) {
+  const project = await cliJson([
+    'project', 'create', '--data', data, '--org', org, '--handshake-code', handshakeCode, '--server-url', serverUrl,
+  ]);
+  await cli(['project', 'assign', '--data', data, '--handshake-code', project.handshakeCode, '--license', licenseId]);
+  return project.licenseKey;
+}
+
+/** What `licet-server usage --json` says one license used: `{ pages, scans }`. */
+export async function usageOf(data, licenseId) {
+  const { licenses } = await cliJson(['usage', '--data', data]);
+  const entry = licenses.find((l) => l.license === licenseId);
+  return { pages: entry?.pages ?? {}, scans: entry?.scans ?? {} };
+}
+
+/** Core pages the server holds for a license (0 when it holds none). */
+export async function corePages(data, licenseId) {
+  return (await usageOf(data, licenseId)).pages.core ?? 0;
+}
+
+/** A www directory for `serve --www`: the e2e test page and worker, and a copy of pkg/. */
+export async function testWww(dir) {
+  const www = join(dir, 'www');
+  await mkdir(www, { recursive: true });
+  await cp(join(HERE, 'page.html'), join(www, 'page.html'));
+  await cp(join(HERE, 'worker.mjs'), join(www, 'worker.mjs'));
+  await cp(join(ROOT, 'pkg'), join(www, 'pkg'), { recursive: true });
+  return www;
+}
+
+/**
+ * Starts `licet-server serve` on 127.0.0.1 with a port the OS picks, and resolves once it
+ * printed its listening line (30 s at most). Returns `{ url, port, stop, log }`: `stop()`
+ * sends SIGTERM and resolves `{ code, signal }` when the process has exited.
+ */
+export function startServer({ data, www }) {
+  const args = ['serve', '--data', data, '--listen', '127.0.0.1:0', ...(www ? ['--www', www] : [])];
+  const child = spawn(SERVER_BIN, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  const keep = (d) => {
+    log = (log + d).slice(-64 * 1024);
+    if (process.env.LICET_E2E_VERBOSE) process.stderr.write(d);
+  };
+  child.stderr.setEncoding('utf8').on('data', keep);
+  const exited = new Promise((r) => child.on('exit', (code, signal) => r({ code, signal })));
+
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`licet-server did not exit within ${SHUTDOWN_TIMEOUT_MS} ms of SIGTERM\n${log}`));
+      }, SHUTDOWN_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  return new Promise((resolvePromise, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    let listening = false;
+    const fail = (why) => {
+      if (listening) return;
+      clearTimeout(timer);
+      lines.close();
+      child.kill('SIGKILL');
+      reject(new Error(`licet-server serve: ${why}\n${log}`));
+    };
+    const timer = setTimeout(() => fail(`no listening line within ${STARTUP_TIMEOUT_MS} ms`), STARTUP_TIMEOUT_MS);
+    child.on('error', (err) => fail(err.message));
+    child.on('exit', (code, signal) => fail(`exited with ${code ?? signal} before listening`));
+    lines.on('line', (line) => {
+      keep(`${line}\n`);
+      const m = line.match(/^licet-server listening on (http:\/\/127\.0\.0\.1:(\d+))$/);
+      if (!m) return;
+      listening = true;
+      clearTimeout(timer);
+      resolvePromise({ url: m[1], port: Number(m[2]), stop, log: () => log });
+    });
+  });
+}
+
+/**
+ * Headless Chromium with a fresh profile under `dir`: a persistent context, so IndexedDB
+ * behaves as in a real browser profile.
+ */
+export async function launchBrowser(dir) {
+  const profile = join(dir, 'chromium-profile');
+  await mkdir(profile, { recursive: true });
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
+  });
+  context.setDefaultTimeout(30_000);
+  return context;
+}
+
+/**
+ * Opens the test page at `origin` in a new tab and waits until the package is initialized.
+ * Uncaught errors of the page collect in `page.licetErrors`.
+ */
+export async function openTestPage(context, origin) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(err));
+  await page.goto(`${origin}/page.html`);
+  await page.evaluate(() => window.licetReady);
+  page.licetErrors = errors;
+  return page;
+}
+
+/**
+ * Calls `LicenseManager[method](...args)` in the page and returns the outcome as data, since
+ * an Error's `code` does not survive page.evaluate: `{ ok: true, value }` or
+ * `{ ok: false, code, message }`.
+ */
+export function call(page, method, ...args) {
+  return page.evaluate(([m, a]) => window.attempt(() => window.licet[m](...a)), [method, args]);
+}
+
+/** Like `call`, but the result must be a success: returns its value. */
+export async function ok(page, method, ...args) {
+  const r = await call(page, method, ...args);
+  if (!r.ok) throw new Error(`LicenseManager.${method}(${args.map((a) => JSON.stringify(a)).join(', ')}) failed: ${r.code}: ${r.message}`);
+  return r.value;
+}
+
+/**
+ * The whole world most browser tests need: store, server, license key, browser. If any step
+ * fails, what was already started is stopped and the temp directory removed.
+ */
+export async function world({ quota } = {}) {
+  await checkBuilt();
+  const dir = await tempDir();
+  let server;
+  let context;
+  let www;
+  const close = async () => {
+    await context?.close().catch(() => {});
+    const exit = await server?.stop().catch(() => null);
+    await dir.remove();
+    return exit;
+  };
+  try {
+    const store = await licensedStore(dir.path, { quota });
+    www = await testWww(dir.path);
+    server = await startServer({ data: store.data, www });
+    const licenseKey = await projectKey(store, server.url);
+    context = await launchBrowser(dir.path);
+    return {
+      ...store,
+      dir: dir.path,
+      www,
+      server,
+      origin: server.url,
+      altOrigin: server.url.replace('127.0.0.1', 'localhost'),
+      licenseKey,
+      context,
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

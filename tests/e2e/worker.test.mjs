@@ -1,0 +1,44 @@
+// The package in a dedicated module worker: same origin, so the same device UUID as the
+// window (one IndexedDB per origin), and usage counted in the worker reaches the server.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import { BOUNDED, UUID_V4, ok, openTestPage, usageOf, world } from './harness.mjs';
+
+let w;
+
+before(async () => {
+  w = await world();
+}, BOUNDED);
+
+after(async () => {
+  await w?.close();
+}, BOUNDED);
+
+/** Calls LicenseManager[method](...args) inside the page's worker; returns the value or throws. */
+async function inWorker(page, method, ...args) {
+  const r = await page.evaluate(([m, a]) => window.testWorker.call(m, ...a), [method, args]);
+  if (!r.ok) throw new Error(`worker: LicenseManager.${method} failed: ${r.code}: ${r.message}`);
+  return r.value;
+}
+
+test('a dedicated module worker shares the device UUID of its origin and its usage is counted', BOUNDED, async () => {
+  const page = await openTestPage(w.context, w.origin);
+  const windowUuid = await ok(page, 'getDeviceUUID');
+  assert.match(windowUuid, UUID_V4);
+
+  await page.evaluate(() => window.startWorker());
+  const status = await inWorker(page, 'initLicense', w.licenseKey, { deviceFriendlyName: 'e2e worker' });
+  assert.equal(status.state, 'valid');
+  assert.equal(await inWorker(page, 'getDeviceUUID'), windowUuid);
+
+  await inWorker(page, 'countPages', 'core', 2);
+  await inWorker(page, 'countPages', 'ocr', 1);
+  const flushed = await inWorker(page, 'flush');
+  assert.equal(flushed.waiting, 0);
+  assert.ok(flushed.acknowledged >= 1, `acknowledged: ${flushed.acknowledged}`);
+  const { pages } = await usageOf(w.data, w.licenseId);
+  assert.deepEqual(pages, { core: 2, ocr: 1 });
+  await page.close();
+});
