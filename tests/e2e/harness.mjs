@@ -11,6 +11,7 @@ import { access, cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
@@ -280,4 +281,19 @@ export async function world({ quota } = {}) {
     await close();
     throw err;
   }
+}
+
+/**
+ * Registers the hooks of a test file whose tests share one world: it is made before the first
+ * test, handed to `use`, and closed after the last.
+ */
+export function withWorld(use, options) {
+  let made;
+  before(async () => {
+    made = await world(options);
+    use(made);
+  }, BOUNDED);
+  after(async () => {
+    await made?.close();
+  }, BOUNDED);
 }

@@ -5,19 +5,15 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { BOUNDED, ROOT, UUID_V4, corePages, openTestPage, world } from './harness.mjs';
+import { BOUNDED, ROOT, UUID_V4, corePages, openTestPage, withWorld } from './harness.mjs';
 
 let w;
 
-before(async () => {
-  w = await world();
-}, BOUNDED);
-
-after(async () => {
-  await w?.close();
-}, BOUNDED);
+withWorld((made) => {
+  w = made;
+});
 
 async function readmeExample() {
   const readme = await readFile(join(ROOT, 'README.md'), 'utf8');

@@ -4,20 +4,16 @@
 // expects the server to hold when it starts and leaves behind.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { BOUNDED, UUID_V4, call, cliJson, corePages, ok, openTestPage, world } from './harness.mjs';
+import { BOUNDED, UUID_V4, call, cliJson, corePages, ok, openTestPage, withWorld } from './harness.mjs';
 
 let w;
 let page;
 
-before(async () => {
-  w = await world();
-}, BOUNDED);
-
-after(async () => {
-  await w?.close();
-}, BOUNDED);
+withWorld((made) => {
+  w = made;
+});
 
 test('initLicense, countPages("core", 3) and flush(): the server holds exactly 3 core pages', BOUNDED, async () => {
   page = await openTestPage(w.context, w.origin);

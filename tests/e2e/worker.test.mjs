@@ -2,19 +2,15 @@
 // window (one IndexedDB per origin), and usage counted in the worker reaches the server.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { BOUNDED, UUID_V4, ok, openTestPage, usageOf, world } from './harness.mjs';
+import { BOUNDED, UUID_V4, ok, openTestPage, usageOf, withWorld } from './harness.mjs';
 
 let w;
 
-before(async () => {
-  w = await world();
-}, BOUNDED);
-
-after(async () => {
-  await w?.close();
-}, BOUNDED);
+withWorld((made) => {
+  w = made;
+});
 
 /** Calls LicenseManager[method](...args) inside the page's worker; returns the value or throws. */
 async function inWorker(page, method, ...args) {
