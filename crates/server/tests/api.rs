@@ -11,7 +11,7 @@ use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use licet_protocol::envelope::{self, ResponseKey, Route};
 use licet_protocol::ids::{DeviceId, Nonce, ReportId};
-use licet_protocol::keys::{self, ServerPublicKeys, VendorKey, VerifyingKey};
+use licet_protocol::keys::{self, ServerKeys, ServerPublicKeys, VendorKey, VerifyingKey};
 use licet_protocol::license::{self, LicenseFile, LicenseType, Module, Tolerance, DAY_MS};
 use licet_protocol::sign::Signed;
 use licet_protocol::wire::{
@@ -396,6 +396,21 @@ async fn a_flipped_ciphertext_byte_is_refused_and_stores_nothing() {
     // Its nonce was not stored either: the intact request still counts.
     let _: ReportsResponse = server.send(Route::Reports, serde_json::to_vec(&sealed).unwrap(), &key).await.unwrap();
     assert_eq!(total(&server.usage().await, "L-pages", UsageItem::Pages(Module::Core)), 3);
+}
+
+#[tokio::test]
+async fn a_request_sealed_to_another_servers_key_is_refused_and_stores_nothing() {
+    let (server, _) = licensed_server("authorize-wrong-key").await;
+    let before = server.storage.devices().await.unwrap();
+    let other = ServerKeys::generate(&mut OsRng.unwrap_err()).public();
+    let request = authorize_request(DeviceId::from_random(random16()), Some(ORG), Some(CODE));
+    let (sealed, key) =
+        envelope::seal_request(&other.hpke, Route::Authorize, &wire::encode(&request), &mut OsRng.unwrap_err()).unwrap();
+
+    let answer: Answer<Signed> = server.send(Route::Authorize, serde_json::to_vec(&sealed).unwrap(), &key).await;
+
+    assert_refused(answer, StatusCode::BAD_REQUEST, "DECRYPTION_FAILED");
+    assert_eq!(server.storage.devices().await.unwrap(), before);
 }
 
 #[tokio::test]
