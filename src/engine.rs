@@ -1,7 +1,8 @@
 //! The engine drives the core over the ports: it reads the clock, draws randomness, stores and
 //! sends. It holds the one verified authorization of this page and the state `status()` shows.
-//! It runs unchanged against the browser adapters and against the in-memory twins. It keeps
-//! no usage in memory: every count is in the store before the call that made it returns.
+//! It runs unchanged against the browser adapters and against the in-memory twins. Counts wait
+//! in memory only until the next `persist`, which the page calls about every second, when it is
+//! hidden, and before every flush; `count_pages` persists before it returns.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -15,7 +16,7 @@ use licet_protocol::ErrorCode;
 use rand_core::{OsRng, RngCore, TryRngCore, UnwrapErr};
 
 use crate::core::error::LicetError;
-use crate::core::ledger::{self, OutboxReport, UsageRecord};
+use crate::core::ledger::{self, OutboxReport, Tally, UsageItem};
 use crate::core::session::{self, AuthorizeParams, Pending, Target};
 use crate::core::status::{self, Status};
 use crate::ports::{Clock, Store, Transport};
@@ -40,6 +41,8 @@ struct State {
     authorization: Option<Authorization>,
     last_error: Option<ErrorCode>,
     online: bool,
+    /// Counts not yet written to the store.
+    tally: Tally,
 }
 
 /// What one `flush` did.
@@ -72,7 +75,8 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             Ok(()) => Ok(engine),
             Err(error) if error.code == ErrorCode::NetworkError => match engine.cached_authorization().await? {
                 Some(cached) if engine.clock.now_ms() <= cached.offline_until => {
-                    *engine.state.borrow_mut() = State { authorization: Some(cached), last_error: Some(error.code), online: false };
+                    *engine.state.borrow_mut() =
+                        State { authorization: Some(cached), last_error: Some(error.code), online: false, tally: Tally::default() };
                     Ok(engine)
                 }
                 _ => Err(error),
@@ -147,23 +151,45 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         self.record(result)
     }
 
-    /// Adds `count` pages of `module` to the pending ledger, in the current 3-minute slot.
-    pub async fn count_pages(&self, module: Module, count: u64) -> Result<(), LicetError> {
-        let handshake_code = match &self.state.borrow().authorization {
-            Some(authorization) => authorization.handshake_code.clone(),
-            None => return Err(ErrorCode::NotInitialized.into()),
-        };
-        if count == 0 {
+    /// Adds counts to the in-memory tally, in the current 3-minute slot. Synchronous, so that
+    /// counting never waits on storage.
+    pub fn tally(&self, items: impl IntoIterator<Item = (UsageItem, u64)>) -> Result<(), LicetError> {
+        let slot = ledger::slot_of(self.clock.now_ms());
+        let mut state = self.state.borrow_mut();
+        let state = &mut *state;
+        let handshake_code = &state.authorization.as_ref().ok_or(ErrorCode::NotInitialized)?.handshake_code;
+        for (item, count) in items {
+            if count > 0 {
+                state.tally.add(handshake_code, slot, item, count);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the tally to the store as one batch; on failure the counts stay in the tally.
+    pub async fn persist(&self) -> Result<(), LicetError> {
+        let tally = std::mem::take(&mut self.state.borrow_mut().tally);
+        if tally.is_empty() {
             return Ok(());
         }
-        let record = UsageRecord { handshake_code, slot: ledger::slot_of(self.clock.now_ms()), module, count };
-        self.store.append_usage(&wire::encode(&record)).await
+        let written = self.store.append_usage(&tally.records()).await;
+        if written.is_err() {
+            self.state.borrow_mut().tally.merge(tally);
+        }
+        written
+    }
+
+    /// Counts `count` pages of `module` and returns once they are in the store.
+    pub async fn count_pages(&self, module: Module, count: u64) -> Result<(), LicetError> {
+        self.tally([(UsageItem::Pages(module), count)])?;
+        self.persist().await
     }
 
     /// Seals the pending usage into reports, sends every report in the outbox and deletes those
     /// the server's signed receipt names. A report stays in the outbox until then, so a failed
     /// or interrupted flush loses nothing and a retried one is counted once by its report ID.
     pub async fn flush(&self) -> Result<Flushed, LicetError> {
+        self.persist().await?;
         self.store.seal_pending(|records| ledger::seal(records, || ReportId(random16()))).await?;
         let outbox = self.store.outbox().await?;
         let mut by_project: BTreeMap<String, Vec<UsageReport>> = BTreeMap::new();

@@ -24,8 +24,9 @@ pub trait Store {
     /// The cached signed authorization, as saved.
     async fn load_authorization(&self) -> Result<Option<Vec<u8>>, LicetError>;
     async fn save_authorization(&self, bytes: &[u8]) -> Result<(), LicetError>;
-    /// Appends one usage record (`core::ledger::UsageRecord`, encoded) to the pending ledger.
-    async fn append_usage(&self, record: &[u8]) -> Result<(), LicetError>;
+    /// Appends a batch of usage records (`core::ledger::UsageRecord`, encoded) to the pending
+    /// ledger: all of them or, on error, none.
+    async fn append_usage(&self, records: &[Vec<u8>]) -> Result<(), LicetError>;
     /// Hands every pending usage record to `seal`, writes what it returns to the outbox and
     /// deletes those records, all in one transaction: usage is either pending or in the outbox.
     async fn seal_pending(&self, seal: impl FnOnce(Vec<Vec<u8>>) -> Vec<OutboxEntry>) -> Result<(), LicetError>;

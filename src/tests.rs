@@ -15,7 +15,9 @@ use licet_protocol::license_key::LicenseKey;
 use licet_protocol::ErrorCode;
 use rand_core::{OsRng, TryRngCore};
 
+use crate::core::dedup::Deduplicator;
 use crate::core::error::LicetError;
+use crate::core::ledger::UsageItem;
 use crate::core::session::{AuthorizeParams, Target};
 use crate::engine::{Engine, Flushed};
 use crate::platform::memory::{MemoryClock, MemoryStore, ServerTwin, HANDSHAKE, SERVER_URL};
@@ -169,4 +171,44 @@ fn a_license_key_without_servers_or_project_is_invalid() {
     assert_eq!(Target::new(none, &vendor).err().map(|e| e.code), Some(ErrorCode::InvalidLicenseKey));
     let anonymous = LicenseKey::new(vec![SERVER_URL.into()], None, None, &server.keys.public());
     assert_eq!(Target::new(anonymous, &vendor).err().map(|e| e.code), Some(ErrorCode::InvalidLicenseKey));
+}
+
+#[test]
+fn scans_are_counted_per_symbology_and_barcode_text_never_leaves_memory() {
+    const SECRET: &str = "SECRET-BARCODE-4711";
+    let world = World::new();
+    let engine = world.start().unwrap();
+    let mut dedup = Deduplicator::new(3_000);
+    let frames: [(&[(&str, &str)], u64); 3] = [
+        (&[("QR_CODE", SECRET), ("QR_CODE", SECRET), ("EAN_13", "4006381333931")], 0),
+        (&[("QR_CODE", SECRET)], 100),
+        (&[("QR_CODE", SECRET)], 3_100),
+    ];
+    for (results, at) in frames {
+        let scans = dedup.record_frame(results.iter().copied(), at);
+        engine.tally(scans.into_iter().map(|(format, n)| (UsageItem::Scans(format.into()), n))).unwrap();
+    }
+    ready(engine.persist()).unwrap();
+    assert_eq!(world.store.pending.borrow().len(), 2, "one record per symbology in this slot");
+    ready(engine.flush()).unwrap();
+    assert_eq!(world.server.scans.borrow().get("QR_CODE"), Some(&2));
+    assert_eq!(world.server.scans.borrow().get("EAN_13"), Some(&1));
+
+    let leaks = |bytes: &[u8]| bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes());
+    assert!(!world.server.plaintexts.borrow().is_empty());
+    assert!(world.server.plaintexts.borrow().iter().all(|p| !leaks(p)), "a request carried the barcode text");
+    assert!(world.store.authorization.borrow().iter().all(|a| !leaks(a)));
+    // The test itself can see the text in a plaintext when it is there.
+    assert!(leaks(format!("x{SECRET}y").as_bytes()));
+}
+
+#[test]
+fn counts_wait_in_memory_until_persisted_and_a_flush_persists_them_first() {
+    let world = World::new();
+    let engine = world.start().unwrap();
+    engine.tally([(UsageItem::Scans("QR_CODE".into()), 1), (UsageItem::Pages(Module::Webcam), 30)]).unwrap();
+    assert!(world.store.pending.borrow().is_empty(), "tallying never touches storage");
+    assert_eq!(ready(engine.flush()).unwrap(), Flushed { acknowledged: 1, waiting: 0 });
+    assert_eq!(world.server.pages.borrow().get(&Module::Webcam), Some(&30));
+    assert_eq!(world.server.scans.borrow().get("QR_CODE"), Some(&1));
 }

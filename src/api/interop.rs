@@ -52,6 +52,52 @@ pub fn license_key(key: &JsValue) -> Result<LicenseKey, LicetError> {
     parsed.ok_or_else(|| ErrorCode::InvalidLicenseKey.into())
 }
 
+/// Reads one frame's results, `[{ format, text }, ...]`, refusing the whole frame when any
+/// element has another shape or a format that cannot be reported.
+pub fn barcode_results(results: &JsValue) -> Result<Vec<(String, String)>, JsValue> {
+    const SHAPE: &str = "results must be an array of { format: string, text: string }";
+    let results = results.dyn_ref::<Array>().ok_or_else(|| super::errors::wrong_type(SHAPE))?;
+    results
+        .iter()
+        .map(|result| match (string_property(&result, "format"), string_property(&result, "text")) {
+            (Some(format), Some(text)) if licet_protocol::wire::is_valid_symbology(&format) => Ok((format, text)),
+            (Some(_), Some(_)) => Err(super::errors::wrong_type("a format must be 1 to 64 printable ASCII characters")),
+            _ => Err(super::errors::wrong_type(SHAPE)),
+        })
+        .collect()
+}
+
+/// Reads `duplicateForgetTime` from a scan session's options; absent means the default.
+pub fn forget_time(options: &JsValue) -> Result<u64, JsValue> {
+    if !(options.is_undefined() || options.is_null() || options.is_object()) {
+        return Err(super::errors::wrong_type("scan session options must be an object"));
+    }
+    let value = get(options, "duplicateForgetTime");
+    if value.is_undefined() {
+        return Ok(crate::core::dedup::DEFAULT_FORGET_MS);
+    }
+    forget_time_value(&value)
+}
+
+/// A `duplicateForgetTime` value: a whole number of milliseconds within the documented range.
+pub fn forget_time_value(value: &JsValue) -> Result<u64, JsValue> {
+    const RANGE: &str = "duplicateForgetTime must be a whole number of milliseconds from 0 to 180000";
+    let ms = value.as_f64().ok_or_else(|| super::errors::wrong_type(RANGE))?;
+    crate::core::dedup::forget_time(ms).map_err(|_| super::errors::out_of_range(RANGE))
+}
+
+/// An optional frame timestamp in milliseconds; `undefined` means now.
+pub fn timestamp(value: &JsValue) -> Result<Option<u64>, JsValue> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    match value.as_f64() {
+        Some(ms) if ms.is_finite() && ms >= 0.0 => Ok(Some(ms as u64)),
+        Some(_) => Err(super::errors::out_of_range("timestampMs must be a finite number of milliseconds, 0 or more")),
+        None => Err(super::errors::wrong_type("timestampMs must be a number")),
+    }
+}
+
 pub fn string_argument(value: &JsValue) -> Result<String, JsValue> {
     value.as_string().ok_or_else(super::errors::invalid_argument)
 }

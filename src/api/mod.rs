@@ -7,7 +7,12 @@ mod errors;
 mod interop;
 
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
+
+use crate::core::dedup::Deduplicator;
+use crate::core::ledger::UsageItem;
+use crate::platform::lifecycle::HideListener;
+use crate::ports::Clock;
 
 use licet_protocol::ErrorCode;
 use wasm_bindgen::prelude::*;
@@ -18,7 +23,7 @@ use crate::engine::{self, Engine};
 use crate::platform::browser::{self, BrowserClock};
 use crate::platform::fetch::FetchTransport;
 use crate::platform::idb_store::IdbStore;
-use crate::platform::timer::ReportTimer;
+use crate::platform::timer::Ticker;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = r#"
@@ -47,6 +52,23 @@ export interface LicenseStatus {
   modules: PageModule[];
   /** Whether the last contact with the license server succeeded. */
   online: boolean;
+}
+
+/** One decoded barcode of a frame, as the SDK's reader returns it. */
+export interface BarcodeResult {
+  /** The symbology, e.g. "QR_CODE": 1 to 64 printable ASCII characters. */
+  format: string;
+  /** The barcode's text. It stays in this page's memory and is never stored or sent. */
+  text: string;
+}
+
+/** Options of `LicenseManager.createScanSession`. */
+export interface ScanSessionOptions {
+  /**
+   * How long (ms) a barcode that left the view is still a duplicate: it counts again only once
+   * it has not been seen for this long. Whole number from 0 to 180000; default 3000.
+   */
+  duplicateForgetTime?: number;
 }
 
 /** What `flush` did. */
@@ -88,14 +110,41 @@ extern "C" {
     pub type FlushResultPromise;
     #[wasm_bindgen(typescript_type = "Promise<void>")]
     pub type VoidPromise;
+    #[wasm_bindgen(typescript_type = "ScanSessionOptions | undefined")]
+    pub type ScanSessionOptions;
+    #[wasm_bindgen(typescript_type = "BarcodeResult[]")]
+    pub type BarcodeResults;
+    #[wasm_bindgen(typescript_type = "number | undefined")]
+    pub type Timestamp;
 }
 
 type BrowserEngine = Engine<IdbStore, FetchTransport, BrowserClock>;
 
-/// The page's license session: its engine and the report schedule that lives as long as it.
+/// How often counts still in memory are written to IndexedDB.
+const PERSIST_EVERY_MS: u32 = 1_000;
+
+/// The page's license session: its engine, and the timers and listeners that live as long as it.
 struct Session {
     engine: Rc<BrowserEngine>,
-    _reports: ReportTimer,
+    _reports: Ticker,
+    _persist: Ticker,
+    _hide: HideListener,
+}
+
+/// Starts `work` on the engine, if the session still has it. A failed flush or write keeps its
+/// counts and shows in `status().code`, so the outcome itself is not needed here.
+fn spawn_on<F: std::future::Future<Output = ()> + 'static>(engine: &Weak<BrowserEngine>, work: impl FnOnce(Rc<BrowserEngine>) -> F) {
+    if let Some(engine) = engine.upgrade() {
+        wasm_bindgen_futures::spawn_local(work(engine));
+    }
+}
+
+async fn flush_quietly(engine: Rc<BrowserEngine>) {
+    let _ = engine.flush().await;
+}
+
+async fn persist_quietly(engine: Rc<BrowserEngine>) {
+    let _ = engine.persist().await;
 }
 
 thread_local! {
@@ -126,17 +175,15 @@ impl LicenseManager {
                 let target = Target::new(interop::license_key(&license_key)?, crate::VENDOR_PUBLIC_KEY)?;
                 let engine = Rc::new(Engine::start(IdbStore::open().await?, FetchTransport, BrowserClock, target, params).await?);
                 let period = engine.report_interval_ms().unwrap_or(licet_protocol::SLOT_MS).min(u32::MAX as u64) as u32;
-                let scheduled = Rc::downgrade(&engine);
-                let reports = ReportTimer::start(period, move || {
-                    if let Some(engine) = scheduled.upgrade() {
-                        // A failed scheduled flush keeps its reports and shows in `status().code`.
-                        wasm_bindgen_futures::spawn_local(async move {
-                            let _ = engine.flush().await;
-                        });
-                    }
-                });
+                let weak = Rc::downgrade(&engine);
+                let reports = Ticker::start(period, move || spawn_on(&weak, flush_quietly));
+                let weak = Rc::downgrade(&engine);
+                let persisting = Ticker::start(PERSIST_EVERY_MS, move || spawn_on(&weak, persist_quietly));
+                let weak = Rc::downgrade(&engine);
+                let hide = HideListener::listen(move || spawn_on(&weak, persist_quietly));
                 let status = engine.status();
-                SESSION.with_borrow_mut(|session| *session = Some(Session { engine, _reports: reports }));
+                let session = Session { engine, _reports: reports, _persist: persisting, _hide: hide };
+                SESSION.with_borrow_mut(|current| *current = Some(session));
                 Ok::<_, LicetError>(interop::status::<JsValue>(&status))
             }
             .await;
@@ -186,5 +233,53 @@ impl LicenseManager {
             Ok(engine) => interop::status(&engine.status()),
             Err(_) => interop::status(&crate::core::status::status(None, None, false)),
         }
+    }
+}
+
+/// Counts unique successful scans of a stream of decoded frames: a barcode counts again only
+/// once it has been out of view for `duplicateForgetTime`. Barcode texts stay in this object.
+#[wasm_bindgen]
+pub struct ScanSession {
+    dedup: RefCell<Deduplicator>,
+}
+
+#[wasm_bindgen]
+impl LicenseManager {
+    /// A new scan session. Throws `RangeError` (code `INVALID_ARGUMENT`) for a
+    /// `duplicateForgetTime` that is not a whole number from 0 to 180000.
+    #[wasm_bindgen(js_name = createScanSession)]
+    pub fn create_scan_session(options: ScanSessionOptions) -> Result<ScanSession, JsValue> {
+        let forget_ms = interop::forget_time(&options)?;
+        Ok(ScanSession { dedup: RefCell::new(Deduplicator::new(forget_ms)) })
+    }
+}
+
+#[wasm_bindgen]
+impl ScanSession {
+    #[wasm_bindgen(getter = duplicateForgetTime)]
+    pub fn duplicate_forget_time(&self) -> f64 {
+        self.dedup.borrow().forget_ms() as f64
+    }
+
+    #[wasm_bindgen(setter = duplicateForgetTime)]
+    pub fn set_duplicate_forget_time(&self, value: JsValue) -> Result<(), JsValue> {
+        let forget_ms = interop::forget_time_value(&value)?;
+        self.dedup.borrow_mut().set_forget_ms(forget_ms);
+        Ok(())
+    }
+
+    /// Records one decoded frame and returns how many new scans it added. `timestampMs` is the
+    /// frame's time in ms (default: now); a time earlier than one already seen counts as that
+    /// one. Never waits on storage: counts reach IndexedDB within about a second.
+    #[wasm_bindgen(js_name = recordFrame)]
+    pub fn record_frame(&self, results: BarcodeResults, timestamp_ms: Timestamp) -> Result<u32, JsValue> {
+        let results = interop::barcode_results(&results)?;
+        let at = interop::timestamp(&timestamp_ms)?;
+        let engine = engine().map_err(errors::to_js)?;
+        let at = at.unwrap_or_else(|| BrowserClock.now_ms());
+        let scans = self.dedup.borrow_mut().record_frame(results.iter().map(|(f, t)| (f.as_str(), t.as_str())), at);
+        let added: u64 = scans.iter().map(|(_, n)| n).sum();
+        engine.tally(scans.into_iter().map(|(format, n)| (UsageItem::Scans(format.to_owned()), n))).map_err(errors::to_js)?;
+        Ok(added as u32)
     }
 }

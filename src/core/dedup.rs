@@ -5,6 +5,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use licet_protocol::ErrorCode;
+
+use crate::core::error::LicetError;
+
 /// `duplicateForgetTime` when the app does not set one.
 pub const DEFAULT_FORGET_MS: u64 = 3_000;
 /// The longest `duplicateForgetTime`: one report slot. A longer window would hold barcode text
@@ -13,6 +17,16 @@ pub const MAX_FORGET_MS: u64 = licet_protocol::SLOT_MS;
 /// How many distinct barcodes are remembered at once. Past it the least recently seen one is
 /// forgotten, and counts again if it comes back inside its window.
 pub const MAX_TRACKED: usize = 4_096;
+
+/// Checks a `duplicateForgetTime` from JS: a whole number of milliseconds from 0 to
+/// `MAX_FORGET_MS`.
+pub fn forget_time(ms: f64) -> Result<u64, LicetError> {
+    if ms.is_finite() && ms >= 0.0 && ms.fract() == 0.0 && ms <= MAX_FORGET_MS as f64 {
+        Ok(ms as u64)
+    } else {
+        Err(ErrorCode::InvalidArgument.into())
+    }
+}
 
 /// The sighting state of one scan session.
 #[derive(Debug)]
@@ -42,23 +56,31 @@ impl Deduplicator {
         Deduplicator { forget_ms, latest: 0, seen: HashMap::new(), by_age: BTreeMap::new(), sequence: 0 }
     }
 
+    pub fn forget_ms(&self) -> u64 {
+        self.forget_ms
+    }
+
+    /// Changes the window for the sightings to come; remembered sightings keep their times.
+    pub fn set_forget_ms(&mut self, forget_ms: u64) {
+        self.forget_ms = forget_ms;
+    }
+
     /// How many distinct barcodes are remembered now.
     pub fn tracked(&self) -> usize {
         self.seen.len()
     }
 
-    /// Records one frame's results at `timestamp_ms` and returns, per result, whether it is a
-    /// new scan. Identical results within the frame count once.
-    pub fn record_frame<'a>(&mut self, results: impl IntoIterator<Item = (&'a str, &'a str)>, timestamp_ms: u64) -> Vec<bool> {
+    /// Records one frame's `(format, text)` results at `timestamp_ms` and returns its new scans
+    /// per format. Identical results within the frame count once.
+    pub fn record_frame<'a>(&mut self, results: impl IntoIterator<Item = (&'a str, &'a str)>, timestamp_ms: u64) -> Vec<(&'a str, u64)> {
         let now = timestamp_ms.max(self.latest);
         self.latest = now;
         self.expire(now);
-        let mut counted = Vec::new();
+        let mut scans: Vec<(&'a str, u64)> = Vec::new();
         let mut frame: Vec<String> = Vec::new();
         for (format, text) in results {
             let key = key(format, text);
             if frame.contains(&key) {
-                counted.push(false);
                 continue;
             }
             let new_scan = match self.seen.get(&key) {
@@ -67,10 +89,15 @@ impl Deduplicator {
             };
             self.touch(key.clone(), now);
             frame.push(key);
-            counted.push(new_scan);
+            if new_scan {
+                match scans.iter_mut().find(|(seen, _)| *seen == format) {
+                    Some((_, count)) => *count += 1,
+                    None => scans.push((format, 1)),
+                }
+            }
         }
         self.evict();
-        counted
+        scans
     }
 
     /// Forgets sightings whose window has closed: they would count again anyway.

@@ -1,6 +1,7 @@
-//! The usage ledger: one record per counting call, kept pending in durable storage until it is
-//! sealed into a report with a fresh report ID. Sealing aggregates per project, slot and module;
-//! it never drops or merges counts across projects. Records carry counts, never contents.
+//! The usage ledger: counts are summed in memory (`Tally`), written to durable storage in
+//! batches as pending records, and sealed into reports with fresh report IDs. Sealing sums per
+//! project, slot and item; it never merges counts across projects. Records carry counts and
+//! symbology names, never barcode text or document contents.
 
 use std::collections::BTreeMap;
 
@@ -16,13 +17,53 @@ use crate::ports::OutboxEntry;
 /// The most pages one `countPages` call may add: more is a bug in the caller, not a scan job.
 pub const MAX_PAGES_PER_CALL: u64 = 100_000;
 
-/// One counting call, as stored in the pending ledger.
+/// What a count is of.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum UsageItem {
+    Pages(Module),
+    /// Unique successful scans of one symbology.
+    Scans(String),
+}
+
+/// One batch entry, as stored in the pending ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageRecord {
     pub handshake_code: String,
     pub slot: u64,
-    pub module: Module,
+    pub item: UsageItem,
     pub count: u64,
+}
+
+/// Counts not yet in durable storage, summed per project, slot and item.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Tally(BTreeMap<(String, u64, UsageItem), u64>);
+
+impl Tally {
+    pub fn add(&mut self, handshake_code: &str, slot: u64, item: UsageItem, count: u64) {
+        let total = self.0.entry((handshake_code.to_owned(), slot, item)).or_default();
+        *total = total.saturating_add(count);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Adds another tally's counts, e.g. those of a batch that could not be written.
+    pub fn merge(&mut self, other: Tally) {
+        for ((handshake_code, slot, item), count) in other.0 {
+            self.add(&handshake_code, slot, item, count);
+        }
+    }
+
+    /// The pending records of this tally, encoded.
+    pub fn records(&self) -> Vec<Vec<u8>> {
+        self.0
+            .iter()
+            .map(|((handshake_code, slot, item), count)| {
+                wire::encode(&UsageRecord { handshake_code: handshake_code.clone(), slot: *slot, item: item.clone(), count: *count })
+            })
+            .collect()
+    }
 }
 
 /// A sealed report and the project it goes to, as kept in the outbox.
@@ -54,11 +95,11 @@ pub fn module(name: &str) -> Result<Module, LicetError> {
 /// Seals pending records into one report per project. `new_id` gives each report its ID.
 /// Records that do not decode are dropped: they cannot be counted and must not block the rest.
 pub fn seal(records: Vec<Vec<u8>>, mut new_id: impl FnMut() -> ReportId) -> Vec<OutboxEntry> {
-    let mut by_project: BTreeMap<String, BTreeMap<u64, BTreeMap<Module, u64>>> = BTreeMap::new();
+    let mut by_project: BTreeMap<String, BTreeMap<u64, BTreeMap<UsageItem, u64>>> = BTreeMap::new();
     for bytes in records {
         let Ok(record) = wire::decode::<UsageRecord>(&bytes) else { continue };
-        let pages = by_project.entry(record.handshake_code).or_default().entry(record.slot).or_default();
-        let total = pages.entry(record.module).or_default();
+        let items = by_project.entry(record.handshake_code).or_default().entry(record.slot).or_default();
+        let total = items.entry(record.item).or_default();
         *total = total.saturating_add(record.count);
     }
     by_project
@@ -66,7 +107,16 @@ pub fn seal(records: Vec<Vec<u8>>, mut new_id: impl FnMut() -> ReportId) -> Vec<
         .map(|(handshake_code, slots)| {
             let slots = slots
                 .into_iter()
-                .map(|(slot, pages)| SlotUsage { slot, pages: pages.into_iter().collect(), scans: Vec::new() })
+                .map(|(slot, items)| {
+                    let mut usage = SlotUsage { slot, ..SlotUsage::default() };
+                    for (item, count) in items {
+                        match item {
+                            UsageItem::Pages(module) => usage.pages.push((module, count)),
+                            UsageItem::Scans(symbology) => usage.scans.push((symbology, count)),
+                        }
+                    }
+                    usage
+                })
                 .collect();
             let report = UsageReport { report_id: new_id(), slots };
             OutboxEntry { report_id: report.report_id, bytes: wire::encode(&OutboxReport { handshake_code, report }) }

@@ -8,7 +8,7 @@ use licet_protocol::license::Module;
 use licet_protocol::wire::{self, SlotUsage};
 use licet_protocol::{ErrorCode, SLOT_MS};
 
-use super::ledger::{module, page_count, seal, slot_of, OutboxReport, UsageRecord, MAX_PAGES_PER_CALL};
+use super::ledger::{module, page_count, seal, slot_of, OutboxReport, Tally, UsageItem, UsageRecord, MAX_PAGES_PER_CALL};
 
 #[test]
 fn page_counts_must_be_whole_sane_numbers() {
@@ -38,7 +38,11 @@ fn slots_are_absolute_three_minute_windows() {
 }
 
 fn record(project: &str, slot: u64, module: Module, count: u64) -> Vec<u8> {
-    wire::encode(&UsageRecord { handshake_code: project.into(), slot, module, count })
+    wire::encode(&UsageRecord { handshake_code: project.into(), slot, item: UsageItem::Pages(module), count })
+}
+
+fn scans(project: &str, slot: u64, symbology: &str, count: u64) -> Vec<u8> {
+    wire::encode(&UsageRecord { handshake_code: project.into(), slot, item: UsageItem::Scans(symbology.into()), count })
 }
 
 #[test]
@@ -48,6 +52,9 @@ fn sealing_sums_per_project_slot_and_module_and_loses_nothing() {
         record("a", 1, Module::Core, 3),
         record("a", 2, Module::Ocr, 1),
         record("b", 1, Module::Core, 7),
+        scans("a", 1, "QR_CODE", 2),
+        scans("a", 1, "QR_CODE", 1),
+        scans("a", 1, "EAN_13", 4),
         vec![0xff, 0xff], // unreadable: dropped, does not block the rest
     ];
     let mut next = 0u8;
@@ -62,7 +69,7 @@ fn sealing_sums_per_project_slot_and_module_and_loses_nothing() {
     assert_eq!(
         a.report.slots,
         vec![
-            SlotUsage { slot: 1, pages: vec![(Module::Core, 5)], scans: vec![] },
+            SlotUsage { slot: 1, pages: vec![(Module::Core, 5)], scans: vec![("EAN_13".into(), 4), ("QR_CODE".into(), 3)] },
             SlotUsage { slot: 2, pages: vec![(Module::Ocr, 1)], scans: vec![] },
         ]
     );
@@ -70,6 +77,22 @@ fn sealing_sums_per_project_slot_and_module_and_loses_nothing() {
     assert_eq!(b.report.slots, vec![SlotUsage { slot: 1, pages: vec![(Module::Core, 7)], scans: vec![] }]);
     assert_ne!(sealed[0].report_id, sealed[1].report_id);
     assert!(seal(vec![], || ReportId([0; 16])).is_empty());
+}
+
+#[test]
+fn a_tally_sums_per_project_slot_and_item_and_merges_back() {
+    let mut tally = Tally::default();
+    tally.add("a", 1, UsageItem::Scans("QR_CODE".into()), 1);
+    tally.add("a", 1, UsageItem::Scans("QR_CODE".into()), 1);
+    tally.add("a", 2, UsageItem::Pages(Module::Core), 3);
+    let records = tally.records();
+    // Ordered by project, then slot.
+    assert_eq!(records, vec![scans("a", 1, "QR_CODE", 2), record("a", 2, Module::Core, 3)]);
+    let mut other = Tally::default();
+    other.add("a", 1, UsageItem::Scans("QR_CODE".into()), 5);
+    tally.merge(other);
+    assert!(tally.records().contains(&scans("a", 1, "QR_CODE", 7)));
+    assert!(!tally.is_empty() && Tally::default().is_empty());
 }
 
 mod dedup {
@@ -84,7 +107,7 @@ mod dedup {
     const VECTORS: &str = include_str!("../../../shared/conformance/dedup_vectors.json");
 
     fn added(dedup: &mut Deduplicator, results: &[(&str, &str)], at: u64) -> usize {
-        dedup.record_frame(results.iter().copied(), at).into_iter().filter(|&new| new).count()
+        dedup.record_frame(results.iter().copied(), at).into_iter().map(|(_, n)| n as usize).sum()
     }
 
     #[test]

@@ -102,10 +102,12 @@ impl Store for IdbStore {
         commit(transaction).await
     }
 
-    async fn append_usage(&self, record: &[u8]) -> Result<(), LicetError> {
+    async fn append_usage(&self, records: &[Vec<u8>]) -> Result<(), LicetError> {
         let transaction = self.transaction(&[PENDING], TransactionMode::ReadWrite)?;
         let pending = transaction.object_store(PENDING).map_err(storage_error)?;
-        pending.add(&value_of(record), None).map_err(storage_error)?.await.map_err(storage_error)?;
+        for record in records {
+            pending.add(&value_of(record), None).map_err(storage_error)?.await.map_err(storage_error)?;
+        }
         commit(transaction).await
     }
 
@@ -183,8 +185,7 @@ mod tests {
     #[test]
     async fn pending_usage_moves_to_the_outbox_and_leaves_on_receipt() {
         let store = fresh_store().await;
-        store.append_usage(b"one").await.unwrap();
-        store.append_usage(b"two").await.unwrap();
+        store.append_usage(&[b"one".to_vec(), b"two".to_vec()]).await.unwrap();
         let mut seen = Vec::new();
         store
             .seal_pending(|records| {

@@ -36,8 +36,8 @@ impl Store for &MemoryStore {
         *self.authorization.borrow_mut() = Some(bytes.to_vec());
         Ok(())
     }
-    async fn append_usage(&self, record: &[u8]) -> Result<(), LicetError> {
-        self.pending.borrow_mut().push(record.to_vec());
+    async fn append_usage(&self, records: &[Vec<u8>]) -> Result<(), LicetError> {
+        self.pending.borrow_mut().extend_from_slice(records);
         Ok(())
     }
     async fn seal_pending(&self, seal: impl FnOnce(Vec<Vec<u8>>) -> Vec<OutboxEntry>) -> Result<(), LicetError> {
@@ -72,6 +72,10 @@ pub struct ServerTwin {
     pub offline: Cell<bool>,
     /// Counted pages per module; each report ID counts once.
     pub pages: RefCell<BTreeMap<Module, u64>>,
+    /// Counted scans per symbology.
+    pub scans: RefCell<BTreeMap<String, u64>>,
+    /// Every opened request plaintext, for privacy tests.
+    pub plaintexts: RefCell<Vec<Vec<u8>>>,
     seen_reports: RefCell<BTreeSet<ReportId>>,
     devices: RefCell<BTreeSet<DeviceId>>,
     /// Every sealed request received, for replay tests.
@@ -106,6 +110,8 @@ impl ServerTwin {
             now: Cell::new(now),
             offline: Cell::new(false),
             pages: RefCell::default(),
+            scans: RefCell::default(),
+            plaintexts: RefCell::default(),
             seen_reports: RefCell::default(),
             devices: RefCell::default(),
             received: RefCell::default(),
@@ -137,6 +143,7 @@ impl ServerTwin {
 
     fn answer(&self, route: Route, body: &SealedRequest) -> Reply {
         let Ok((plain, key)) = open_request(&self.keys.hpke, route, body) else { return Self::refuse(ErrorCode::DecryptionFailed) };
+        self.plaintexts.borrow_mut().push(plain.clone());
         let answer = match route {
             Route::Authorize => {
                 let Ok(request) = wire::decode::<AuthorizeRequest>(&plain) else { return Self::refuse(ErrorCode::MalformedRequest) };
@@ -156,6 +163,9 @@ impl ServerTwin {
                         for slot in &report.slots {
                             for (module, count) in &slot.pages {
                                 *self.pages.borrow_mut().entry(*module).or_default() += count;
+                            }
+                            for (symbology, count) in &slot.scans {
+                                *self.scans.borrow_mut().entry(symbology.clone()).or_default() += count;
                             }
                         }
                     }

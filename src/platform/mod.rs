@@ -12,4 +12,6 @@ pub mod fetch;
 #[cfg(target_arch = "wasm32")]
 pub mod idb_store;
 #[cfg(target_arch = "wasm32")]
+pub mod lifecycle;
+#[cfg(target_arch = "wasm32")]
 pub mod timer;

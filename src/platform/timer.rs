@@ -1,17 +1,17 @@
-//! The report schedule's timer: a repeating browser timer behind an RAII handle. Dropping the
-//! handle stops it, so a page that re-initializes never runs two schedules.
+//! A repeating browser timer behind an RAII handle, for the report schedule and the batched
+//! writes of counts. Dropping the handle stops it, so a page that re-initializes never runs two.
 
 use gloo_timers::callback::Interval;
 
 /// Calls its tick every period until dropped.
 #[must_use = "the timer stops as soon as its handle is dropped"]
-pub struct ReportTimer {
+pub struct Ticker {
     _interval: Interval,
 }
 
-impl ReportTimer {
+impl Ticker {
     pub fn start(period_ms: u32, tick: impl FnMut() + 'static) -> Self {
-        ReportTimer { _interval: Interval::new(period_ms, tick) }
+        Ticker { _interval: Interval::new(period_ms, tick) }
     }
 }
 
@@ -25,14 +25,14 @@ mod tests {
     use gloo_timers::future::TimeoutFuture;
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    use super::ReportTimer;
+    use super::Ticker;
 
     #[test]
     async fn ticks_repeat_until_the_handle_is_dropped() {
         let (sender, mut ticks) = mpsc::unbounded();
         let count = Rc::new(Cell::new(0));
         let counter = count.clone();
-        let timer = ReportTimer::start(5, move || {
+        let timer = Ticker::start(5, move || {
             counter.set(counter.get() + 1);
             let _ = sender.unbounded_send(());
         });

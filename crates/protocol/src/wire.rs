@@ -135,6 +135,15 @@ pub struct ReportsResponse {
     pub authorization: Signed,
 }
 
+/// The longest symbology name a report may carry.
+pub const MAX_SYMBOLOGY_LEN: usize = 64;
+
+/// Whether `name` may be sent as a symbology: 1 to 64 printable ASCII characters. The browser
+/// refuses other names when it records them, so the server never has to refuse a report for one.
+pub fn is_valid_symbology(name: &str) -> bool {
+    !name.is_empty() && name.len() <= MAX_SYMBOLOGY_LEN && name.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+}
+
 /// Encodes a message with postcard. Encoding these types cannot fail (no maps, no unsized
 /// sequences); were it ever to, the empty result fails every decode and signature check, and
 /// no panic machinery is pulled into the browser module for a case that does not happen.

@@ -29,8 +29,6 @@ use crate::storage::{DeviceContact, ReportBatch};
 
 /// The longest text field a request may carry (domain, product, device name, ...).
 const MAX_TEXT_LEN: usize = 256;
-/// The longest symbology name.
-const MAX_SYMBOLOGY_LEN: usize = 64;
 /// The largest count one slot may report for one module or symbology. Far above any real
 /// 3-minute slot, and low enough that no sum of stored counts can overflow.
 const MAX_COUNT: u64 = u32::MAX as u64;
@@ -109,9 +107,7 @@ fn check_reports(request: &ReportsRequest) -> Result<(), ApiError> {
     check_text([&request.handshake_code, &request.domain])?;
     let slots = request.reports.iter().flat_map(|r| &r.slots);
     for slot in slots {
-        let symbologies_ok = slot.scans.iter().all(|(name, _)| {
-            !name.is_empty() && name.len() <= MAX_SYMBOLOGY_LEN && name.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
-        });
+        let symbologies_ok = slot.scans.iter().all(|(name, _)| wire::is_valid_symbology(name));
         let counts_ok = slot.pages.iter().map(|(_, n)| n).chain(slot.scans.iter().map(|(_, n)| n)).all(|&n| n <= MAX_COUNT);
         // Slots are stored as signed 64-bit integers, like every time.
         if !symbologies_ok || !counts_ok || i64::try_from(slot.slot).is_err() {

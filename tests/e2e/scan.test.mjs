@@ -1,0 +1,124 @@
+// Scan sessions in real Chromium: the de-duplication rule through the JS API, argument errors
+// with their JS classes and codes, scans per symbology on the server, and barcode text that
+// never reaches IndexedDB.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { BOUNDED, ok, openTestPage, usageOf, withWorld } from './harness.mjs';
+
+const SECRET = 'SECRET-TEXT-4711';
+
+let w;
+let page;
+
+withWorld((made) => {
+  w = made;
+});
+
+test('a scan session counts unique scans by the de-duplication rule', BOUNDED, async () => {
+  page = await openTestPage(w.context, w.origin);
+  await ok(page, 'initLicense', w.licenseKey);
+  const counted = await page.evaluate((secret) => {
+    const session = window.licet.createScanSession({ duplicateForgetTime: 1000 });
+    const frame = (results, at) => session.recordFrame(results, at);
+    return {
+      forget: session.duplicateForgetTime,
+      frames: [
+        frame([{ format: 'QR_CODE', text: secret }, { format: 'QR_CODE', text: secret }, { format: 'EAN_13', text: '4006381333931' }], 0),
+        frame([{ format: 'QR_CODE', text: secret }], 500),
+        frame([{ format: 'QR_CODE', text: secret }], 1400),
+        frame([{ format: 'QR_CODE', text: secret }], 2400),
+        frame([], 2500),
+      ],
+      defaultForget: window.licet.createScanSession().duplicateForgetTime,
+    };
+  }, SECRET);
+  assert.equal(counted.forget, 1000);
+  assert.equal(counted.defaultForget, 3000);
+  // 2 on the first frame; 500 and 1400 are inside the sliding window; 2400 is 1000 after 1400.
+  assert.deepEqual(counted.frames, [2, 0, 0, 1, 0]);
+
+  await ok(page, 'flush');
+  const { scans } = await usageOf(w.data, w.licenseId);
+  assert.deepEqual(scans, { EAN_13: 1, QR_CODE: 2 });
+});
+
+test('bad settings throw RangeError and bad results TypeError, each with a code', BOUNDED, async () => {
+  const outcomes = await page.evaluate(() => {
+    const outcome = (fn) => {
+      try {
+        fn();
+        return 'no error';
+      } catch (e) {
+        return `${e.constructor.name}:${e.code}`;
+      }
+    };
+    const session = window.licet.createScanSession();
+    return {
+      nan: outcome(() => window.licet.createScanSession({ duplicateForgetTime: Number.NaN })),
+      negative: outcome(() => window.licet.createScanSession({ duplicateForgetTime: -1 })),
+      fraction: outcome(() => { session.duplicateForgetTime = 1.5; }),
+      tooLong: outcome(() => { session.duplicateForgetTime = 180001; }),
+      zero: outcome(() => { session.duplicateForgetTime = 0; }),
+      max: outcome(() => { session.duplicateForgetTime = 180000; }),
+      notArray: outcome(() => session.recordFrame('QR_CODE')),
+      noText: outcome(() => session.recordFrame([{ format: 'QR_CODE' }])),
+      badFormat: outcome(() => session.recordFrame([{ format: '', text: 'x' }])),
+      badTime: outcome(() => session.recordFrame([], -5)),
+      after: session.duplicateForgetTime,
+    };
+  });
+  assert.deepEqual(outcomes, {
+    nan: 'RangeError:INVALID_ARGUMENT',
+    negative: 'RangeError:INVALID_ARGUMENT',
+    fraction: 'RangeError:INVALID_ARGUMENT',
+    tooLong: 'RangeError:INVALID_ARGUMENT',
+    zero: 'no error',
+    max: 'no error',
+    notArray: 'TypeError:INVALID_ARGUMENT',
+    noText: 'TypeError:INVALID_ARGUMENT',
+    badFormat: 'TypeError:INVALID_ARGUMENT',
+    badTime: 'RangeError:INVALID_ARGUMENT',
+    after: 180000,
+  });
+});
+
+test('barcode text never reaches IndexedDB', BOUNDED, async () => {
+  // Record more frames, let them be written, and keep a sealed report waiting by going offline.
+  await page.evaluate((secret) => {
+    const session = window.licet.createScanSession();
+    session.recordFrame([{ format: 'QR_CODE', text: `${secret}-2` }, { format: 'CODE_128', text: `${secret}-3` }]);
+  }, SECRET);
+  await w.context.setOffline(true);
+  const offline = await page.evaluate(() => window.attempt(() => window.licet.flush()));
+  await w.context.setOffline(false);
+  assert.equal(offline.code, 'NETWORK_ERROR');
+
+  const dump = await page.evaluate(async () => {
+    const db = await new Promise((resolve, reject) => {
+      const open = indexedDB.open('licet');
+      open.onsuccess = () => resolve(open.result);
+      open.onerror = () => reject(open.error);
+    });
+    const latin1 = (bytes) => Array.from(bytes, (b) => String.fromCharCode(b)).join('');
+    const text = (value) => (value instanceof Uint8Array ? latin1(value) : JSON.stringify(value));
+    const out = [];
+    for (const name of db.objectStoreNames) {
+      const values = await new Promise((resolve, reject) => {
+        const request = db.transaction(name).objectStore(name).getAll();
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+      });
+      out.push(...values.map(text));
+    }
+    db.close();
+    return out;
+  });
+  assert.ok(dump.some((v) => v.includes('CODE_128')), 'the waiting report is in IndexedDB, with its symbology');
+  assert.ok(dump.every((v) => !v.includes(SECRET)), 'barcode text found in IndexedDB');
+
+  await ok(page, 'flush');
+  const { scans } = await usageOf(w.data, w.licenseId);
+  assert.deepEqual(scans, { CODE_128: 1, EAN_13: 1, QR_CODE: 3 });
+});
