@@ -3,7 +3,7 @@
 //! `duplicateForgetTime`, and the window slides while it stays in view. Barcode text stays in
 //! this structure, in memory and bounded: it is never returned, stored or sent.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use licet_protocol::ErrorCode;
 
@@ -35,7 +35,7 @@ pub struct Deduplicator {
     /// The latest timestamp seen: a frame stamped earlier is taken as stamped now.
     latest: u64,
     /// Key → (last sighting, its sequence number in `by_age`).
-    seen: HashMap<String, (u64, u64)>,
+    seen: BTreeMap<String, (u64, u64)>,
     /// (last sighting, sequence) → key, oldest first, for expiry and eviction.
     by_age: BTreeMap<(u64, u64), String>,
     sequence: u64,
@@ -53,7 +53,7 @@ fn key(format: &str, text: &str) -> String {
 impl Deduplicator {
     /// `forget_ms` must be at most `MAX_FORGET_MS`; the API checks it before calling.
     pub fn new(forget_ms: u64) -> Self {
-        Deduplicator { forget_ms, latest: 0, seen: HashMap::new(), by_age: BTreeMap::new(), sequence: 0 }
+        Deduplicator { forget_ms, latest: 0, seen: BTreeMap::new(), by_age: BTreeMap::new(), sequence: 0 }
     }
 
     pub fn forget_ms(&self) -> u64 {
