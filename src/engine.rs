@@ -185,12 +185,25 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         self.persist().await
     }
 
-    /// Seals the pending usage into reports, sends every report in the outbox and deletes those
-    /// the server's signed receipt names. A report stays in the outbox until then, so a failed
-    /// or interrupted flush loses nothing and a retried one is counted once by its report ID.
+    /// Seals all usage, the open slot's too, into reports and sends the outbox: what the app
+    /// asks for with `flush()`.
     pub async fn flush(&self) -> Result<Flushed, LicetError> {
+        self.send(u64::MAX).await
+    }
+
+    /// Seals the usage of closed slots into reports and sends the outbox: the scheduled send,
+    /// which leaves the open slot to fill so that a device sends one report per slot.
+    pub async fn report(&self) -> Result<Flushed, LicetError> {
+        self.send(ledger::slot_of(self.clock.now_ms())).await
+    }
+
+    /// Seals the pending usage of slots before `open_slot` into reports, sends every report in
+    /// the outbox and deletes those the server's signed receipt names. A report stays in the
+    /// outbox until then, so a failed or interrupted send loses nothing and a retried one is
+    /// counted once by its report ID.
+    async fn send(&self, open_slot: u64) -> Result<Flushed, LicetError> {
         self.persist().await?;
-        self.store.seal_pending(|records| ledger::seal(records, || ReportId(random16()))).await?;
+        self.store.seal_pending(|records| ledger::seal(records, open_slot, || ReportId(random16()))).await?;
         let outbox = self.store.outbox().await?;
         let mut by_project: BTreeMap<String, Vec<UsageReport>> = BTreeMap::new();
         for entry in &outbox {

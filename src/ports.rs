@@ -27,9 +27,10 @@ pub trait Store {
     /// Appends a batch of usage records (`core::ledger::UsageRecord`, encoded) to the pending
     /// ledger: all of them or, on error, none.
     async fn append_usage(&self, records: &[Vec<u8>]) -> Result<(), LicetError>;
-    /// Hands every pending usage record to `seal`, writes what it returns to the outbox and
-    /// deletes those records, all in one transaction: usage is either pending or in the outbox.
-    async fn seal_pending(&self, seal: impl FnOnce(Vec<Vec<u8>>) -> Vec<OutboxEntry>) -> Result<(), LicetError>;
+    /// Hands every pending usage record to `seal`, which returns reports for the outbox and the
+    /// records to keep pending; writes both and deletes the rest, all in one transaction: usage
+    /// is either pending or in the outbox, never both, never neither.
+    async fn seal_pending(&self, seal: impl FnOnce(Vec<Vec<u8>>) -> (Vec<OutboxEntry>, Vec<Vec<u8>>)) -> Result<(), LicetError>;
     /// Every report waiting for a receipt.
     async fn outbox(&self) -> Result<Vec<OutboxEntry>, LicetError>;
     /// Deletes reports the server has signed a receipt for.

@@ -212,3 +212,21 @@ fn counts_wait_in_memory_until_persisted_and_a_flush_persists_them_first() {
     assert_eq!(world.server.pages.borrow().get(&Module::Webcam), Some(&30));
     assert_eq!(world.server.scans.borrow().get("QR_CODE"), Some(&1));
 }
+
+#[test]
+fn a_scheduled_report_sends_closed_slots_and_leaves_the_open_one_filling() {
+    let world = World::new();
+    let engine = world.start().unwrap();
+    ready(engine.count_pages(Module::Core, 2)).unwrap();
+    assert_eq!(ready(engine.report()).unwrap(), Flushed { acknowledged: 0, waiting: 0 });
+    assert_eq!(world.store.pending.borrow().len(), 1, "the open slot stays pending");
+    assert!(world.server.pages.borrow().is_empty());
+
+    world.clock.0.set(NOW + licet_protocol::SLOT_MS);
+    ready(engine.count_pages(Module::Core, 5)).unwrap();
+    assert_eq!(ready(engine.report()).unwrap(), Flushed { acknowledged: 1, waiting: 0 });
+    assert_eq!(world.server.pages.borrow().get(&Module::Core), Some(&2));
+    assert_eq!(world.store.pending.borrow().len(), 1, "the new open slot's 5 pages wait");
+    ready(engine.flush()).unwrap();
+    assert_eq!(world.server.pages.borrow().get(&Module::Core), Some(&7));
+}

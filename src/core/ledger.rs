@@ -92,17 +92,24 @@ pub fn module(name: &str) -> Result<Module, LicetError> {
     Module::parse(name).ok_or_else(|| ErrorCode::InvalidArgument.into())
 }
 
-/// Seals pending records into one report per project. `new_id` gives each report its ID.
-/// Records that do not decode are dropped: they cannot be counted and must not block the rest.
-pub fn seal(records: Vec<Vec<u8>>, mut new_id: impl FnMut() -> ReportId) -> Vec<OutboxEntry> {
+/// Seals the pending records of slots before `open_slot` into one report per project, and
+/// returns them with the records it keeps pending (those of `open_slot` and later). `new_id`
+/// gives each report its ID. Records that do not decode are dropped: they cannot be counted
+/// and must not block the rest.
+pub fn seal(records: Vec<Vec<u8>>, open_slot: u64, mut new_id: impl FnMut() -> ReportId) -> (Vec<OutboxEntry>, Vec<Vec<u8>>) {
     let mut by_project: BTreeMap<String, BTreeMap<u64, BTreeMap<UsageItem, u64>>> = BTreeMap::new();
+    let mut kept = Vec::new();
     for bytes in records {
         let Ok(record) = wire::decode::<UsageRecord>(&bytes) else { continue };
+        if record.slot >= open_slot {
+            kept.push(bytes);
+            continue;
+        }
         let items = by_project.entry(record.handshake_code).or_default().entry(record.slot).or_default();
         let total = items.entry(record.item).or_default();
         *total = total.saturating_add(record.count);
     }
-    by_project
+    let sealed = by_project
         .into_iter()
         .map(|(handshake_code, slots)| {
             let slots = slots
@@ -121,5 +128,6 @@ pub fn seal(records: Vec<Vec<u8>>, mut new_id: impl FnMut() -> ReportId) -> Vec<
             let report = UsageReport { report_id: new_id(), slots };
             OutboxEntry { report_id: report.report_id, bytes: wire::encode(&OutboxReport { handshake_code, report }) }
         })
-        .collect()
+        .collect();
+    (sealed, kept)
 }

@@ -5,6 +5,7 @@
 pub mod dedup;
 pub mod error;
 pub mod ledger;
+pub mod schedule;
 pub mod session;
 pub mod status;
 

@@ -58,10 +58,11 @@ fn sealing_sums_per_project_slot_and_module_and_loses_nothing() {
         vec![0xff, 0xff], // unreadable: dropped, does not block the rest
     ];
     let mut next = 0u8;
-    let sealed = seal(records, || {
+    let (sealed, kept) = seal(records, u64::MAX, || {
         next += 1;
         ReportId([next; 16])
     });
+    assert!(kept.is_empty());
     assert_eq!(sealed.len(), 2);
     let a: OutboxReport = wire::decode(&sealed[0].bytes).unwrap();
     assert_eq!(a.handshake_code, "a");
@@ -76,7 +77,19 @@ fn sealing_sums_per_project_slot_and_module_and_loses_nothing() {
     let b: OutboxReport = wire::decode(&sealed[1].bytes).unwrap();
     assert_eq!(b.report.slots, vec![SlotUsage { slot: 1, pages: vec![(Module::Core, 7)], scans: vec![] }]);
     assert_ne!(sealed[0].report_id, sealed[1].report_id);
-    assert!(seal(vec![], || ReportId([0; 16])).is_empty());
+    assert_eq!(seal(vec![], u64::MAX, || ReportId([0; 16])), (vec![], vec![]));
+}
+
+#[test]
+fn sealing_up_to_the_open_slot_keeps_its_records_pending() {
+    let open = record("a", 5, Module::Core, 1);
+    let later = record("a", 6, Module::Core, 1);
+    let (sealed, kept) = seal(vec![record("a", 4, Module::Core, 2), open.clone(), later.clone()], 5, || ReportId([1; 16]));
+    assert_eq!(kept, vec![open, later]);
+    let report: OutboxReport = wire::decode(&sealed[0].bytes).unwrap();
+    assert_eq!(report.report.slots, vec![SlotUsage { slot: 4, pages: vec![(Module::Core, 2)], scans: vec![] }]);
+    let (none, _) = seal(vec![record("a", 5, Module::Core, 1)], 5, || ReportId([1; 16]));
+    assert!(none.is_empty(), "no report for an open slot alone");
 }
 
 #[test]
@@ -166,5 +179,44 @@ mod dedup {
         assert_eq!(dedup.tracked(), 2);
         added(&mut dedup, &[], 1_000);
         assert_eq!(dedup.tracked(), 0);
+    }
+}
+
+mod schedule {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use licet_protocol::SLOT_MS;
+
+    use crate::core::schedule::{Schedule, FIRST_BACKOFF_MS, JITTER_MS, MAX_BACKOFF_MS, SETTLE_MS};
+
+    #[test]
+    fn after_a_success_the_next_send_follows_the_next_slot_boundary_with_jitter() {
+        let mut schedule = Schedule::default();
+        let now = 10 * SLOT_MS + 1_234;
+        assert_eq!(schedule.next(now, true, 0), 11 * SLOT_MS + SETTLE_MS);
+        assert_eq!(schedule.next(now, true, JITTER_MS - 1), 11 * SLOT_MS + SETTLE_MS + JITTER_MS - 1);
+        assert_eq!(schedule.next(now, true, JITTER_MS), 11 * SLOT_MS + SETTLE_MS, "jitter stays below its width");
+        // Exactly on a boundary, the slot that just began is not closed: wait for the next one.
+        assert_eq!(schedule.next(11 * SLOT_MS, true, 0), 12 * SLOT_MS + SETTLE_MS);
+    }
+
+    #[test]
+    fn failures_back_off_exponentially_up_to_a_cap_and_a_success_resets() {
+        let mut schedule = Schedule::default();
+        let delays: Vec<u64> = (0..8).map(|_| schedule.next(0, false, 0)).collect();
+        assert_eq!(delays[0], FIRST_BACKOFF_MS);
+        assert_eq!(delays[1], 2 * FIRST_BACKOFF_MS);
+        assert_eq!(delays[2], 4 * FIRST_BACKOFF_MS);
+        assert!(delays.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(*delays.last().unwrap(), MAX_BACKOFF_MS);
+        assert_eq!(schedule.failures(), 8);
+        // Jitter adds at most half the backoff.
+        let mut jittered = Schedule::default();
+        assert_eq!(jittered.next(0, false, u64::MAX), FIRST_BACKOFF_MS + u64::MAX % (FIRST_BACKOFF_MS / 2 + 1));
+        assert!(jittered.next(0, false, u64::MAX) <= 2 * FIRST_BACKOFF_MS * 3 / 2);
+        schedule.next(0, true, 0);
+        assert_eq!(schedule.failures(), 0);
+        assert_eq!(schedule.next(0, false, 0), FIRST_BACKOFF_MS);
     }
 }

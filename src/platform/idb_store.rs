@@ -111,7 +111,7 @@ impl Store for IdbStore {
         commit(transaction).await
     }
 
-    async fn seal_pending(&self, seal: impl FnOnce(Vec<Vec<u8>>) -> Vec<OutboxEntry>) -> Result<(), LicetError> {
+    async fn seal_pending(&self, seal: impl FnOnce(Vec<Vec<u8>>) -> (Vec<OutboxEntry>, Vec<Vec<u8>>)) -> Result<(), LicetError> {
         let transaction = self.transaction(&[PENDING, OUTBOX], TransactionMode::ReadWrite)?;
         let pending = transaction.object_store(PENDING).map_err(storage_error)?;
         let records: Vec<Vec<u8>> =
@@ -122,8 +122,12 @@ impl Store for IdbStore {
         // The transaction holds `pending` for writing, so what was read is all there is: clearing
         // it in the same transaction cannot drop a record another tab appended meanwhile.
         pending.clear().map_err(storage_error)?.await.map_err(storage_error)?;
+        let (sealed, kept) = seal(records);
+        for record in kept {
+            pending.add(&value_of(&record), None).map_err(storage_error)?.await.map_err(storage_error)?;
+        }
         let outbox = transaction.object_store(OUTBOX).map_err(storage_error)?;
-        for entry in seal(records) {
+        for entry in sealed {
             let key = JsValue::from_str(&entry.report_id.to_hyphenated());
             outbox.put(&value_of(&entry.bytes), Some(&key)).map_err(storage_error)?.await.map_err(storage_error)?;
         }
@@ -190,17 +194,24 @@ mod tests {
         store
             .seal_pending(|records| {
                 seen = records;
-                vec![OutboxEntry { report_id: ReportId([5; 16]), bytes: b"report".to_vec() }]
+                (vec![OutboxEntry { report_id: ReportId([5; 16]), bytes: b"report".to_vec() }], vec![b"two".to_vec()])
             })
             .await
             .unwrap();
         assert_eq!(seen, vec![b"one".to_vec(), b"two".to_vec()]);
         let outbox = store.outbox().await.unwrap();
         assert_eq!(outbox, vec![OutboxEntry { report_id: ReportId([5; 16]), bytes: b"report".to_vec() }]);
-        // Nothing pending now: a second seal sees no records.
+        // Only the kept record is pending now.
+        store
+            .seal_pending(|records| {
+                assert_eq!(records, vec![b"two".to_vec()]);
+                (vec![], vec![])
+            })
+            .await
+            .unwrap();
         store.seal_pending(|records| {
             assert!(records.is_empty());
-            vec![]
+            (vec![], vec![])
         })
         .await
         .unwrap();

@@ -40,9 +40,11 @@ impl Store for &MemoryStore {
         self.pending.borrow_mut().extend_from_slice(records);
         Ok(())
     }
-    async fn seal_pending(&self, seal: impl FnOnce(Vec<Vec<u8>>) -> Vec<OutboxEntry>) -> Result<(), LicetError> {
+    async fn seal_pending(&self, seal: impl FnOnce(Vec<Vec<u8>>) -> (Vec<OutboxEntry>, Vec<Vec<u8>>)) -> Result<(), LicetError> {
         let records = std::mem::take(&mut *self.pending.borrow_mut());
-        self.outbox.borrow_mut().extend(seal(records));
+        let (sealed, kept) = seal(records);
+        self.outbox.borrow_mut().extend(sealed);
+        *self.pending.borrow_mut() = kept;
         Ok(())
     }
     async fn outbox(&self) -> Result<Vec<OutboxEntry>, LicetError> {
