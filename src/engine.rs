@@ -25,7 +25,8 @@ fn rng() -> UnwrapErr<OsRng> {
     OsRng.unwrap_err()
 }
 
-fn random16() -> [u8; 16] {
+/// 16 bytes from the platform CSPRNG.
+pub(crate) fn random16() -> [u8; 16] {
     let mut bytes = [0u8; 16];
     rng().fill_bytes(&mut bytes);
     bytes
@@ -92,11 +93,6 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     pub fn status(&self) -> Status {
         let state = self.state.borrow();
         status::status(state.authorization.as_ref(), state.last_error, state.online)
-    }
-
-    /// The refreshed report interval from the last authorization.
-    pub fn report_interval_ms(&self) -> Option<u64> {
-        self.state.borrow().authorization.as_ref().map(|a| a.report_interval_ms)
     }
 
     async fn cached_authorization(&self) -> Result<Option<Authorization>, LicetError> {

@@ -11,7 +11,9 @@ use std::rc::{Rc, Weak};
 
 use crate::core::dedup::Deduplicator;
 use crate::core::ledger::UsageItem;
+use crate::core::schedule::Schedule;
 use crate::platform::lifecycle::HideListener;
+use crate::platform::lock::{self, LockHandle};
 use crate::ports::Clock;
 
 use licet_protocol::ErrorCode;
@@ -122,13 +124,30 @@ type BrowserEngine = Engine<IdbStore, FetchTransport, BrowserClock>;
 
 /// How often counts still in memory are written to IndexedDB.
 const PERSIST_EVERY_MS: u32 = 1_000;
+/// The Web Lock that makes one context per origin the reporter.
+const REPORTER_LOCK: &str = "licet-reporter";
 
-/// The page's license session: its engine, and the timers and listeners that live as long as it.
+/// The page's license session: its engine, and the timers, listeners and lock that live as
+/// long as it.
 struct Session {
     engine: Rc<BrowserEngine>,
-    _reports: Ticker,
+    _reporter: LockHandle,
     _persist: Ticker,
     _hide: HideListener,
+}
+
+/// The reporter's loop: sends closed slots at once (start-up), then after each slot closes,
+/// with jitter, and after failures with backoff. It ends when its session's engine is gone.
+async fn report_loop(engine: Weak<BrowserEngine>) {
+    let mut schedule = Schedule::default();
+    while let Some(current) = engine.upgrade() {
+        let sent = current.report().await.is_ok();
+        drop(current);
+        let now = BrowserClock.now_ms();
+        let random = u64::from_le_bytes(crate::engine::random16()[..8].try_into().unwrap_or_default());
+        let wait = schedule.next(now, sent, random).saturating_sub(now);
+        gloo_timers::future::TimeoutFuture::new(wait.min(u32::MAX as u64) as u32).await;
+    }
 }
 
 /// Starts `work` on the engine, if the session still has it. A failed flush or write keeps its
@@ -137,10 +156,6 @@ fn spawn_on<F: std::future::Future<Output = ()> + 'static>(engine: &Weak<Browser
     if let Some(engine) = engine.upgrade() {
         wasm_bindgen_futures::spawn_local(work(engine));
     }
-}
-
-async fn flush_quietly(engine: Rc<BrowserEngine>) {
-    let _ = engine.flush().await;
 }
 
 async fn persist_quietly(engine: Rc<BrowserEngine>) {
@@ -174,15 +189,14 @@ impl LicenseManager {
                 let params = interop::authorize_params(&options, browser::host_name())?;
                 let target = Target::new(interop::license_key(&license_key)?, crate::VENDOR_PUBLIC_KEY)?;
                 let engine = Rc::new(Engine::start(IdbStore::open().await?, FetchTransport, BrowserClock, target, params).await?);
-                let period = engine.report_interval_ms().unwrap_or(licet_protocol::SLOT_MS).min(u32::MAX as u64) as u32;
                 let weak = Rc::downgrade(&engine);
-                let reports = Ticker::start(period, move || spawn_on(&weak, flush_quietly));
+                let reporter = lock::hold(REPORTER_LOCK, move || wasm_bindgen_futures::spawn_local(report_loop(weak)));
                 let weak = Rc::downgrade(&engine);
                 let persisting = Ticker::start(PERSIST_EVERY_MS, move || spawn_on(&weak, persist_quietly));
                 let weak = Rc::downgrade(&engine);
                 let hide = HideListener::listen(move || spawn_on(&weak, persist_quietly));
                 let status = engine.status();
-                let session = Session { engine, _reports: reports, _persist: persisting, _hide: hide };
+                let session = Session { engine, _reporter: reporter, _persist: persisting, _hide: hide };
                 SESSION.with_borrow_mut(|current| *current = Some(session));
                 Ok::<_, LicetError>(interop::status::<JsValue>(&status))
             }

@@ -14,4 +14,6 @@ pub mod idb_store;
 #[cfg(target_arch = "wasm32")]
 pub mod lifecycle;
 #[cfg(target_arch = "wasm32")]
+pub mod lock;
+#[cfg(target_arch = "wasm32")]
 pub mod timer;
