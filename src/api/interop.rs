@@ -110,7 +110,7 @@ fn optional_time(time: Option<u64>) -> JsValue {
     time.map_or(JsValue::NULL, |t| JsValue::from_f64(t as f64))
 }
 
-pub fn status<T: JsCast>(status: &Status) -> T {
+pub fn status<T: JsCast>(status: &Status, reporter: bool) -> T {
     let object = Object::new();
     set(&object, "state", status.state);
     set(&object, "code", status.code.map_or(JsValue::NULL, |c| JsValue::from_str(c.as_str())));
@@ -120,6 +120,7 @@ pub fn status<T: JsCast>(status: &Status) -> T {
     let modules: Array = status.modules.iter().map(|m| JsValue::from_str(m.as_str())).collect();
     set(&object, "modules", modules);
     set(&object, "online", status.online);
+    set(&object, "reporter", reporter);
     object.unchecked_into()
 }
 

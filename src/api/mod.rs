@@ -54,6 +54,8 @@ export interface LicenseStatus {
   modules: PageModule[];
   /** Whether the last contact with the license server succeeded. */
   online: boolean;
+  /** Whether this tab or worker is the one of its origin that sends the reports. */
+  reporter: boolean;
 }
 
 /** One decoded barcode of a frame, as the SDK's reader returns it. */
@@ -131,6 +133,8 @@ const REPORTER_LOCK: &str = "licet-reporter";
 /// long as it.
 struct Session {
     engine: Rc<BrowserEngine>,
+    /// Whether this context holds the reporter lock.
+    reporter: Rc<std::cell::Cell<bool>>,
     _reporter: LockHandle,
     _persist: Ticker,
     _hide: HideListener,
@@ -190,15 +194,20 @@ impl LicenseManager {
                 let target = Target::new(interop::license_key(&license_key)?, crate::VENDOR_PUBLIC_KEY)?;
                 let engine = Rc::new(Engine::start(IdbStore::open().await?, FetchTransport, BrowserClock, target, params).await?);
                 let weak = Rc::downgrade(&engine);
-                let reporter = lock::hold(REPORTER_LOCK, move || wasm_bindgen_futures::spawn_local(report_loop(weak)));
+                let reporting = Rc::new(std::cell::Cell::new(false));
+                let granted = reporting.clone();
+                let reporter = lock::hold(REPORTER_LOCK, move || {
+                    granted.set(true);
+                    wasm_bindgen_futures::spawn_local(report_loop(weak));
+                });
                 let weak = Rc::downgrade(&engine);
                 let persisting = Ticker::start(PERSIST_EVERY_MS, move || spawn_on(&weak, persist_quietly));
                 let weak = Rc::downgrade(&engine);
                 let hide = HideListener::listen(move || spawn_on(&weak, persist_quietly));
-                let status = engine.status();
-                let session = Session { engine, _reporter: reporter, _persist: persisting, _hide: hide };
+                let status = interop::status::<JsValue>(&engine.status(), reporting.get());
+                let session = Session { engine, reporter: reporting, _reporter: reporter, _persist: persisting, _hide: hide };
                 SESSION.with_borrow_mut(|current| *current = Some(session));
-                Ok::<_, LicetError>(interop::status::<JsValue>(&status))
+                Ok::<_, LicetError>(status)
             }
             .await;
             result.map_err(errors::to_js)
@@ -243,10 +252,10 @@ impl LicenseManager {
 
     /// The license state, the last error code and the offline deadline, without any I/O.
     pub fn status() -> LicenseStatus {
-        match engine() {
-            Ok(engine) => interop::status(&engine.status()),
-            Err(_) => interop::status(&crate::core::status::status(None, None, false)),
-        }
+        SESSION.with_borrow(|session| match session {
+            Some(session) => interop::status(&session.engine.status(), session.reporter.get()),
+            None => interop::status(&crate::core::status::status(None, None, false), false),
+        })
     }
 }
 

@@ -1,13 +1,14 @@
 //! The network port over the global `fetch` (windows and workers): POSTs the sealed request as
 //! JSON and reads back a sealed response or an error body. It decides nothing about the answer:
-//! any HTTP status is handed back, only a failed fetch is a `NETWORK_ERROR`.
+//! any HTTP status is handed back; a failed fetch, or one with no complete answer within
+//! `REQUEST_TIMEOUT_MS`, is a `NETWORK_ERROR`, so a server that hangs cannot stall reporting.
 
 use licet_protocol::b64;
 use licet_protocol::wire::{ErrorBody, SealedRequest, SealedResponse};
 use licet_protocol::ErrorCode;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Request, RequestInit, RequestMode, Response};
+use web_sys::{AbortController, Request, RequestInit, RequestMode, Response};
 
 use crate::core::error::LicetError;
 use crate::platform::browser::{set_property, string_property};
@@ -19,6 +20,9 @@ extern "C" {
     #[wasm_bindgen(js_name = fetch)]
     fn global_fetch(request: &Request) -> js_sys::Promise;
 }
+
+/// How long one request may take, answer body included.
+pub const REQUEST_TIMEOUT_MS: u32 = 30_000;
 
 pub struct FetchTransport;
 
@@ -53,6 +57,10 @@ impl Transport for FetchTransport {
         let headers = web_sys::Headers::new().map_err(bad_response)?;
         headers.set("content-type", "application/json").map_err(bad_response)?;
         init.set_headers(&headers);
+        let controller = AbortController::new().map_err(bad_response)?;
+        init.set_signal(Some(&controller.signal()));
+        // Dropped, and so cancelled, when this function returns.
+        let _deadline = gloo_timers::callback::Timeout::new(REQUEST_TIMEOUT_MS, move || controller.abort());
         let request = Request::new_with_str_and_init(url, &init).map_err(|_| LicetError::from(ErrorCode::InvalidLicenseKey))?;
         let network = |_| LicetError::from(ErrorCode::NetworkError);
         let response: Response = JsFuture::from(global_fetch(&request)).await.map_err(network)?.unchecked_into();

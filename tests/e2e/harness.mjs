@@ -139,12 +139,12 @@ export async function testWww(dir) {
 }
 
 /**
- * Starts `licet-server serve` on 127.0.0.1 with a port the OS picks, and resolves once it
- * printed its listening line (30 s at most). Returns `{ url, port, stop, log }`: `stop()`
- * sends SIGTERM and resolves `{ code, signal }` when the process has exited.
+ * Starts `licet-server serve` on 127.0.0.1 with `port` (default: one the OS picks), and
+ * resolves once it printed its listening line (30 s at most). Returns `{ url, port, stop, log }`:
+ * `stop()` sends SIGTERM and resolves `{ code, signal }` when the process has exited.
  */
-export function startServer({ data, www }) {
-  const args = ['serve', '--data', data, '--listen', '127.0.0.1:0', ...(www ? ['--www', www] : [])];
+export function startServer({ data, www, port = 0 }) {
+  const args = ['serve', '--data', data, '--listen', `127.0.0.1:${port}`, ...(www ? ['--www', www] : [])];
   const child = spawn(SERVER_BIN, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const keep = (d) => {

@@ -1,0 +1,153 @@
+// Reports that are never lost and never doubled, in real Chromium against the real server, with
+// the browser's clock under the test's control (context.clock) so that 3-minute slots pass in
+// an instant: offline across several slots, many tabs with one reporter, an abrupt close.
+
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+import { BOUNDED, launchBrowser, ok, openTestPage, usageOf, withWorld } from './harness.mjs';
+
+const SLOT_MS = 180_000;
+
+let w;
+
+withWorld((made) => {
+  w = made;
+});
+
+let browsers = 0;
+
+/** A browser profile of its own, with a fake clock installed before any page runs. */
+async function clockedBrowser() {
+  const context = await launchBrowser(join(w.dir, `clocked-${browsers++}`));
+  await context.clock.install({ time: Date.now() });
+  return context;
+}
+
+async function totals() {
+  const { pages, scans } = await usageOf(w.data, w.licenseId);
+  const sum = (counts) => Object.values(counts).reduce((a, b) => a + b, 0);
+  return { pages: sum(pages), scans: sum(scans) };
+}
+
+/**
+ * Advances the browser clock in steps until `check()` holds: each step lets timers fire, and
+ * each check (a CLI call) gives the page real time for its IndexedDB and network work.
+ */
+async function eventually(context, check, what) {
+  for (let step = 0; step < 80; step++) {
+    if (await check()) return;
+    await context.clock.runFor(15_000);
+  }
+  assert.fail(`${what}: not within 80 steps of 15 s of browser time`);
+}
+
+/** Records `count` distinct barcodes in one frame of a new scan session; returns what it added. */
+function recordDistinct(page, prefix, count) {
+  return page.evaluate(
+    ([p, n]) => window.licet.createScanSession().recordFrame(Array.from({ length: n }, (_, i) => ({ format: 'QR_CODE', text: `${p}-${i}` }))),
+    [prefix, count],
+  );
+}
+
+test('usage recorded offline across several slots arrives once when the network returns', BOUNDED, async () => {
+  const context = await clockedBrowser();
+  try {
+    const page = await openTestPage(context, w.origin);
+    await ok(page, 'initLicense', w.licenseKey);
+    const before = await totals();
+    await context.setOffline(true);
+    for (const n of [1, 2, 3]) {
+      await ok(page, 'countPages', 'core', n);
+      await context.clock.runFor(SLOT_MS);
+    }
+    assert.deepEqual(await totals(), before, 'nothing can arrive while offline');
+    assert.equal((await ok(page, 'status')).online, false);
+
+    await context.setOffline(false);
+    await eventually(context, async () => (await totals()).pages === before.pages + 6, 'the 6 offline pages arrive');
+    // More slots and retries pass: nothing is counted twice.
+    await context.clock.runFor(3 * SLOT_MS);
+    await ok(page, 'flush');
+    assert.equal((await totals()).pages, before.pages + 6);
+  } finally {
+    await context.close();
+  }
+});
+
+test('many tabs count into one ledger, one reports, and another takes over when it closes', BOUNDED, async () => {
+  const context = await clockedBrowser();
+  try {
+    const before = await totals();
+    const tabs = [];
+    for (let i = 0; i < 3; i++) {
+      const tab = await openTestPage(context, w.origin);
+      await ok(tab, 'initLicense', w.licenseKey);
+      tabs.push(tab);
+    }
+    const reporters = async (pages) => (await Promise.all(pages.map((p) => ok(p, 'status')))).map((s) => s.reporter);
+    assert.deepEqual(await reporters(tabs), [true, false, false], 'the first tab holds the reporter lock');
+
+    const first = await Promise.all(tabs.map((tab, i) => recordDistinct(tab, `tab${i}-a`, 5 + 2 * i)));
+    assert.deepEqual(first, [5, 7, 9]);
+    await context.clock.runFor(2_000); // every tab writes its batch within about a second
+    await tabs[0].close();
+    const rest = tabs.slice(1);
+    await eventually(context, async () => (await reporters(rest)).includes(true), 'another tab takes over reporting');
+    assert.equal((await reporters(rest)).filter(Boolean).length, 1, 'exactly one reporter');
+
+    const second = await Promise.all(rest.map((tab, i) => recordDistinct(tab, `tab${i + 1}-b`, 3 + i)));
+    assert.deepEqual(second, [3, 4]);
+    const recorded = 5 + 7 + 9 + 3 + 4;
+    await eventually(context, async () => (await totals()).scans === before.scans + recorded, 'every tab\'s scans arrive');
+    await context.clock.runFor(2 * SLOT_MS);
+    assert.equal((await totals()).scans, before.scans + recorded, 'and are counted once');
+  } finally {
+    await context.close();
+  }
+});
+
+test('counts recorded 2 s before an abrupt close are all on the server after a reopen', BOUNDED, async () => {
+  const context = await clockedBrowser();
+  try {
+    const before = await totals();
+    const page = await openTestPage(context, w.origin);
+    await ok(page, 'initLicense', w.licenseKey);
+    assert.equal(await recordDistinct(page, 'closing', 11), 11);
+    await context.clock.runFor(2_000);
+    await page.close();
+
+    const again = await openTestPage(context, w.origin);
+    await ok(again, 'initLicense', w.licenseKey);
+    await ok(again, 'flush');
+    assert.equal((await totals()).scans, before.scans + 11);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a server that never answers is a network error after 30 s, and nothing is lost', BOUNDED, async () => {
+  const context = await clockedBrowser();
+  try {
+    const page = await openTestPage(context, w.origin);
+    await ok(page, 'initLicense', w.licenseKey);
+    const before = await totals();
+    await ok(page, 'countPages', 'core', 2);
+    const held = [];
+    await page.route('**/v1/reports', (route) => {
+      held.push(route); // never answered
+    });
+    const outcome = page.evaluate(() => window.attempt(() => window.licet.flush()));
+    await eventually(context, async () => held.length > 0, 'the report request is sent');
+    await context.clock.runFor(31_000);
+    assert.equal((await outcome).code, 'NETWORK_ERROR');
+    await page.unroute('**/v1/reports');
+    await Promise.all(held.map((route) => route.abort().catch(() => {})));
+
+    await ok(page, 'flush');
+    assert.equal((await totals()).pages, before.pages + 2);
+  } finally {
+    await context.close();
+  }
+});
