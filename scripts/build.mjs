@@ -12,7 +12,7 @@
 // scripts/ensure-tools.sh installs the right one). It writes nothing outside pkg/ and target/.
 // Importable: `build()` is what scripts/test.mjs, scripts/start.mjs and scripts/bench.mjs call.
 
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -71,20 +71,21 @@ async function vendorKey() {
   return { key: (await readFile(DEMO_PUBLIC_KEY, 'utf8')).trim(), demo: true };
 }
 
-function sizesOf(wasm, js) {
+/** Raw and gzip -9 sizes: the wasm, and the JS files each gzipped on their own, as served. */
+function sizesOf(wasm, jsFiles) {
   const measure = (buf) => ({ raw: buf.length, gzip: gzipSync(buf, { level: 9 }).length });
   const w = measure(wasm);
-  const j = measure(js);
+  const j = jsFiles.map(measure).reduce((a, b) => ({ raw: a.raw + b.raw, gzip: a.gzip + b.gzip }));
   return { wasm: w, js: j, total: { raw: w.raw + j.raw, gzip: w.gzip + j.gzip } };
 }
 
 function sizeTable(sizes) {
   const kb = (n) => `${(n / 1024).toFixed(1)} KB`.padStart(10);
-  const row = (name, s) => `  ${name.padEnd(16)}${String(s.raw).padStart(9)} B ${kb(s.raw)}${String(s.gzip).padStart(9)} B ${kb(s.gzip)}`;
+  const row = (name, s) => `  ${name.padEnd(20)}${String(s.raw).padStart(9)} B ${kb(s.raw)}${String(s.gzip).padStart(9)} B ${kb(s.gzip)}`;
   return [
-    `  ${'file'.padEnd(16)}${'raw'.padStart(22)}${'gzip -9'.padStart(22)}`,
+    `  ${'file'.padEnd(20)}${'raw'.padStart(22)}${'gzip -9'.padStart(22)}`,
     row('licet_bg.wasm', sizes.wasm),
-    row('licet.js', sizes.js),
+    row('licet.js + snippets', sizes.js),
     row('total', sizes.total),
   ].join('\n');
 }
@@ -136,7 +137,9 @@ export async function build({ log = console.log } = {}) {
 
   const cargoToml = await readFile(join(ROOT, 'Cargo.toml'), 'utf8');
   const version = cargoToml.match(/\[package\][^[]*?\nversion = "([^"]+)"/)?.[1] ?? '0.0.0';
-  const files = ['licet_bg.wasm', 'licet_bg.wasm.d.ts', 'licet.js', 'licet.d.ts'];
+  // The glue, and the small JS modules it imports (wasm-bindgen `inline_js` snippets).
+  const snippets = (await readdir(PKG, { recursive: true })).filter((f) => f.startsWith('snippets') && f.endsWith('.js')).sort();
+  const files = ['licet_bg.wasm', 'licet_bg.wasm.d.ts', 'licet.js', 'licet.d.ts', ...(snippets.length ? ['snippets'] : [])];
   for (const f of files) await stat(join(PKG, f)); // every listed file exists
   const manifest = {
     name: 'licet',
@@ -156,7 +159,8 @@ export async function build({ log = console.log } = {}) {
   };
   await writeFile(join(PKG, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 
-  const sizes = sizesOf(await readFile(bgWasm), await readFile(join(PKG, 'licet.js')));
+  const js = await Promise.all(['licet.js', ...snippets].map((f) => readFile(join(PKG, f))));
+  const sizes = sizesOf(await readFile(bgWasm), js);
   const report = {
     ...sizes,
     vendorPublicKey: key,

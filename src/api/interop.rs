@@ -2,6 +2,7 @@
 //! license keys in, status and flush results out. Wrong types become `INVALID_ARGUMENT`.
 
 use js_sys::{Array, Object};
+use wasm_bindgen::prelude::wasm_bindgen;
 use licet_protocol::license_key::LicenseKey;
 use licet_protocol::ErrorCode;
 use wasm_bindgen::{JsCast, JsValue};
@@ -52,19 +53,36 @@ pub fn license_key(key: &JsValue) -> Result<LicenseKey, LicetError> {
     parsed.ok_or_else(|| ErrorCode::InvalidLicenseKey.into())
 }
 
-/// Reads one frame's results, `[{ format, text }, ...]`, refusing the whole frame when any
-/// element has another shape or a format that cannot be reported.
-pub fn barcode_results(results: &JsValue) -> Result<Vec<(String, String)>, JsValue> {
+#[wasm_bindgen(inline_js = r#"
+// One frame's results as one string, `<length>:<format><length>:<text>...` with lengths in
+// UTF-16 units, or undefined when the frame is not an array of { format, text } strings: one
+// call into JS per frame instead of four per result.
+export function flattenResults(results) {
+  if (!Array.isArray(results)) return undefined;
+  let flat = '';
+  for (const r of results) {
+    if (r === null || typeof r !== 'object' || typeof r.format !== 'string' || typeof r.text !== 'string') return undefined;
+    flat += r.format.length + ':' + r.format + r.text.length + ':' + r.text;
+  }
+  return flat;
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = flattenResults)]
+    fn flatten_results(results: &JsValue) -> Option<String>;
+}
+
+/// Reads one frame's results, `[{ format, text }, ...]`, and hands the (format, text) pairs
+/// to `use_pairs`; refuses the whole frame when any element has another shape or a format
+/// that cannot be reported.
+pub fn with_barcode_results<R>(results: &JsValue, use_pairs: impl FnOnce(&[(&str, &str)]) -> R) -> Result<R, JsValue> {
     const SHAPE: &str = "results must be an array of { format: string, text: string }";
-    let results = results.dyn_ref::<Array>().ok_or_else(|| super::errors::wrong_type(SHAPE))?;
-    results
-        .iter()
-        .map(|result| match (string_property(&result, "format"), string_property(&result, "text")) {
-            (Some(format), Some(text)) if licet_protocol::wire::is_valid_symbology(&format) => Ok((format, text)),
-            (Some(_), Some(_)) => Err(super::errors::wrong_type("a format must be 1 to 64 printable ASCII characters")),
-            _ => Err(super::errors::wrong_type(SHAPE)),
-        })
-        .collect()
+    let flat = flatten_results(results).ok_or_else(|| super::errors::wrong_type(SHAPE))?;
+    let pairs = crate::core::frame::split(&flat).ok_or_else(|| super::errors::wrong_type(SHAPE))?;
+    if !pairs.iter().all(|(format, _)| licet_protocol::wire::is_valid_symbology(format)) {
+        return Err(super::errors::wrong_type("a format must be 1 to 64 printable ASCII characters"));
+    }
+    Ok(use_pairs(&pairs))
 }
 
 /// Reads `duplicateForgetTime` from a scan session's options; absent means the default.

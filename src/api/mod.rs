@@ -296,13 +296,19 @@ impl ScanSession {
     /// one. Never waits on storage: counts reach IndexedDB within about a second.
     #[wasm_bindgen(js_name = recordFrame)]
     pub fn record_frame(&self, results: BarcodeResults, timestamp_ms: Timestamp) -> Result<u32, JsValue> {
-        let results = interop::barcode_results(&results)?;
         let at = interop::timestamp(&timestamp_ms)?;
         let engine = engine().map_err(errors::to_js)?;
         let at = at.unwrap_or_else(|| BrowserClock.now_ms());
-        let scans = self.dedup.borrow_mut().record_frame(results.iter().map(|(f, t)| (f.as_str(), t.as_str())), at);
+        let scans: Vec<(String, u64)> = interop::with_barcode_results(&results, |pairs| {
+            let scans = self.dedup.borrow_mut().record_frame(pairs.iter().copied(), at);
+            scans.into_iter().map(|(format, n)| (format.to_owned(), n)).collect()
+        })?;
+        if scans.is_empty() {
+            // The common case while a barcode stays in view: nothing to count.
+            return Ok(0);
+        }
         let added: u64 = scans.iter().map(|(_, n)| n).sum();
-        engine.tally(scans.into_iter().map(|(format, n)| (UsageItem::Scans(format.to_owned()), n))).map_err(errors::to_js)?;
+        engine.tally(scans.into_iter().map(|(format, n)| (UsageItem::Scans(format), n))).map_err(errors::to_js)?;
         Ok(added as u32)
     }
 }

@@ -1,9 +1,11 @@
 //! Barcode de-duplication: decides which results of a decoded frame are new scans. The key is
 //! (format, text); a barcode counts again only once the gap since its last sighting reaches
-//! `duplicateForgetTime`, and the window slides while it stays in view. Barcode text stays in
-//! this structure, in memory and bounded: it is never returned, stored or sent.
+//! `duplicateForgetTime`, and the window slides while it stays in view. Barcode text is not
+//! even kept here: each (format, text) is reduced at once to a 128-bit SipHash key, and only
+//! keys and times are remembered, bounded in number. Nothing here is stored or sent.
 
 use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hasher};
 
 use licet_protocol::ErrorCode;
 
@@ -35,19 +37,25 @@ pub struct Deduplicator {
     /// The latest timestamp seen: a frame stamped earlier is taken as stamped now.
     latest: u64,
     /// Key → (last sighting, its sequence number in `by_age`).
-    seen: BTreeMap<String, (u64, u64)>,
+    seen: BTreeMap<u128, (u64, u64)>,
     /// (last sighting, sequence) → key, oldest first, for expiry and eviction.
-    by_age: BTreeMap<(u64, u64), String>,
+    by_age: BTreeMap<(u64, u64), u128>,
     sequence: u64,
 }
 
-fn key(format: &str, text: &str) -> String {
-    // NUL cannot occur in a format name, so (format, text) pairs map to distinct keys.
-    let mut key = String::with_capacity(format.len() + 1 + text.len());
-    key.push_str(format);
-    key.push('\0');
-    key.push_str(text);
-    key
+/// The 128-bit key of a (format, text) pair: two SipHash-1-3 values over domain-separated
+/// input. 0xFF never occurs in UTF-8, so it separates format from text unambiguously. The
+/// chance that two of the at most `MAX_TRACKED` remembered barcodes share a key is below 2^-100.
+fn key(format: &str, text: &str) -> u128 {
+    let half = |domain: u8| {
+        let mut hasher = DefaultHasher::new();
+        hasher.write_u8(domain);
+        hasher.write(format.as_bytes());
+        hasher.write_u8(0xFF);
+        hasher.write(text.as_bytes());
+        hasher.finish()
+    };
+    (u128::from(half(1)) << 64) | u128::from(half(2))
 }
 
 impl Deduplicator {
@@ -77,7 +85,7 @@ impl Deduplicator {
         self.latest = now;
         self.expire(now);
         let mut scans: Vec<(&'a str, u64)> = Vec::new();
-        let mut frame: Vec<String> = Vec::new();
+        let mut frame: Vec<u128> = Vec::new();
         for (format, text) in results {
             let key = key(format, text);
             if frame.contains(&key) {
@@ -87,7 +95,7 @@ impl Deduplicator {
                 Some(&(last, _)) => now - last >= self.forget_ms,
                 None => true,
             };
-            self.touch(key.clone(), now);
+            self.touch(key, now);
             frame.push(key);
             if new_scan {
                 match scans.iter_mut().find(|(seen, _)| *seen == format) {
@@ -112,9 +120,9 @@ impl Deduplicator {
         }
     }
 
-    fn touch(&mut self, key: String, now: u64) {
+    fn touch(&mut self, key: u128, now: u64) {
         self.sequence += 1;
-        if let Some(old) = self.seen.insert(key.clone(), (now, self.sequence)) {
+        if let Some(old) = self.seen.insert(key, (now, self.sequence)) {
             self.by_age.remove(&old);
         }
         self.by_age.insert((now, self.sequence), key);

@@ -4,6 +4,7 @@
 
 pub mod dedup;
 pub mod error;
+pub mod frame;
 pub mod ledger;
 pub mod schedule;
 pub mod session;

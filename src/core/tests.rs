@@ -220,3 +220,28 @@ mod schedule {
         assert_eq!(schedule.next(0, false, 0), FIRST_BACKOFF_MS);
     }
 }
+
+mod frame {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use crate::core::frame::split;
+
+    #[test]
+    fn flattened_results_split_back_into_pairs_whatever_their_text() {
+        assert_eq!(split(""), Some(vec![]));
+        assert_eq!(split("7:QR_CODE1:A6:EAN_130:"), Some(vec![("QR_CODE", "A"), ("EAN_13", "")]));
+        // Lengths are UTF-16 units: an emoji is two, "é" one; separators inside text are text.
+        assert_eq!(split("7:QR_CODE4:😀é:"), Some(vec![("QR_CODE", "😀é:")]));
+        assert_eq!(split("7:QR_CODE3:12:"), Some(vec![("QR_CODE", "12:")]));
+    }
+
+    #[test]
+    fn malformed_flattened_results_are_refused() {
+        for bad in ["7:QR_CODE", "7:QR_CODE9:A", "x:QR_CODE1:A", ":A", "7:QR_CODE1:AB", "-1:A1:B", "+1:A1:B", "1:A"] {
+            assert_eq!(split(bad), None, "{bad}");
+        }
+        // A length that falls inside a two-unit character is refused, not split.
+        assert_eq!(split("7:QR_CODE1:😀"), None);
+    }
+}

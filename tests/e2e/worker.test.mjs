@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { BOUNDED, UUID_V4, ok, openTestPage, usageOf, withWorld } from './harness.mjs';
+import { BOUNDED, UUID_V4, cliJson, ok, openTestPage, usageOf, withWorld } from './harness.mjs';
 
 let w;
 
@@ -36,5 +36,10 @@ test('a dedicated module worker shares the device UUID of its origin and its usa
   assert.ok(flushed.acknowledged >= 1, `acknowledged: ${flushed.acknowledged}`);
   const { pages } = await usageOf(w.data, w.licenseId);
   assert.deepEqual(pages, { core: 2, ocr: 1 });
+  // The worker reported its own location's host name as the page's domain.
+  const { devices } = await cliJson(['devices', '--data', w.data]);
+  const device = devices.find((d) => d.deviceId === windowUuid);
+  assert.equal(device?.name, 'e2e worker');
+  assert.equal(device?.domain, new URL(w.origin).hostname);
   await page.close();
 });
