@@ -5,7 +5,6 @@
 //! hidden, and before every flush; `count_pages` persists before it returns.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 
 use licet_protocol::envelope::Route;
 use licet_protocol::ids::{DeviceId, ReportId};
@@ -201,11 +200,11 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         self.persist().await?;
         self.store.seal_pending(|records| ledger::seal(records, open_slot, || ReportId(random16()))).await?;
         let outbox = self.store.outbox().await?;
-        let mut by_project: BTreeMap<String, Vec<UsageReport>> = BTreeMap::new();
+        let mut by_project: Vec<(String, Vec<UsageReport>)> = Vec::new();
         for entry in &outbox {
             // An entry that does not decode cannot be sent; leaving it would block nothing else.
             if let Ok(sealed) = wire::decode::<OutboxReport>(&entry.bytes) {
-                by_project.entry(sealed.handshake_code).or_default().push(sealed.report);
+                ledger::group(&mut by_project, sealed.handshake_code).push(sealed.report);
             }
         }
         let mut acknowledged = 0;

@@ -3,8 +3,6 @@
 //! project, slot and item; it never merges counts across projects. Records carry counts and
 //! symbology names, never barcode text or document contents.
 
-use std::collections::BTreeMap;
-
 use licet_protocol::ids::ReportId;
 use licet_protocol::license::Module;
 use licet_protocol::wire::{self, SlotUsage, UsageReport};
@@ -34,13 +32,28 @@ pub struct UsageRecord {
     pub count: u64,
 }
 
-/// Counts not yet in durable storage, summed per project, slot and item.
+/// The value of `key` in a short list of groups, added with its default when missing. Lists
+/// here hold a few projects, slots or items, so a linear search beats a map, and one generic
+/// helper keeps the browser module free of several map instantiations.
+pub(crate) fn group<'a, K: PartialEq, V: Default>(groups: &'a mut Vec<(K, V)>, key: K) -> &'a mut V {
+    let at = match groups.iter().position(|(k, _)| *k == key) {
+        Some(at) => at,
+        None => {
+            groups.push((key, V::default()));
+            groups.len() - 1
+        }
+    };
+    &mut groups[at].1
+}
+
+/// Counts not yet in durable storage, summed per project, slot and item, in the order first
+/// counted.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Tally(BTreeMap<(String, u64, UsageItem), u64>);
+pub struct Tally(Vec<((String, u64, UsageItem), u64)>);
 
 impl Tally {
     pub fn add(&mut self, handshake_code: &str, slot: u64, item: UsageItem, count: u64) {
-        let total = self.0.entry((handshake_code.to_owned(), slot, item)).or_default();
+        let total = group(&mut self.0, (handshake_code.to_owned(), slot, item));
         *total = total.saturating_add(count);
     }
 
@@ -97,7 +110,7 @@ pub fn module(name: &str) -> Result<Module, LicetError> {
 /// gives each report its ID. Records that do not decode are dropped: they cannot be counted
 /// and must not block the rest.
 pub fn seal(records: Vec<Vec<u8>>, open_slot: u64, mut new_id: impl FnMut() -> ReportId) -> (Vec<OutboxEntry>, Vec<Vec<u8>>) {
-    let mut by_project: BTreeMap<String, BTreeMap<u64, BTreeMap<UsageItem, u64>>> = BTreeMap::new();
+    let mut by_project: Vec<(String, Vec<(u64, SlotUsage)>)> = Vec::new();
     let mut kept = Vec::new();
     for bytes in records {
         let Ok(record) = wire::decode::<UsageRecord>(&bytes) else { continue };
@@ -105,27 +118,18 @@ pub fn seal(records: Vec<Vec<u8>>, open_slot: u64, mut new_id: impl FnMut() -> R
             kept.push(bytes);
             continue;
         }
-        let items = by_project.entry(record.handshake_code).or_default().entry(record.slot).or_default();
-        let total = items.entry(record.item).or_default();
+        let usage = group(group(&mut by_project, record.handshake_code), record.slot);
+        usage.slot = record.slot;
+        let total = match record.item {
+            UsageItem::Pages(module) => group(&mut usage.pages, module),
+            UsageItem::Scans(symbology) => group(&mut usage.scans, symbology),
+        };
         *total = total.saturating_add(record.count);
     }
     let sealed = by_project
         .into_iter()
         .map(|(handshake_code, slots)| {
-            let slots = slots
-                .into_iter()
-                .map(|(slot, items)| {
-                    let mut usage = SlotUsage { slot, ..SlotUsage::default() };
-                    for (item, count) in items {
-                        match item {
-                            UsageItem::Pages(module) => usage.pages.push((module, count)),
-                            UsageItem::Scans(symbology) => usage.scans.push((symbology, count)),
-                        }
-                    }
-                    usage
-                })
-                .collect();
-            let report = UsageReport { report_id: new_id(), slots };
+            let report = UsageReport { report_id: new_id(), slots: slots.into_iter().map(|(_, usage)| usage).collect() };
             OutboxEntry { report_id: report.report_id, bytes: wire::encode(&OutboxReport { handshake_code, report }) }
         })
         .collect();

@@ -70,7 +70,7 @@ fn sealing_sums_per_project_slot_and_module_and_loses_nothing() {
     assert_eq!(
         a.report.slots,
         vec![
-            SlotUsage { slot: 1, pages: vec![(Module::Core, 5)], scans: vec![("EAN_13".into(), 4), ("QR_CODE".into(), 3)] },
+            SlotUsage { slot: 1, pages: vec![(Module::Core, 5)], scans: vec![("QR_CODE".into(), 3), ("EAN_13".into(), 4)] },
             SlotUsage { slot: 2, pages: vec![(Module::Ocr, 1)], scans: vec![] },
         ]
     );
