@@ -14,6 +14,7 @@ use licet_protocol::wire::{self, Authorization, SealedRequest, SealedResponse, U
 use licet_protocol::ErrorCode;
 use rand_core::{OsRng, RngCore, TryRngCore, UnwrapErr};
 
+use crate::core::clock::{Agreement, Reading, TimeGuard};
 use crate::core::error::LicetError;
 use crate::core::ledger::{self, OutboxReport, Tally, UsageItem};
 use crate::core::session::{self, AuthorizeParams, Pending, Target};
@@ -40,9 +41,28 @@ pub async fn device_id(store: &impl Store) -> Result<DeviceId, LicetError> {
 struct State {
     authorization: Option<Authorization>,
     last_error: Option<ErrorCode>,
+    /// `CLOCK_SET_BACK` or `CLOCK_SKEW` when the device clock was last found wanting.
+    clock_warning: Option<ErrorCode>,
     online: bool,
     /// Counts not yet written to the store.
     tally: Tally,
+    time: TimeGuard,
+    /// The signed form of `authorization`, as cached.
+    signed: Option<Signed>,
+    /// The trusted time last written to the cache.
+    saved_time_ms: u64,
+}
+
+/// How far trusted time may run ahead of the cached copy before `persist` writes it again: a
+/// clock set back after a reload can then gain at most this much grace.
+const TIME_SAVE_STEP_MS: u64 = 60 * 1000;
+
+/// What the store keeps between page loads: the signed authorization, as the server sent it,
+/// and what the device knows about time.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Cached {
+    authorization: Signed,
+    time: TimeGuard,
 }
 
 /// What one `flush` did.
@@ -71,17 +91,49 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     pub async fn start(store: S, transport: T, clock: C, target: Target, params: AuthorizeParams) -> Result<Self, LicetError> {
         let device_id = device_id(&store).await?;
         let engine = Engine { store, transport, clock, target, device_id, domain: params.domain.clone(), state: RefCell::default() };
+        let cached = engine.cached_authorization().await?.map(|(authorization, signed, time)| {
+            // Time knowledge survives reloads, so a reload does not reset the clock guard.
+            let mut state = engine.state.borrow_mut();
+            state.time = time;
+            state.saved_time_ms = time.latest_ms;
+            (authorization, signed)
+        });
         match engine.authorize(&params).await {
             Ok(()) => Ok(engine),
-            Err(error) if error.code == ErrorCode::NetworkError => match engine.cached_authorization().await? {
-                Some(cached) if engine.clock.now_ms() <= cached.offline_until => {
-                    *engine.state.borrow_mut() =
-                        State { authorization: Some(cached), last_error: Some(error.code), online: false, tally: Tally::default() };
+            Err(error) if error.code == ErrorCode::NetworkError => match cached {
+                Some((cached, signed)) => {
+                    let mut state = engine.state.borrow_mut();
+                    state.authorization = Some(cached);
+                    state.signed = Some(signed);
+                    state.last_error = Some(error.code);
+                    drop(state);
+                    // Offline, the cached authorization counts only within its grace.
+                    engine.check_grace().map_err(|_| error)?;
                     Ok(engine)
                 }
-                _ => Err(error),
+                None => Err(error),
             },
             Err(error) => Err(error),
+        }
+    }
+
+    /// The time to decide with: the device clock corrected by the server's last signed time,
+    /// never earlier than the latest trusted time. A clock set back is noted for `status()`.
+    fn now(&self) -> u64 {
+        let mut state = self.state.borrow_mut();
+        let (now, reading) = state.time.read(self.clock.now_ms());
+        if reading == Reading::SetBack {
+            state.clock_warning = Some(ErrorCode::ClockSetBack);
+        }
+        now
+    }
+
+    /// `GRACE_EXPIRED` once the trusted time is past the authorization's `offline_until`.
+    fn check_grace(&self) -> Result<(), LicetError> {
+        let now = self.now();
+        match &self.state.borrow().authorization {
+            Some(authorization) if now > authorization.offline_until => Err(ErrorCode::GraceExpired.into()),
+            _ => Ok(()),
         }
     }
 
@@ -90,16 +142,37 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     }
 
     pub fn status(&self) -> Status {
+        let expired = self.check_grace().err().map(|e| e.code);
         let state = self.state.borrow();
-        status::status(state.authorization.as_ref(), state.last_error, state.online)
+        // A clock found wanting matters more to the app than the last call's failure.
+        let code = expired.or(state.clock_warning).or(state.last_error);
+        let mut status = status::status(state.authorization.as_ref(), code, state.online);
+        if expired.is_some() {
+            status.state = "expired";
+        }
+        status
     }
 
-    async fn cached_authorization(&self) -> Result<Option<Authorization>, LicetError> {
+    /// The cached authorization, if it verifies for this device and project, with the time
+    /// knowledge saved beside it. One altered byte and it is not used.
+    async fn cached_authorization(&self) -> Result<Option<(Authorization, Signed, TimeGuard)>, LicetError> {
         let Some(bytes) = self.store.load_authorization().await? else { return Ok(None) };
-        let Ok(signed) = wire::decode::<Signed>(&bytes) else { return Ok(None) };
-        let Ok(authorization) = session::verify_authorization(&signed, &self.target, self.device_id) else { return Ok(None) };
+        let Ok(cached) = wire::decode::<Cached>(&bytes) else { return Ok(None) };
+        let Ok(authorization) = session::verify_authorization(&cached.authorization, &self.target, self.device_id) else { return Ok(None) };
         let same_project = self.target.handshake_code.as_ref().is_none_or(|code| *code == authorization.handshake_code);
-        Ok(same_project.then_some(authorization))
+        Ok(same_project.then_some((authorization, cached.authorization, cached.time)))
+    }
+
+    /// Writes the signed authorization and the clock guard to the store.
+    async fn save_cache(&self) -> Result<(), LicetError> {
+        let (bytes, latest) = {
+            let state = self.state.borrow();
+            let Some(signed) = state.signed.clone() else { return Ok(()) };
+            (wire::encode(&Cached { authorization: signed, time: state.time }), state.time.latest_ms)
+        };
+        self.store.save_authorization(&bytes).await?;
+        self.state.borrow_mut().saved_time_ms = latest;
+        Ok(())
     }
 
     /// Posts to the main server, then to each standby while none answers.
@@ -129,10 +202,17 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         result
     }
 
+    /// Takes a verified authorization: its signed server time sets the clock guard, and both
+    /// are cached for offline starts.
     async fn accept(&self, signed: Signed, authorization: Authorization) -> Result<(), LicetError> {
-        self.store.save_authorization(&wire::encode(&signed)).await?;
-        self.state.borrow_mut().authorization = Some(authorization);
-        Ok(())
+        {
+            let mut state = self.state.borrow_mut();
+            let agreement = state.time.server_time(authorization.server_time, self.clock.now_ms());
+            state.clock_warning = (agreement == Agreement::Skewed).then_some(ErrorCode::ClockSkew);
+            state.signed = Some(signed);
+            state.authorization = Some(authorization);
+        }
+        self.save_cache().await
     }
 
     async fn authorize(&self, params: &AuthorizeParams) -> Result<(), LicetError> {
@@ -149,7 +229,8 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     /// Adds counts to the in-memory tally, in the current 3-minute slot. Synchronous, so that
     /// counting never waits on storage.
     pub fn tally(&self, items: impl IntoIterator<Item = (UsageItem, u64)>) -> Result<(), LicetError> {
-        let slot = ledger::slot_of(self.clock.now_ms());
+        self.check_grace()?;
+        let slot = ledger::slot_of(self.now());
         let mut state = self.state.borrow_mut();
         let state = &mut *state;
         let handshake_code = &state.authorization.as_ref().ok_or(ErrorCode::NotInitialized)?.handshake_code;
@@ -170,8 +251,13 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         let written = self.store.append_usage(&tally.records()).await;
         if written.is_err() {
             self.state.borrow_mut().tally.merge(tally);
+            return written;
         }
-        written
+        let stale = {
+            let state = self.state.borrow();
+            state.time.latest_ms >= state.saved_time_ms + TIME_SAVE_STEP_MS
+        };
+        if stale { self.save_cache().await } else { Ok(()) }
     }
 
     /// Counts `count` pages of `module` and returns once they are in the store.
@@ -189,7 +275,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     /// Seals the usage of closed slots into reports and sends the outbox: the scheduled send,
     /// which leaves the open slot to fill so that a device sends one report per slot.
     pub async fn report(&self) -> Result<Flushed, LicetError> {
-        self.send(ledger::slot_of(self.clock.now_ms())).await
+        self.send(ledger::slot_of(self.now())).await
     }
 
     /// Seals the pending usage of slots before `open_slot` into reports, sends every report in

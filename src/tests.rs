@@ -230,3 +230,98 @@ fn a_scheduled_report_sends_closed_slots_and_leaves_the_open_one_filling() {
     ready(engine.flush()).unwrap();
     assert_eq!(world.server.pages.borrow().get(&Module::Core), Some(&7));
 }
+
+const DAY: u64 = 24 * 60 * 60 * 1000;
+
+#[test]
+fn offline_the_grace_holds_six_days_ends_at_eight_and_a_contact_renews_it() {
+    let world = World::new();
+    let engine = world.start().unwrap();
+    world.server.offline.set(true);
+    world.clock.0.set(NOW + 6 * DAY);
+    ready(engine.count_pages(Module::Core, 1)).unwrap();
+    assert_eq!(engine.status().state, "valid");
+
+    world.clock.0.set(NOW + 8 * DAY);
+    assert_eq!(ready(engine.count_pages(Module::Core, 1)).unwrap_err().code, ErrorCode::GraceExpired);
+    assert_eq!(engine.status().state, "expired");
+    assert_eq!(engine.status().code, Some(ErrorCode::GraceExpired));
+
+    // Back online: the report renews the authorization, and the offline usage arrives.
+    world.server.offline.set(false);
+    world.server.now.set(NOW + 8 * DAY);
+    ready(engine.flush()).unwrap();
+    assert_eq!(engine.status().state, "valid");
+    assert_eq!(world.server.pages.borrow().get(&Module::Core), Some(&1));
+    ready(engine.count_pages(Module::Core, 1)).unwrap();
+}
+
+#[test]
+fn setting_the_clock_back_is_named_and_stretches_no_grace() {
+    let world = World::new();
+    let engine = world.start().unwrap();
+    world.server.offline.set(true);
+    world.clock.0.set(NOW + 6 * DAY);
+    ready(engine.count_pages(Module::Core, 1)).unwrap();
+    world.clock.0.set(NOW + DAY);
+    assert_eq!(engine.status().code, Some(ErrorCode::ClockSetBack));
+    // Trusted time does not go back to day 1: the grace still ends at day 7 of trusted time.
+    ready(engine.count_pages(Module::Core, 1)).unwrap();
+    world.clock.0.set(NOW + 7 * DAY + 1);
+    assert_eq!(ready(engine.count_pages(Module::Core, 1)).unwrap_err().code, ErrorCode::GraceExpired);
+}
+
+#[test]
+fn a_clock_set_back_after_a_reload_keeps_the_trusted_time_of_before() {
+    let world = World::new();
+    let engine = world.start().unwrap();
+    world.server.offline.set(true);
+    world.clock.0.set(NOW + 6 * DAY);
+    ready(engine.count_pages(Module::Core, 1)).unwrap(); // persists, saving the trusted time
+    drop(engine);
+    world.clock.0.set(NOW + DAY);
+    let reloaded = world.start().unwrap();
+    assert_eq!(reloaded.status().code, Some(ErrorCode::ClockSetBack));
+    // The trusted time of before the reload holds: this page is counted on day 6, not day 1.
+    ready(reloaded.count_pages(Module::Core, 2)).unwrap();
+    world.server.offline.set(false);
+    ready(reloaded.flush()).unwrap();
+    let sent: licet_protocol::wire::ReportsRequest =
+        licet_protocol::wire::decode(world.server.plaintexts.borrow().last().unwrap()).unwrap();
+    let slots: Vec<(u64, u64)> =
+        sent.reports.iter().flat_map(|r| &r.slots).map(|s| (s.slot, s.pages.iter().map(|(_, n)| n).sum())).collect();
+    assert!(slots.contains(&(crate::core::ledger::slot_of(NOW + 6 * DAY), 3)), "slots: {slots:?}");
+}
+
+#[test]
+fn a_device_clock_far_from_the_servers_is_named_and_corrected_for() {
+    let world = World::new();
+    world.clock.0.set(NOW + 8 * DAY);
+    let engine = world.start().unwrap();
+    assert_eq!(engine.status().code, Some(ErrorCode::ClockSkew));
+    assert_eq!(engine.status().state, "valid", "the server's time decides, not the device's");
+    ready(engine.count_pages(Module::Core, 2)).unwrap();
+    ready(engine.flush()).unwrap();
+    let report: crate::core::ledger::OutboxReport = {
+        // The slot counted is the server's, not the device's.
+        let sealed = world.server.plaintexts.borrow().last().cloned().unwrap();
+        let request: licet_protocol::wire::ReportsRequest = licet_protocol::wire::decode(&sealed).unwrap();
+        crate::core::ledger::OutboxReport { handshake_code: request.handshake_code, report: request.reports[0].clone() }
+    };
+    assert_eq!(report.report.slots[0].slot, crate::core::ledger::slot_of(NOW));
+}
+
+#[test]
+fn an_edited_cached_authorization_is_not_used() {
+    let world = World::new();
+    world.start().unwrap();
+    let cached = world.store.authorization.borrow().clone().unwrap();
+    for at in [10, cached.len() / 2, cached.len() - 70] {
+        let mut edited = cached.clone();
+        edited[at] ^= 0x01;
+        *world.store.authorization.borrow_mut() = Some(edited);
+        world.server.offline.set(true);
+        let refused = world.start();
+        assert_eq!(refused.err().map(|e| e.code), Some(ErrorCode::NetworkError), "byte {at}");
+    }
+}

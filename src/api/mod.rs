@@ -44,7 +44,8 @@ export interface InitOptions {
 
 /** The license as this device sees it. */
 export interface LicenseStatus {
-  state: "uninitialized" | "valid" | "trial" | "tolerance";
+  /** "expired": offline past `offlineUntil`; counting is refused until the server is reached. */
+  state: "uninitialized" | "valid" | "trial" | "tolerance" | "expired";
   /** The code of the last failure, or null when the last call succeeded. */
   code: LicetErrorCode | null;
   /** Until when (Unix ms) the device may work without reaching the server. */
@@ -89,7 +90,7 @@ export type LicetErrorCode =
   | "REPLAYED_NONCE" | "UNKNOWN_PROJECT" | "WRONG_SESSION_PASSWORD" | "NO_LICENSE"
   | "LICENSE_EXPIRED" | "UNKNOWN_DEVICE" | "INTERNAL" | "INVALID_ARGUMENT" | "NOT_INITIALIZED"
   | "INVALID_LICENSE_KEY" | "NETWORK_ERROR" | "STORAGE_ERROR" | "BAD_KEY" | "BAD_SIGNATURE"
-  | "NONCE_MISMATCH" | "BAD_RESPONSE";
+  | "NONCE_MISMATCH" | "BAD_RESPONSE" | "GRACE_EXPIRED" | "CLOCK_SET_BACK" | "CLOCK_SKEW";
 
 /** The errors Licet throws and rejects with. */
 export interface LicetError extends Error {

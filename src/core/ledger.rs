@@ -35,7 +35,7 @@ pub struct UsageRecord {
 /// The value of `key` in a short list of groups, added with its default when missing. Lists
 /// here hold a few projects, slots or items, so a linear search beats a map, and one generic
 /// helper keeps the browser module free of several map instantiations.
-pub(crate) fn group<'a, K: PartialEq, V: Default>(groups: &'a mut Vec<(K, V)>, key: K) -> &'a mut V {
+pub(crate) fn group<K: PartialEq, V: Default>(groups: &mut Vec<(K, V)>, key: K) -> &mut V {
     let at = match groups.iter().position(|(k, _)| *k == key) {
         Some(at) => at,
         None => {

@@ -2,6 +2,7 @@
 //! function that needs the time is handed `now` (Unix ms), so all of it runs under plain
 //! `cargo test` and, unchanged, in the browser under wasm-bindgen-test.
 
+pub mod clock;
 pub mod dedup;
 pub mod error;
 pub mod frame;

@@ -245,3 +245,43 @@ mod frame {
         assert_eq!(split("7:QR_CODE1:😀"), None);
     }
 }
+
+mod clock {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use crate::core::clock::{Agreement, Reading, TimeGuard, ROLLBACK_TOLERANCE_MS, SKEW_TOLERANCE_MS};
+
+    const DAY: u64 = 24 * 60 * 60 * 1000;
+    const T: u64 = 1_800_000_000_000;
+
+    #[test]
+    fn decisions_use_server_time_whatever_the_device_clock_says() {
+        let mut guard = TimeGuard::default();
+        // The device clock runs 8 days ahead of the server: named, and corrected for.
+        assert_eq!(guard.server_time(T, T + 8 * DAY), Agreement::Skewed);
+        assert_eq!(guard.read(T + 8 * DAY + 1_000), (T + 1_000, Reading::Normal));
+        assert_eq!(TimeGuard::default().server_time(T, T + SKEW_TOLERANCE_MS), Agreement::Agrees);
+    }
+
+    #[test]
+    fn a_clock_set_back_is_named_and_does_not_turn_trusted_time_back() {
+        let mut guard = TimeGuard::default();
+        guard.server_time(T, T);
+        assert_eq!(guard.read(T + 6 * DAY), (T + 6 * DAY, Reading::Normal));
+        // Back by 5 days: named, and the trusted time stays where it was.
+        assert_eq!(guard.read(T + DAY), (T + 6 * DAY, Reading::SetBack));
+        // A small step back (a clock sync) is not a manipulation.
+        let mut synced = TimeGuard::default();
+        synced.server_time(T, T);
+        synced.read(T + 10 * ROLLBACK_TOLERANCE_MS);
+        assert_eq!(synced.read(T + 9 * ROLLBACK_TOLERANCE_MS).1, Reading::Normal);
+    }
+
+    #[test]
+    fn moving_the_clock_forward_moves_trusted_time_forward() {
+        let mut guard = TimeGuard::default();
+        guard.server_time(T, T);
+        assert_eq!(guard.read(T + 8 * DAY).0, T + 8 * DAY);
+    }
+}

@@ -58,6 +58,9 @@ codes! {
     BadSignature = "BAD_SIGNATURE", 0, "a signature does not verify: the response or license was altered or comes from another server";
     NonceMismatch = "NONCE_MISMATCH", 0, "the response does not answer this request: a proxy may be replaying responses";
     BadResponse = "BAD_RESPONSE", 0, "the license server sent an answer this sdk does not understand: update the sdk or the server";
+    GraceExpired = "GRACE_EXPIRED", 0, "the offline grace period is over: connect to the license server to go on counting";
+    ClockSetBack = "CLOCK_SET_BACK", 0, "the device clock was set back: licensing keeps to the latest trusted time";
+    ClockSkew = "CLOCK_SKEW", 0, "the device clock differs from the license server's by more than 5 minutes: licensing uses the server's time";
 }
 
 #[cfg(test)]
