@@ -44,10 +44,13 @@ fn corrected(now: u64, offset_ms: i64) -> u64 {
 }
 
 impl TimeGuard {
-    /// Takes a signed server time received at device time `now`.
+    /// Takes a signed server time received at device time `now`. The server is the authority:
+    /// its time replaces the trusted time even when that is earlier (a device clock that ran
+    /// ahead is corrected). Only fresh answers, whose nonce matched, may be passed here, so an
+    /// old signed time cannot be replayed to turn trusted time back.
     pub fn server_time(&mut self, server_time: u64, now: u64) -> Agreement {
         self.offset_ms = (server_time as i128 - now as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64;
-        self.latest_ms = self.latest_ms.max(server_time);
+        self.latest_ms = server_time;
         self.last_reading_ms = now;
         if server_time.abs_diff(now) > SKEW_TOLERANCE_MS { Agreement::Skewed } else { Agreement::Agrees }
     }

@@ -279,9 +279,12 @@ mod clock {
     }
 
     #[test]
-    fn moving_the_clock_forward_moves_trusted_time_forward() {
+    fn moving_the_clock_forward_moves_trusted_time_forward_until_the_server_corrects_it() {
         let mut guard = TimeGuard::default();
         guard.server_time(T, T);
         assert_eq!(guard.read(T + 8 * DAY).0, T + 8 * DAY);
+        // Back in contact: the server says it is T + 1 s, and that is what counts from now on.
+        guard.server_time(T + 1_000, T + 8 * DAY);
+        assert_eq!(guard.read(T + 8 * DAY + 500).0, T + 1_500);
     }
 }
