@@ -8,7 +8,7 @@ use licet_protocol::wire::{ErrorBody, SealedRequest, SealedResponse};
 use licet_protocol::ErrorCode;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, Request, RequestInit, RequestMode, Response};
+use web_sys::{AbortSignal, Request, RequestInit, RequestMode, Response};
 
 use crate::core::error::LicetError;
 use crate::platform::browser::{set_property, string_property};
@@ -57,10 +57,8 @@ impl Transport for FetchTransport {
         let headers = web_sys::Headers::new().map_err(bad_response)?;
         headers.set("content-type", "application/json").map_err(bad_response)?;
         init.set_headers(&headers);
-        let controller = AbortController::new().map_err(bad_response)?;
-        init.set_signal(Some(&controller.signal()));
-        // Dropped, and so cancelled, when this function returns.
-        let _deadline = gloo_timers::callback::Timeout::new(REQUEST_TIMEOUT_MS, move || controller.abort());
+        // The platform's own timeout signal: no timer of ours to keep alive or cancel.
+        init.set_signal(Some(&AbortSignal::timeout_with_u32(REQUEST_TIMEOUT_MS)));
         let request = Request::new_with_str_and_init(url, &init).map_err(|_| LicetError::from(ErrorCode::InvalidLicenseKey))?;
         let network = |_| LicetError::from(ErrorCode::NetworkError);
         let response: Response = JsFuture::from(global_fetch(&request)).await.map_err(network)?.unchecked_into();

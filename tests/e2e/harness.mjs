@@ -297,3 +297,43 @@ export function withWorld(use, options) {
     await made?.close();
   }, BOUNDED);
 }
+
+/**
+ * A browser profile under `dir` with a fake clock installed before any page runs, so that
+ * minutes and days pass in an instant. Real network work still takes real time: `advanceUntil`
+ * keeps the fake clock from racing past a request in flight.
+ */
+export async function clockedBrowser(dir) {
+  const context = await launchBrowser(dir);
+  await context.clock.install({ time: Date.now() });
+  let inflight = 0;
+  let waiters = [];
+  const settle = () => {
+    inflight -= 1;
+    if (inflight === 0) {
+      for (const wake of waiters) wake();
+      waiters = [];
+    }
+  };
+  context.on('request', () => {
+    inflight += 1;
+  });
+  context.on('requestfinished', settle);
+  context.on('requestfailed', settle);
+  context.networkIdle = () => (inflight === 0 ? Promise.resolve() : new Promise((wake) => waiters.push(wake)));
+  return context;
+}
+
+/**
+ * Advances a `clockedBrowser`'s clock in steps of 15 s until `check()` holds (80 steps at most).
+ * Before each step it waits until no request is in flight, so that no request ever sees more
+ * fake time pass than one step: its 30 s deadline is then never hit by the test's jumps.
+ */
+export async function advanceUntil(context, check, what) {
+  for (let step = 0; step < 80; step++) {
+    if (await check()) return;
+    await context.networkIdle();
+    await context.clock.runFor(15_000);
+  }
+  throw new Error(`${what}: not within 80 steps of 15 s of browser time`);
+}

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { BOUNDED, corePages, launchBrowser, ok, openTestPage, startServer, withWorld } from './harness.mjs';
+import { BOUNDED, advanceUntil, clockedBrowser, corePages, ok, openTestPage, startServer, withWorld } from './harness.mjs';
 
 let w;
 
@@ -14,8 +14,7 @@ withWorld((made) => {
 });
 
 test('usage counted while the server was down at start-up arrives when it is back', BOUNDED, async () => {
-  const context = await launchBrowser(join(w.dir, 'clocked'));
-  await context.clock.install({ time: Date.now() });
+  const context = await clockedBrowser(join(w.dir, 'clocked'));
   let restarted;
   try {
     const page = await openTestPage(context, w.origin);
@@ -30,14 +29,8 @@ test('usage counted while the server was down at start-up arrives when it is bac
     await context.clock.runFor(60_000); // the reporter tries, fails and backs off
 
     restarted = await startServer({ data: w.data, www: w.www, port: w.server.port });
-    let arrived = false;
-    for (let step = 0; step < 80 && !arrived; step++) {
-      await context.clock.runFor(15_000);
-      arrived = (await corePages(w.data, w.licenseId)) === before + 4;
-    }
-    const status = await ok(page, 'status');
-    assert.ok(arrived, `the 4 pages arrived without a reload (status ${JSON.stringify(status)}; server log:\n${restarted.log()})`);
-    assert.equal(status.online, true);
+    await advanceUntil(context, async () => (await corePages(w.data, w.licenseId)) === before + 4, 'the 4 pages arrive without a reload');
+    assert.equal((await ok(page, 'status')).online, true);
   } finally {
     await context.close();
     await restarted?.stop();
