@@ -158,7 +158,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     async fn cached_authorization(&self) -> Result<Option<(Authorization, Signed, TimeGuard)>, LicetError> {
         let Some(bytes) = self.store.load_authorization().await? else { return Ok(None) };
         let Ok(cached) = wire::decode::<Cached>(&bytes) else { return Ok(None) };
-        let Ok(authorization) = session::verify_authorization(&cached.authorization, &self.target, self.device_id) else { return Ok(None) };
+        let Ok(authorization) = session::verify_authorization(&cached.authorization, &self.target, self.device_id, &self.domain) else { return Ok(None) };
         let same_project = self.target.handshake_code.as_ref().is_none_or(|code| *code == authorization.handshake_code);
         Ok(same_project.then_some((authorization, cached.authorization, cached.time)))
     }

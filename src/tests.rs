@@ -325,3 +325,23 @@ fn an_edited_cached_authorization_is_not_used() {
         assert_eq!(refused.err().map(|e| e.code), Some(ErrorCode::NetworkError), "byte {at}");
     }
 }
+
+#[test]
+fn the_module_refuses_a_host_its_licenses_do_not_bind_even_if_the_server_allows_it() {
+    // The twin does not check domains: the refusal below is the browser module's own.
+    let world = World { server: ServerTwin::bound_to(NOW, &["*.example.com"]), ..World::new() };
+    assert_eq!(world.start().unwrap().status().state, "valid", "app.example.com is bound");
+    let elsewhere = AuthorizeParams { domain: "app.example.net".into(), ..params() };
+    let refused = ready(Engine::start(&world.store, &world.server, &world.clock, target(&world.server), elsewhere));
+    assert_eq!(refused.err().map(|e| e.code), Some(ErrorCode::DomainMismatch));
+}
+
+#[test]
+fn the_typescript_error_union_lists_exactly_the_shared_codes() {
+    let api = include_str!("api/mod.rs");
+    let union = &api[api.find("export type LicetErrorCode =").unwrap()..];
+    let union = &union[..union.find(';').unwrap()];
+    let listed: Vec<&str> = union.split('"').skip(1).step_by(2).collect();
+    let shared: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(listed, shared, "the .d.ts union and crates/protocol/src/codes.rs differ");
+}

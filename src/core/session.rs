@@ -6,6 +6,7 @@
 use licet_protocol::keys::VerifyingKey;
 use licet_protocol::envelope::{open_response, seal_request, ResponseKey, Route};
 use licet_protocol::ids::{DeviceId, Nonce, ReportId};
+use licet_protocol::domain;
 use licet_protocol::keys::{verifying_key, verifying_key_from_text, ServerPublicKeys};
 use licet_protocol::license::{self, LicenseFile};
 use licet_protocol::license_key::LicenseKey;
@@ -66,6 +67,8 @@ pub struct Pending {
     key: ResponseKey,
     nonce: Nonce,
     device_id: DeviceId,
+    /// The host the request was made from; the answer's licenses must allow it.
+    host: String,
 }
 
 fn nonce(rng: &mut impl RngCore) -> Nonce {
@@ -78,12 +81,12 @@ fn seal<T: serde::Serialize, R: RngCore + CryptoRng>(
     target: &Target,
     route: Route,
     message: &T,
-    nonce: Nonce,
-    device_id: DeviceId,
+    pending: (Nonce, DeviceId, &str),
     rng: &mut R,
 ) -> Result<(SealedRequest, Pending), LicetError> {
     let (sealed, key) = seal_request(&target.server_keys.hpke, route, &wire::encode(message), rng)?;
-    Ok((sealed, Pending { key, nonce, device_id }))
+    let (nonce, device_id, host) = pending;
+    Ok((sealed, Pending { key, nonce, device_id, host: host.into() }))
 }
 
 /// Seals `POST /v1/authorize`.
@@ -107,7 +110,7 @@ pub fn authorize_request<R: RngCore + CryptoRng>(
         nonce,
         client_time: now,
     };
-    seal(target, Route::Authorize, &request, nonce, device_id, rng)
+    seal(target, Route::Authorize, &request, (nonce, device_id, &params.domain), rng)
 }
 
 /// Seals `POST /v1/reports` for one project's reports.
@@ -129,7 +132,7 @@ pub fn reports_request<R: RngCore + CryptoRng>(
         nonce,
         client_time: now,
     };
-    seal(target, Route::Reports, &request, nonce, device_id, rng)
+    seal(target, Route::Reports, &request, (nonce, device_id, domain), rng)
 }
 
 /// The sealed body of a successful answer, or the server's refusal as an error.
@@ -143,26 +146,22 @@ pub fn sealed_body(reply: Reply) -> Result<SealedResponse, LicetError> {
     }
 }
 
-/// Verifies a signed authorization (fresh or cached) for this device: the server's signature
-/// and the vendor's signature on every license in it.
-pub fn verify_authorization(signed: &Signed, target: &Target, device_id: DeviceId) -> Result<Authorization, LicetError> {
+/// Verifies a signed authorization (fresh or cached) for this device on this host: the
+/// server's signature, the vendor's signature on every license in it, and that one of those
+/// licenses allows the host (`DOMAIN_MISMATCH` otherwise), by the same rule as the server's.
+pub fn verify_authorization(signed: &Signed, target: &Target, device_id: DeviceId, host: &str) -> Result<Authorization, LicetError> {
     let authorization: Authorization = signed.verify(&target.server)?;
     if authorization.device_id != device_id {
         return Err(ErrorCode::BadResponse.into());
     }
-    for license in &authorization.licenses {
-        license::verify(license, &target.vendor)?;
-    }
+    let licenses =
+        authorization.licenses.iter().map(|signed| license::verify(signed, &target.vendor)).collect::<Result<Vec<LicenseFile>, _>>()?;
+    domain::licenses_allow_host(&licenses, host).map_err(|refusal| LicetError::from(refusal.code()))?;
     Ok(authorization)
 }
 
-/// The license files of an authorization; call only on a verified one.
-pub fn licenses(authorization: &Authorization) -> Vec<LicenseFile> {
-    authorization.licenses.iter().filter_map(|signed| wire::decode(&signed.payload).ok()).collect()
-}
-
 fn checked(pending: &Pending, signed: &Signed, target: &Target) -> Result<Authorization, LicetError> {
-    let authorization = verify_authorization(signed, target, pending.device_id)?;
+    let authorization = verify_authorization(signed, target, pending.device_id, &pending.host)?;
     if authorization.nonce != pending.nonce {
         return Err(ErrorCode::NonceMismatch.into());
     }

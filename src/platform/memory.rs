@@ -89,6 +89,11 @@ pub const SERVER_URL: &str = "https://licet.test";
 
 impl ServerTwin {
     pub fn new(now: u64) -> Self {
+        Self::bound_to(now, &[])
+    }
+
+    /// A twin whose license binds these domain patterns.
+    pub fn bound_to(now: u64, domains: &[&str]) -> Self {
         let vendor = VendorKey::generate(&mut OsRng.unwrap_err());
         let file = LicenseFile {
             id: "L-twin".into(),
@@ -99,7 +104,8 @@ impl ServerTwin {
             quota: Some(1000),
             devices: None,
             active: None,
-            domains: vec![],
+            domains: domains.iter().map(|d| d.to_string()).collect(),
+            allow_dev_hosts: false,
             issued_at: now,
             expires_at: now + 30 * DAY_MS,
             offline_grace_ms: 7 * DAY_MS,

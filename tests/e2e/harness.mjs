@@ -95,12 +95,13 @@ export async function demoVendorPublicKey() {
  * A license server store under `dir`: initialized with the demo vendor public key, holding one
  * per-page license signed by the demo vendor key. Returns `{ data, licenseId }`.
  */
-export async function licensedStore(dir, { org = 'e2e-org', quota = 100_000, modules = 'core,webcam,pdfr,ocr' } = {}) {
+export async function licensedStore(dir, { org = 'e2e-org', quota = 100_000, modules = 'core,webcam,pdfr,ocr', domains = [] } = {}) {
   const data = join(dir, 'data');
   const licenseFile = join(dir, 'license.txt');
   const issued = await cliJson([
     'license', 'issue', '--vendor-key', DEMO_VENDOR_SECRET, '--org', org, '--type', 'per-page',
     '--quota', String(quota), '--modules', modules, '--days', '30', '--out', licenseFile,
+    ...domains.flatMap((d) => ['--domain', d]),
   ]);
   await cli(['init', '--data', data, '--vendor-public-key', await demoVendorPublicKey()]);
   await cli(['license', 'import', '--data', data, licenseFile]);
@@ -208,6 +209,9 @@ export async function launchBrowser(dir) {
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       '--disable-dev-shm-usage',
+      // Names that are not loopback names but reach this machine's loopback server, for
+      // domain binding tests (a license may not bind localhost or 127.0.0.1 themselves).
+      '--host-resolver-rules=MAP *.licet.test 127.0.0.1',
     ],
   });
   context.setDefaultTimeout(30_000);
@@ -248,7 +252,7 @@ export async function ok(page, method, ...args) {
  * The whole world most browser tests need: store, server, license key, browser. If any step
  * fails, what was already started is stopped and the temp directory removed.
  */
-export async function world({ quota } = {}) {
+export async function world({ quota, domains } = {}) {
   await checkBuilt();
   const dir = await tempDir();
   let server;
@@ -261,7 +265,7 @@ export async function world({ quota } = {}) {
     return exit;
   };
   try {
-    const store = await licensedStore(dir.path, { quota });
+    const store = await licensedStore(dir.path, { quota, domains });
     www = await testWww(dir.path);
     server = await startServer({ data: store.data, www });
     const licenseKey = await projectKey(store, server.url);

@@ -47,6 +47,7 @@ codes! {
     NoLicense = "NO_LICENSE", 403, "no license is assigned to this handshake code: assign one on the license server";
     LicenseExpired = "LICENSE_EXPIRED", 403, "the license has expired: renew it or assign another license to the handshake code";
     UnknownDevice = "UNKNOWN_DEVICE", 403, "this device has not been authorized for the project: call initLicense first";
+    DomainMismatch = "DOMAIN_MISMATCH", 403, "the page's domain is not bound to this license: run the page on a bound domain, or ask the vendor to bind this one";
     Internal = "INTERNAL", 500, "the license server failed: try again later; the server log has the cause";
     // Raised by the browser module.
     InvalidArgument = "INVALID_ARGUMENT", 0, "an argument is out of range or of the wrong type: see the api documentation";

@@ -1,12 +1,15 @@
 //! Licet wire protocol v1: the types that cross the network, the HPKE request envelope, the
-//! domain-separated Ed25519 signatures, and the license key and license file formats.
+//! domain-separated Ed25519 signatures, the license key and license file formats, and the
+//! domain patterns licenses bind.
 //!
 //! It does no I/O, reads no clock and holds no JSON serializer unless the `json` feature is on
 //! (the server and CLI turn it on; the browser module reads JSON with the platform's own), so
-//! it compiles unchanged for the host and for wasm32.
+//! it compiles unchanged for the host and for wasm32. The Public Suffix List comes only with the
+//! `psl` feature, which the browser module never turns on.
 
 pub mod b64;
 pub mod codes;
+pub mod domain;
 pub mod envelope;
 mod error;
 pub mod ids;

@@ -131,8 +131,11 @@ pub struct LicenseFile {
     pub quota: Option<u64>,
     pub devices: Option<u32>,
     pub active: Option<ActivePeriod>,
-    /// Domain patterns the license is bound to; empty binds none.
+    /// Domain patterns the license is bound to (`domain::DomainRule`); empty binds none.
     pub domains: Vec<String>,
+    /// Whether `localhost`, `*.localhost` and loopback addresses may use the license even though
+    /// `domains` binds it (`domain::host_allowed`).
+    pub allow_dev_hosts: bool,
     pub issued_at: u64,
     pub expires_at: u64,
     pub offline_grace_ms: u64,

@@ -39,6 +39,7 @@ fn license_file() -> LicenseFile {
         devices: None,
         active: None,
         domains: vec!["*.example.com".into()],
+        allow_dev_hosts: false,
         issued_at: 1,
         expires_at: 2,
         offline_grace_ms: license::DEFAULT_OFFLINE_GRACE_MS,
@@ -126,7 +127,9 @@ fn signatures_round_trip_and_refuse_altered_signature_payload_or_key() {
         bytes[i] ^= 0x01;
         match verifying_key(&bytes) {
             Err(e) => assert_eq!(e, ProtocolError::BadKey),
-            Ok(bad_key) => assert_eq!(signed.verify::<Authorization>(&bad_key).err(), Some(ProtocolError::BadSignature), "key byte {i}"),
+            Ok(bad_key) => {
+                assert_eq!(signed.verify::<Authorization>(&bad_key).err(), Some(ProtocolError::BadSignature), "key byte {i}")
+            }
         }
     }
     let mut short = signed.clone();
@@ -138,7 +141,8 @@ fn signatures_round_trip_and_refuse_altered_signature_payload_or_key() {
 fn a_signature_for_one_kind_does_not_verify_as_another() {
     let server = ServerKeys::generate(&mut rng());
     let key = server.signing.verifying_key();
-    let receipt = Receipt { device_id: DeviceId([1; 16]), accepted: vec![ReportId([2; 16])], server_time: 5, nonce: Nonce([3; 16]) };
+    let receipt =
+        Receipt { device_id: DeviceId([1; 16]), accepted: vec![ReportId([2; 16])], server_time: 5, nonce: Nonce([3; 16]) };
     let signed_receipt = Signed::sign(&server.signing, &receipt);
     assert_eq!(signed_receipt.verify::<Receipt>(&key).unwrap(), receipt);
     assert_eq!(signed_receipt.verify::<Authorization>(&key).err(), Some(ProtocolError::BadSignature));

@@ -1,8 +1,10 @@
 //! What an operator does to a store: initialize it, import licenses, create projects and assign
-//! licenses to them, read usage. The CLI formats these results (and an admin API can later);
+//! licenses to them, read usage; and the domain patterns a license may bind (checked when it is
+//! issued, imported and assigned). The CLI formats these results (and an admin API can later);
 //! none of it is reachable from the protocol routes, and none of it can create license content.
 
 use licet_protocol::b64;
+use licet_protocol::domain::{self, DomainRule};
 use licet_protocol::keys::{self, ServerKeys, ServerPublicKeys, VerifyingKey};
 use licet_protocol::license::{self, LicenseFile, Module};
 use licet_protocol::license_key::LicenseKey;
@@ -11,7 +13,7 @@ use licet_protocol::sign::Signed;
 use crate::error::ServerError;
 use crate::password;
 use crate::random::{self, rng};
-use crate::storage::{Imported, LicenseRecord, Project, Settings, Storage, UsageItem};
+use crate::storage::{Imported, LicenseRecord, Project, Settings, Storage, StorageError, UsageItem};
 
 /// The longest organization ID, handshake code or license ID.
 const MAX_NAME_LEN: usize = 64;
@@ -29,6 +31,42 @@ pub fn check_name(what: &str, name: &str) -> Result<(), ServerError> {
             "{what} {name:?} is not valid: use 1 to {MAX_NAME_LEN} letters, digits, '.', '_' or '-'"
         )))
     }
+}
+
+/// Refuses a pattern that would bind sites of unrelated owners (`domain::covers_public_suffix`);
+/// `of` names where an imported pattern comes from, for the message.
+fn check_not_public_suffix(rule: &DomainRule, of: &str) -> Result<(), ServerError> {
+    if domain::covers_public_suffix(rule) {
+        return Err(ServerError::PublicSuffixDomain {
+            pattern: rule.as_str().to_owned(),
+            of: of.to_owned(),
+            suffix: rule.base().to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// The canonical form of a `--domain` pattern of a license to issue: international names in
+/// punycode, lowercase. Refused: what is no pattern, a development host (the license allows
+/// those with `--allow-dev-hosts`, never by listing them), and a pattern over a public suffix.
+pub fn domain_pattern(pattern: &str) -> Result<String, ServerError> {
+    let rule = domain::normalize_pattern(pattern).map_err(|e| ServerError::InvalidDomain(pattern.to_owned(), e))?;
+    if domain::is_dev_host(rule.base()) {
+        return Err(ServerError::DevHostDomain(pattern.to_owned()));
+    }
+    check_not_public_suffix(&rule, "")?;
+    Ok(rule.as_str().to_owned())
+}
+
+/// Refuses a license whose patterns this server would not issue: one that does not parse, or
+/// covers a public suffix. A vendor may have signed it with an older tool; it is refused all the
+/// same, since the browser matches patterns without the Public Suffix List.
+fn check_license_domains(file: &LicenseFile) -> Result<(), ServerError> {
+    for pattern in &file.domains {
+        let rule = DomainRule::parse(pattern).map_err(|e| ServerError::BadLicenseDomain(file.id.clone(), pattern.clone(), e))?;
+        check_not_public_suffix(&rule, &format!(" of license {}", file.id))?;
+    }
+    Ok(())
 }
 
 /// The result of `initialize`.
@@ -56,7 +94,8 @@ pub async fn initialize(storage: &dyn Storage, vendor_public_key: &str) -> Resul
 }
 
 /// Verifies a license file against the trusted vendor key and stores it. Nothing is stored
-/// for a file that does not verify, or whose id another license already has.
+/// for a file that does not verify, binds a pattern over a public suffix, or whose id another
+/// license already has.
 pub async fn import_license(
     storage: &dyn Storage,
     vendor: &VerifyingKey,
@@ -64,6 +103,7 @@ pub async fn import_license(
     now: u64,
 ) -> Result<(LicenseFile, Imported), ServerError> {
     let file = license::verify(signed, vendor).map_err(|_| ServerError::LicenseSignature)?;
+    check_license_domains(&file)?;
     let record = LicenseRecord {
         id: file.id.clone(),
         text: license::to_text(signed),
@@ -99,6 +139,25 @@ pub async fn create_project(
         None => None,
     };
     Ok(storage.create_project(&handshake_code, organization_id, hash.as_deref(), now).await?)
+}
+
+/// Assigns an imported license to a project, after checking its domain patterns again: the
+/// store may hold a license imported by an older server that did not check them.
+pub async fn assign_license(
+    storage: &dyn Storage,
+    vendor: &VerifyingKey,
+    handshake_code: &str,
+    license_id: &str,
+    now: u64,
+) -> Result<(), ServerError> {
+    let licenses = storage.licenses().await?;
+    let record =
+        licenses.iter().find(|l| l.id == license_id).ok_or_else(|| StorageError::UnknownLicense(license_id.to_owned()))?;
+    let signed =
+        license::from_text(&record.text).map_err(|_| StorageError::Corrupt(format!("the text of license {license_id}")))?;
+    let file = license::verify(&signed, vendor).map_err(|_| ServerError::LicenseSignature)?;
+    check_license_domains(&file)?;
+    Ok(storage.assign_license(handshake_code, license_id, now).await?)
 }
 
 /// The license key `initLicense` takes for `project`, naming the organization and the code.

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use licet_protocol::domain::DomainError;
 use licet_protocol::ProtocolError;
 
 use crate::storage::StorageError;
@@ -38,6 +39,19 @@ pub enum ServerError {
         "another license with the id {0} is already imported: licenses are never replaced, issue the new one with another --id"
     )]
     LicenseIdTaken(String),
+    #[error("--domain {0:?} is not a domain pattern: {1}")]
+    InvalidDomain(String, DomainError),
+    #[error(
+        "--domain {0:?} is a development host: leave it out and pass --allow-dev-hosts, which allows localhost and loopback addresses"
+    )]
+    DevHostDomain(String),
+    #[error("license {0} binds {1:?}, which is not a domain pattern ({2}): ask the vendor for a license issued by a current licet-server")]
+    BadLicenseDomain(String, String, DomainError),
+    /// `of` names the license an imported pattern comes from (` of license ID`), or is empty.
+    #[error(
+        "the domain pattern {pattern:?}{of} covers the public suffix {suffix}, which sites of unrelated owners share: bind a domain of your own, or on a multi-tenant platform only the exact tenant subdomain (like acme.{suffix})"
+    )]
+    PublicSuffixDomain { pattern: String, of: String, suffix: String },
     #[error("the text is neither a license file (licet-license-v1.) nor a license key (LICET1.): pass the file or its text")]
     UndecodableText,
     #[error("the license key cannot be read ({0:?}): copy it again from `licet-server project create`")]

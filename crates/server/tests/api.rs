@@ -68,21 +68,20 @@ impl Server {
 
     /// Issues a license with the vendor key and imports it.
     async fn license(&self, id: &str, license_type: LicenseType, modules: &[Module], expires_at: u64) -> Signed {
-        let file = LicenseFile {
-            id: id.into(),
-            organization_id: ORG.into(),
-            product: "scanner".into(),
-            license_type,
-            modules: modules.to_vec(),
-            quota: Some(1000),
-            devices: None,
-            active: None,
-            domains: vec![],
-            issued_at: NOW - DAY_MS,
-            expires_at,
-            offline_grace_ms: license::DEFAULT_OFFLINE_GRACE_MS,
-            tolerance: Tolerance::default(),
-        };
+        self.import(&license_file(id, license_type, modules, expires_at)).await
+    }
+
+    /// Imports a per-domain license that binds `domains`, valid for a year.
+    async fn domain_license(&self, id: &str, domains: &[&str], allow_dev_hosts: bool) -> Signed {
+        let mut file = license_file(id, LicenseType::PerDomain, &[Module::Core], NOW + 365 * DAY_MS);
+        file.quota = None;
+        file.domains = domains.iter().map(|d| (*d).to_owned()).collect();
+        file.allow_dev_hosts = allow_dev_hosts;
+        self.import(&file).await
+    }
+
+    /// Signs a license file with the vendor key and imports it.
+    async fn import(&self, file: &LicenseFile) -> Signed {
         let signed = file.sign(&self.vendor.0);
         admin::import_license(self.storage.as_ref(), &self.vendor_public(), &signed, NOW).await.unwrap();
         signed
@@ -96,9 +95,13 @@ impl Server {
         }
     }
 
-    /// Posts raw bytes; returns the status and the body.
-    async fn post(&self, path: &str, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
-        let request = Request::post(path).header(header::CONTENT_TYPE, "application/json").body(Body::from(body)).unwrap();
+    /// Posts raw bytes, with an `Origin` header when one is given; returns the status and the body.
+    async fn post(&self, path: &str, body: Vec<u8>, origin: Option<&str>) -> (StatusCode, Vec<u8>) {
+        let mut request = Request::post(path).header(header::CONTENT_TYPE, "application/json");
+        if let Some(origin) = origin {
+            request = request.header(header::ORIGIN, origin);
+        }
+        let request = request.body(Body::from(body)).unwrap();
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         (status, axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec())
@@ -113,7 +116,18 @@ impl Server {
 
     /// Posts a sealed body and opens the answer with `key`.
     async fn send<R: DeserializeOwned>(&self, route: Route, body: Vec<u8>, key: &ResponseKey) -> Answer<R> {
-        let (status, body) = self.post(route.path(), body).await;
+        self.send_from(route, body, key, None).await
+    }
+
+    /// `send` with an `Origin` header, as a browser sends it.
+    async fn send_from<R: DeserializeOwned>(
+        &self,
+        route: Route,
+        body: Vec<u8>,
+        key: &ResponseKey,
+        origin: Option<&str>,
+    ) -> Answer<R> {
+        let (status, body) = self.post(route.path(), body, origin).await;
         if status != StatusCode::OK {
             return Err((status, serde_json::from_slice(&body).expect("an error body in the shared JSON shape")));
         }
@@ -122,13 +136,22 @@ impl Server {
     }
 
     async fn call<T: Serialize, R: DeserializeOwned>(&self, route: Route, message: &T) -> Answer<R> {
+        self.call_from(route, message, None).await
+    }
+
+    async fn call_from<T: Serialize, R: DeserializeOwned>(&self, route: Route, message: &T, origin: Option<&str>) -> Answer<R> {
         let (body, key) = self.seal(route, message);
-        self.send(route, body, &key).await
+        self.send_from(route, body, &key, origin).await
     }
 
     /// Authorizes a device and checks the server's signature on the answer.
     async fn authorize(&self, request: &AuthorizeRequest) -> Answer<Authorization> {
-        let signed: Signed = self.call(Route::Authorize, request).await?;
+        self.authorize_from(request, None).await
+    }
+
+    /// `authorize` with an `Origin` header.
+    async fn authorize_from(&self, request: &AuthorizeRequest, origin: Option<&str>) -> Answer<Authorization> {
+        let signed: Signed = self.call_from(Route::Authorize, request, origin).await?;
         Ok(signed.verify(&self.server_signing()).expect("the authorization verifies with the server's key"))
     }
 
@@ -138,6 +161,26 @@ impl Server {
 
     async fn usage(&self) -> Vec<UsageTotal> {
         self.storage.usage().await.unwrap()
+    }
+}
+
+/// A license file of `ORG` that binds no domain.
+fn license_file(id: &str, license_type: LicenseType, modules: &[Module], expires_at: u64) -> LicenseFile {
+    LicenseFile {
+        id: id.into(),
+        organization_id: ORG.into(),
+        product: "scanner".into(),
+        license_type,
+        modules: modules.to_vec(),
+        quota: Some(1000),
+        devices: None,
+        active: None,
+        domains: vec![],
+        allow_dev_hosts: false,
+        issued_at: NOW - DAY_MS,
+        expires_at,
+        offline_grace_ms: license::DEFAULT_OFFLINE_GRACE_MS,
+        tolerance: Tolerance::default(),
     }
 }
 
@@ -418,7 +461,7 @@ async fn a_body_that_is_not_a_sealed_request_is_malformed() {
     let server = Server::new("malformed").await;
     for body in [&b"not json"[..], b"{}", br#"{"enc":"***","ct":"AAAA"}"#, br#"{"enc":"AAAA","ct":"AAAA"}"#] {
         for route in [Route::Authorize, Route::Reports] {
-            let (status, body) = server.post(route.path(), body.to_vec()).await;
+            let (status, body) = server.post(route.path(), body.to_vec(), None).await;
             let error: ErrorBody = serde_json::from_slice(&body).unwrap();
             assert_eq!((status, error.code.as_str()), (StatusCode::BAD_REQUEST, "MALFORMED_REQUEST"));
         }
@@ -436,7 +479,7 @@ async fn a_body_that_is_not_a_sealed_request_is_malformed() {
 async fn a_body_over_the_limit_is_refused_as_too_large() {
     let server = Server::new("too-large").await;
 
-    let (status, body) = server.post(Route::Reports.path(), vec![b' '; 2 * 1024 * 1024]).await;
+    let (status, body) = server.post(Route::Reports.path(), vec![b' '; 2 * 1024 * 1024], None).await;
 
     let error: ErrorBody = serde_json::from_slice(&body).unwrap();
     assert_eq!((status, error.code.as_str()), (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"));
@@ -451,6 +494,123 @@ async fn a_report_from_a_device_never_authorized_is_refused() {
 
     assert_refused(answer, StatusCode::FORBIDDEN, "UNKNOWN_DEVICE");
     assert!(server.usage().await.is_empty());
+}
+
+/// A server whose project `CODE` has one per-domain license, binding `domains`.
+async fn bound_server(name: &str, domains: &[&str], allow_dev_hosts: bool) -> Server {
+    let server = Server::new(name).await;
+    server.domain_license("L-domains", domains, allow_dev_hosts).await;
+    server.project(CODE, None, &["L-domains"]).await;
+    server
+}
+
+/// An authorize request of a new device from a page on `domain`.
+fn from_domain(domain: &str) -> AuthorizeRequest {
+    let mut request = authorize_request(DeviceId::from_random(random16()), None, Some(CODE));
+    request.domain = domain.into();
+    request
+}
+
+#[tokio::test]
+async fn a_bound_domain_and_every_subdomain_of_a_wildcard_are_authorized() {
+    let server = bound_server("domain-bound", &["shop.example.org", "*.example.com"], false).await;
+
+    for domain in ["shop.example.org", "example.com", "app.example.com", "a.b.Example.COM", "shop.example.org."] {
+        let origin = format!("https://{domain}");
+        server.authorize_from(&from_domain(domain), Some(&origin)).await.unwrap_or_else(|e| panic!("{domain}: {e:?}"));
+    }
+
+    assert_eq!(server.storage.devices().await.unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn a_domain_the_license_does_not_bind_is_refused_and_stores_no_device() {
+    let server = bound_server("domain-unbound", &["shop.example.org", "*.example.com"], false).await;
+
+    for domain in ["example.org", "www.shop.example.org", "evilexample.com", "example.com.evil.net", "example.co", "", "null"] {
+        let origin = format!("https://{domain}");
+        let answer = server.authorize_from(&from_domain(domain), Some(&origin)).await;
+        assert_refused(answer, StatusCode::FORBIDDEN, "DOMAIN_MISMATCH");
+        // A tool sends no Origin: the reported domain alone decides, the same way.
+        assert_refused(server.authorize(&from_domain(domain)).await, StatusCode::FORBIDDEN, "DOMAIN_MISMATCH");
+    }
+
+    assert!(server.storage.devices().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_origin_that_disagrees_with_the_reported_domain_is_refused() {
+    let server = bound_server("domain-origin", &["app.example.com"], false).await;
+
+    for origin in
+        ["https://evil.example.net", "null", "https://app.example.com.evil.net", "app.example.com", "https://app.example.com/x"]
+    {
+        let answer = server.authorize_from(&from_domain("app.example.com"), Some(origin)).await;
+        assert_refused(answer, StatusCode::FORBIDDEN, "DOMAIN_MISMATCH");
+    }
+    assert!(server.storage.devices().await.unwrap().is_empty());
+
+    // The scheme, the port and the case of the Origin do not matter; a tool sends none.
+    server.authorize_from(&from_domain("app.example.com"), Some("http://APP.example.com:8443")).await.unwrap();
+    server.authorize(&from_domain("app.example.com")).await.unwrap();
+    assert_eq!(server.storage.devices().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn development_hosts_are_refused_unless_the_license_allows_them() {
+    let strict = bound_server("domain-dev-strict", &["app.example.com"], false).await;
+    let dev = bound_server("domain-dev-allowed", &["app.example.com"], true).await;
+
+    for host in ["localhost", "app.localhost", "127.0.0.1", "127.0.1.1", "[::1]"] {
+        let origin = format!("http://{host}:5173");
+        assert_refused(strict.authorize_from(&from_domain(host), Some(&origin)).await, StatusCode::FORBIDDEN, "DOMAIN_MISMATCH");
+        dev.authorize_from(&from_domain(host), Some(&origin)).await.unwrap_or_else(|e| panic!("{host}: {e:?}"));
+    }
+
+    assert!(strict.storage.devices().await.unwrap().is_empty());
+    // Allowing development hosts binds nothing else.
+    assert_refused(dev.authorize(&from_domain("other.example.org")).await, StatusCode::FORBIDDEN, "DOMAIN_MISMATCH");
+}
+
+#[tokio::test]
+async fn reports_from_an_unbound_domain_or_a_disagreeing_origin_are_refused_and_count_nothing() {
+    let server = bound_server("domain-reports", &["*.example.com"], false).await;
+    let device = DeviceId::from_random(random16());
+    let mut authorize = authorize_request(device, None, Some(CODE));
+    authorize.domain = "app.example.com".into();
+    server.authorize(&authorize).await.unwrap();
+
+    let mut elsewhere = reports_request(device, vec![report(3, 1)]);
+    elsewhere.domain = "app.example.org".into();
+    let answer: Answer<ReportsResponse> = server.call(Route::Reports, &elsewhere).await;
+    assert_refused(answer, StatusCode::FORBIDDEN, "DOMAIN_MISMATCH");
+    let request = reports_request(device, vec![report(3, 1)]);
+    let answer: Answer<ReportsResponse> = server.call_from(Route::Reports, &request, Some("https://app.example.org")).await;
+    assert_refused(answer, StatusCode::FORBIDDEN, "DOMAIN_MISMATCH");
+    assert!(server.usage().await.is_empty());
+
+    let _: ReportsResponse = server.call_from(Route::Reports, &request, Some("https://app.example.com")).await.unwrap();
+    assert_eq!(total(&server.usage().await, "L-domains", UsageItem::Pages(Module::Core)), 3);
+}
+
+#[tokio::test]
+async fn a_project_serves_the_union_of_the_domains_of_its_valid_licenses() {
+    let server = Server::new("domain-union").await;
+    server.domain_license("L-a", &["a.example"], false).await;
+    server.domain_license("L-b", &["*.b.example"], false).await;
+    server.license("L-old", LicenseType::PerPage, &[Module::Core], NOW - 1).await;
+    server.project(CODE, None, &["L-a", "L-b", "L-old"]).await;
+
+    for domain in ["a.example", "b.example", "x.b.example"] {
+        server.authorize(&from_domain(domain)).await.unwrap_or_else(|e| panic!("{domain}: {e:?}"));
+    }
+    // The expired license binds no domain, but only valid licenses count: the project stays bound.
+    assert_refused(server.authorize(&from_domain("c.example")).await, StatusCode::FORBIDDEN, "DOMAIN_MISMATCH");
+
+    // A valid license that binds no domain leaves the project unbound, Origin and all.
+    server.license("L-any", LicenseType::PerScan, &[Module::Core], NOW + DAY_MS).await;
+    server.storage.assign_license(CODE, "L-any", NOW).await.unwrap();
+    server.authorize_from(&from_domain("c.example"), Some("https://d.example")).await.unwrap();
 }
 
 #[tokio::test]

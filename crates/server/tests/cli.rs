@@ -249,6 +249,67 @@ fn every_license_type_can_be_issued() {
 }
 
 #[test]
+fn a_vendor_public_key_that_starts_with_a_hyphen_is_taken_as_the_value() {
+    let dir = common::temp_dir("cli-hyphen-key");
+    // A real vendor public key: one in 64 starts with '-', a base64url letter.
+    let key = "-I280tu80C_O23x7ROa5X3Lb_dS2RIQEqnl3EjVlU4Q";
+
+    assert_eq!(json(&["init", "--data", &path(&dir, "data"), "--vendor-public-key", key])["created"], true);
+}
+
+#[test]
+fn domain_patterns_are_normalized_and_never_cover_a_public_suffix() {
+    let s = setup("cli-domains");
+    let out = path(&s.dir, "l.txt");
+    let issue = |domains: &[&str]| -> Vec<String> {
+        let base = ["license", "issue", "--vendor-key", &s.vendor_key, "--org", "acme", "--type", "per-domain", "--out", &out];
+        let mut args: Vec<String> = base.iter().map(|a| (*a).to_owned()).collect();
+        for domain in domains {
+            args.extend(["--domain".to_owned(), (*domain).to_owned()]);
+        }
+        args
+    };
+    let refused_with = |domains: &[&str]| {
+        let args = issue(domains);
+        refused(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+
+    // A wildcard over a multi-tenant platform's suffix: only the exact tenant may be bound.
+    for (pattern, suffix) in [("*.github.io", "github.io"), ("*.herokuapp.com", "herokuapp.com"), ("github.io", "github.io")] {
+        let stderr = refused_with(&[pattern]);
+        assert!(stderr.contains("exact tenant subdomain") && stderr.contains(&format!("(like acme.{suffix})")), "{stderr}");
+    }
+    for pattern in ["*.com", "*.co.uk", "*.COM"] {
+        assert!(refused_with(&[pattern]).contains("covers the public suffix"), "{pattern}");
+    }
+    for (pattern, says) in [
+        ("example.com:8080", "port"),
+        ("https://example.com", "without http://"),
+        ("example.com/app", "path"),
+        ("a.*.example.com", "'*' may only lead"),
+        ("localhost", "--allow-dev-hosts"),
+        ("*.localhost", "--allow-dev-hosts"),
+        ("127.0.0.1", "--allow-dev-hosts"),
+        ("[::1]", "--allow-dev-hosts"),
+    ] {
+        let stderr = refused_with(&[pattern]);
+        assert!(stderr.contains(says), "{pattern}: {stderr}");
+    }
+    assert!(!Path::new(&out).exists());
+
+    let mut args = issue(&["acme.github.io", "*.Bücher.DE", "*.xn--bcher-kva.de", "10.0.0.7", "[2001:DB8::1]"]);
+    args.push("--allow-dev-hosts".to_owned());
+    json(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let decoded = json(&["decode", &out]);
+    assert_eq!(decoded["license"]["domains"], json!(["acme.github.io", "*.xn--bcher-kva.de", "10.0.0.7", "[2001:db8::1]"]));
+    assert_eq!(decoded["license"]["allowDevHosts"], true);
+    assert_eq!(json(&["license", "import", "--data", &s.data, &out])["imported"], true);
+
+    json(&issue(&["shop.example.org"]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(json(&["decode", &out])["license"]["allowDevHosts"], false);
+}
+
+#[test]
 fn serve_prints_its_address_serves_and_stops_cleanly_on_sigterm() {
     let s = setup("cli-serve");
     let www = s.dir.join("www");

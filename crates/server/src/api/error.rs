@@ -5,6 +5,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use licet_protocol::domain::DomainRefusal;
 use licet_protocol::wire::ErrorBody;
 use licet_protocol::{ErrorCode, ProtocolError};
 
@@ -31,6 +32,10 @@ pub enum ApiError {
     UnknownDevice,
     #[error("replayed nonce")]
     ReplayedNonce,
+    #[error("no valid license allows the reported domain: {0:?}")]
+    DomainNotAllowed(DomainRefusal),
+    #[error("the Origin header names another host than the reported domain")]
+    OriginMismatch,
     /// The server's own failure; the cause goes to the log only.
     #[error("internal: {0}")]
     Internal(String),
@@ -52,6 +57,8 @@ impl ApiError {
             ApiError::LicenseExpired => ErrorCode::LicenseExpired,
             ApiError::UnknownDevice => ErrorCode::UnknownDevice,
             ApiError::ReplayedNonce => ErrorCode::ReplayedNonce,
+            ApiError::DomainNotAllowed(refusal) => refusal.code(),
+            ApiError::OriginMismatch => ErrorCode::DomainMismatch,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
     }

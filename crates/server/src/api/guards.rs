@@ -1,8 +1,11 @@
 //! The licensing decisions both protocol routes share: which project a request names, whether
-//! its session password matches, which assigned licenses are valid now, what the signed
-//! authorization grants, and which license each counted item is charged to. Each refusal is one
-//! named code. Seats, quotas, domain binding and tolerance are not enforced here yet.
+//! its session password matches, which assigned licenses are valid now, whether they bind the
+//! page's domain and its `Origin` agrees, what the signed authorization grants, and which license
+//! each counted item is charged to. Each refusal is one named code. Seats, quotas and tolerance
+//! are not enforced here yet.
 
+use axum::http::HeaderValue;
+use licet_protocol::domain;
 use licet_protocol::ids::{DeviceId, Nonce};
 use licet_protocol::keys::SigningKey;
 use licet_protocol::license::{self, LicenseFile, LicenseType, Module};
@@ -85,10 +88,46 @@ pub async fn licensed(config: &Config, handshake_code: &str, now: u64) -> Result
     Ok(Licensed(valid))
 }
 
+/// The host of an `Origin` header (`scheme://host[:port]`), an IPv6 host in brackets as
+/// `location.hostname` gives it; `None` for `null` (opaque origins) and anything else.
+fn origin_host(origin: &str) -> Option<&str> {
+    let (scheme, rest) = origin.split_once("://")?;
+    let host_end = if rest.starts_with('[') { rest.find(']')? + 1 } else { rest.find(':').unwrap_or(rest.len()) };
+    let (host, port) = rest.split_at(host_end);
+    let port_ok =
+        port.is_empty() || port.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    (!scheme.is_empty() && !host.is_empty() && port_ok && !host.contains(['/', '@'])).then_some(host)
+}
+
 impl Licensed {
     /// The license that anything without a better match is charged to.
     fn first(&self) -> &ValidLicense {
         &self.0[0]
+    }
+
+    /// True when some valid license binds no domain: the project then serves every host.
+    fn unbound(&self) -> bool {
+        self.0.iter().any(|l| l.file.domains.is_empty())
+    }
+
+    /// Refuses a reported domain that no valid license allows: the bound domains are the union
+    /// of the licenses', and so is permission for development hosts (`domain::licenses_allow_host`).
+    pub fn check_domain(&self, domain: &str) -> Result<(), ApiError> {
+        domain::licenses_allow_host(self.0.iter().map(|l| &l.file), domain).map_err(ApiError::DomainNotAllowed)
+    }
+
+    /// Refuses a browser request whose `Origin` header is opaque (`null`) or names another host
+    /// than the reported domain, when the project binds domains. A request without the header
+    /// (a tool, not a page) is judged by the reported domain alone.
+    pub fn check_origin(&self, domain: &str, origin: Option<&HeaderValue>) -> Result<(), ApiError> {
+        let Some(origin) = origin else { return Ok(()) };
+        if self.unbound() {
+            return Ok(());
+        }
+        match origin.to_str().ok().and_then(origin_host) {
+            Some(host) if host.eq_ignore_ascii_case(domain) => Ok(()),
+            _ => Err(ApiError::OriginMismatch),
+        }
     }
 
     /// The signed authorization for one device: every valid license file, the union of their
@@ -145,5 +184,38 @@ impl Licensed {
                     .collect(),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_host;
+
+    #[test]
+    fn an_origin_gives_its_host_without_scheme_and_port() {
+        for (origin, host) in [
+            ("https://app.example.com", "app.example.com"),
+            ("http://localhost:8080", "localhost"),
+            ("https://[::1]:8443", "[::1]"),
+            ("http://[2001:db8::1]", "[2001:db8::1]"),
+            ("chrome-extension://abcdefgh", "abcdefgh"),
+        ] {
+            assert_eq!(origin_host(origin), Some(host), "{origin}");
+        }
+        for origin in [
+            "null",
+            "",
+            "app.example.com",
+            "https://",
+            "https://:443",
+            "https://a.com:",
+            "https://a.com:x",
+            "https://a.com/path",
+            "://a.com",
+            "https://[::1",
+            "https://u@a.com",
+        ] {
+            assert_eq!(origin_host(origin), None, "{origin}");
+        }
     }
 }

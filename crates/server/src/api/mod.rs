@@ -12,7 +12,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use licet_protocol::envelope::{self, ResponseKey, Route};
 use licet_protocol::sign::Signed;
@@ -58,7 +58,7 @@ fn seal<T: Serialize>(key: &ResponseKey, answer: &T) -> Json<SealedResponse> {
 }
 
 /// Refuses absurdly long text fields. Empty ones are the client's to send (an SDK may name
-/// no product; a page may have no host name, which domain binding will refuse by its own code).
+/// no product; a page may have no host name, which domain binding refuses by its own code).
 fn check_text<'a>(texts: impl IntoIterator<Item = &'a String>) -> Result<(), ApiError> {
     if texts.into_iter().any(|text| text.len() > MAX_TEXT_LEN) {
         return Err(ApiError::Malformed);
@@ -74,6 +74,7 @@ fn present(field: &Option<String>) -> Option<&str> {
 /// `POST /v1/authorize`: a signed authorization for one device of one project.
 pub(crate) async fn authorize(
     State(config): State<Arc<Config>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SealedResponse>, ApiError> {
     let (request, key): (AuthorizeRequest, _) = open(&config, Route::Authorize, body)?;
@@ -88,6 +89,8 @@ pub(crate) async fn authorize(
             .await?;
     guards::check_session_password(&project, request.session_password.as_deref()).await?;
     let licensed = guards::licensed(&config, &project.handshake_code, now).await?;
+    licensed.check_domain(&request.domain)?;
+    licensed.check_origin(&request.domain, headers.get(header::ORIGIN))?;
     let contact = DeviceContact {
         device_id: request.device_id,
         handshake_code: project.handshake_code.clone(),
@@ -121,6 +124,7 @@ fn check_reports(request: &ReportsRequest) -> Result<(), ApiError> {
 /// them, and refreshes the device's authorization.
 pub(crate) async fn reports(
     State(config): State<Arc<Config>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SealedResponse>, ApiError> {
     let (request, key): (ReportsRequest, _) = open(&config, Route::Reports, body)?;
@@ -131,6 +135,8 @@ pub(crate) async fn reports(
         return Err(ApiError::UnknownDevice);
     }
     let licensed = guards::licensed(&config, &project.handshake_code, now).await?;
+    licensed.check_domain(&request.domain)?;
+    licensed.check_origin(&request.domain, headers.get(header::ORIGIN))?;
     // One ID listed twice in a request is one report: the first copy is the one counted.
     let mut seen = HashSet::with_capacity(request.reports.len());
     let reports: Vec<UsageReport> = request.reports.into_iter().filter(|r| seen.insert(r.report_id)).collect();

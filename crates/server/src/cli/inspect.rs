@@ -68,7 +68,8 @@ pub struct DecodeArgs {
     #[arg(value_name = "FILE-OR-TEXT")]
     input: String,
     /// Also check a license file's signature against this vendor public key.
-    #[arg(long, value_name = "KEY")]
+    // One base64url key in 64 starts with `-`: it is still the value, not an option.
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
     vendor_public_key: Option<String>,
 }
 
@@ -83,6 +84,7 @@ fn license_view(file: &LicenseFile) -> Value {
         "devices": file.devices,
         "active": file.active.map(|a| a.as_str()),
         "domains": file.domains,
+        "allowDevHosts": file.allow_dev_hosts,
         "issuedAt": rfc3339(file.issued_at),
         "expiresAt": rfc3339(file.expires_at),
         "offlineGraceMs": file.offline_grace_ms,

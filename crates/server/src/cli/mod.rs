@@ -70,7 +70,8 @@ struct InitArgs {
     #[command(flatten)]
     data: DataArgs,
     /// The vendor public key (from `licet-server vendor public-key`) whose licenses this server accepts.
-    #[arg(long, value_name = "KEY")]
+    // One base64url key in 64 starts with `-`: it is still the value, not an option.
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
     vendor_public_key: String,
 }
 

@@ -80,7 +80,10 @@ pub async fn run(command: ProjectCommand) -> Result<Outcome, ServerError> {
     match command {
         ProjectCommand::Create(args) => create(args).await,
         ProjectCommand::Assign { data, handshake_code, license } => {
-            with_config(&data, async |config| Ok(config.storage.assign_license(&handshake_code, &license, now()).await?)).await?;
+            with_config(&data, async |config| {
+                admin::assign_license(config.storage.as_ref(), &config.vendor_public, &handshake_code, &license, now()).await
+            })
+            .await?;
             Ok(Outcome {
                 text: format!("assigned license {license} to {handshake_code}"),
                 json: serde_json::json!({ "handshakeCode": handshake_code, "license": license }),
