@@ -87,31 +87,36 @@ pub struct Engine<S, T, C> {
 impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     /// Authorizes this device with the license server. When the server cannot be reached, a
     /// cached authorization for the same project that is still inside its offline grace keeps
-    /// the page working; any refusal by the server is final and returned.
+    /// the page working; offline, a cached one that was altered is refused with its own code
+    /// (`BAD_SIGNATURE`, `DOMAIN_MISMATCH`) and one past its grace with `GRACE_EXPIRED`. Any
+    /// refusal by the server is final and returned.
     pub async fn start(store: S, transport: T, clock: C, target: Target, params: AuthorizeParams) -> Result<Self, LicetError> {
         let device_id = device_id(&store).await?;
         let engine = Engine { store, transport, clock, target, device_id, domain: params.domain.clone(), state: RefCell::default() };
-        let cached = engine.cached_authorization().await?.map(|(authorization, signed, time)| {
-            // Time knowledge survives reloads, so a reload does not reset the clock guard.
-            let mut state = engine.state.borrow_mut();
-            state.time = time;
-            state.saved_time_ms = time.latest_ms;
-            (authorization, signed)
+        let cached = engine.cached_authorization().await?.map(|found| {
+            found.map(|(authorization, signed, time)| {
+                // Time knowledge survives reloads, so a reload does not reset the clock guard.
+                let mut state = engine.state.borrow_mut();
+                state.time = time;
+                state.saved_time_ms = time.latest_ms;
+                (authorization, signed)
+            })
         });
         match engine.authorize(&params).await {
             Ok(()) => Ok(engine),
             Err(error) if error.code == ErrorCode::NetworkError => match cached {
-                Some((cached, signed)) => {
+                Ok(Some((cached, signed))) => {
                     let mut state = engine.state.borrow_mut();
                     state.authorization = Some(cached);
                     state.signed = Some(signed);
                     state.last_error = Some(error.code);
                     drop(state);
                     // Offline, the cached authorization counts only within its grace.
-                    engine.check_grace().map_err(|_| error)?;
+                    engine.check_grace()?;
                     Ok(engine)
                 }
-                None => Err(error),
+                Ok(None) => Err(error),
+                Err(altered) => Err(altered),
             },
             Err(error) => Err(error),
         }
@@ -153,14 +158,18 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         status
     }
 
-    /// The cached authorization, if it verifies for this device and project, with the time
-    /// knowledge saved beside it. One altered byte and it is not used.
-    async fn cached_authorization(&self) -> Result<Option<(Authorization, Signed, TimeGuard)>, LicetError> {
-        let Some(bytes) = self.store.load_authorization().await? else { return Ok(None) };
-        let Ok(cached) = wire::decode::<Cached>(&bytes) else { return Ok(None) };
-        let Ok(authorization) = session::verify_authorization(&cached.authorization, &self.target, self.device_id, &self.domain) else { return Ok(None) };
+    /// The cached authorization of this project, with the time knowledge saved beside it:
+    /// `Ok(None)` when there is none, `Err` with the reason when one is there but does not
+    /// verify for this device and host (one altered byte is enough).
+    async fn cached_authorization(&self) -> Result<Result<Option<(Authorization, Signed, TimeGuard)>, LicetError>, LicetError> {
+        let Some(bytes) = self.store.load_authorization().await? else { return Ok(Ok(None)) };
+        let Ok(cached) = wire::decode::<Cached>(&bytes) else { return Ok(Err(ErrorCode::BadSignature.into())) };
+        let authorization = match session::verify_authorization(&cached.authorization, &self.target, self.device_id, &self.domain) {
+            Ok(authorization) => authorization,
+            Err(refused) => return Ok(Err(refused)),
+        };
         let same_project = self.target.handshake_code.as_ref().is_none_or(|code| *code == authorization.handshake_code);
-        Ok(same_project.then_some((authorization, cached.authorization, cached.time)))
+        Ok(Ok(same_project.then_some((authorization, cached.authorization, cached.time))))
     }
 
     /// Writes the signed authorization and the clock guard to the store.

@@ -126,7 +126,7 @@ fn a_cached_authorization_starts_the_page_offline_only_within_its_grace() {
     assert_eq!(engine.status().code, Some(ErrorCode::NetworkError));
     clock.0.set(NOW + 7 * DAY_MS + 1);
     let late = world.start();
-    assert_eq!(late.err().map(|e| e.code), Some(ErrorCode::NetworkError));
+    assert_eq!(late.err().map(|e| e.code), Some(ErrorCode::GraceExpired));
 }
 
 #[test]
@@ -312,7 +312,7 @@ fn a_device_clock_far_from_the_servers_is_named_and_corrected_for() {
 }
 
 #[test]
-fn an_edited_cached_authorization_is_not_used() {
+fn an_edited_cached_authorization_is_refused_offline_and_replaced_online() {
     let world = World::new();
     world.start().unwrap();
     let cached = world.store.authorization.borrow().clone().unwrap();
@@ -322,7 +322,10 @@ fn an_edited_cached_authorization_is_not_used() {
         *world.store.authorization.borrow_mut() = Some(edited);
         world.server.offline.set(true);
         let refused = world.start();
-        assert_eq!(refused.err().map(|e| e.code), Some(ErrorCode::NetworkError), "byte {at}");
+        assert_eq!(refused.err().map(|e| e.code), Some(ErrorCode::BadSignature), "byte {at}");
+        // Online, the server's fresh authorization replaces it.
+        world.server.offline.set(false);
+        assert_eq!(world.start().unwrap().status().state, "valid");
     }
 }
 

@@ -48,3 +48,39 @@ test('offline: counting goes on for 6 days, stops at 8 with GRACE_EXPIRED, and r
     await context.close();
   }
 });
+
+test('an authorization edited in IndexedDB is refused offline and replaced online', BOUNDED, async () => {
+  const context = await clockedBrowser(join(w.dir, 'tampering'));
+  try {
+    const page = await openTestPage(context, w.origin);
+    await ok(page, 'initLicense', w.licenseKey);
+    // Change one byte in the middle of the cached authorization, where its signed payload is.
+    const edited = await page.evaluate(async () => {
+      const db = await new Promise((resolve, reject) => {
+        const open = indexedDB.open('licet');
+        open.onsuccess = () => resolve(open.result);
+        open.onerror = () => reject(open.error);
+      });
+      const store = db.transaction('meta', 'readwrite').objectStore('meta');
+      const bytes = await new Promise((resolve) => {
+        const get = store.get('authorization');
+        get.onsuccess = () => resolve(get.result);
+      });
+      bytes[bytes.length >> 1] ^= 0x01;
+      await new Promise((resolve) => {
+        store.put(bytes, 'authorization').onsuccess = resolve;
+      });
+      db.close();
+      return bytes.length;
+    });
+    assert.ok(edited > 100, `cached authorization of ${edited} bytes`);
+
+    await context.setOffline(true);
+    const refused = await call(page, 'initLicense', w.licenseKey);
+    assert.equal(refused.code, 'BAD_SIGNATURE', refused.message);
+    await context.setOffline(false);
+    assert.equal((await ok(page, 'initLicense', w.licenseKey)).state, 'valid');
+  } finally {
+    await context.close();
+  }
+});

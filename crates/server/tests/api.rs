@@ -342,6 +342,8 @@ async fn expired_licenses_are_refused_and_left_out_while_another_is_valid() {
     let authorization = server.authorize(&authorize_request(device, None, Some(CODE))).await.unwrap();
     assert_eq!(authorization.licenses, vec![current]);
     assert_eq!(authorization.modules, vec![Module::Core]);
+    // The 7-day offline grace stops at the license's expiry, one day away.
+    assert_eq!(authorization.offline_until, NOW + DAY_MS);
 
     // Past the last expiry, nothing is valid any more.
     server.now.store(NOW + DAY_MS + 1, Ordering::SeqCst);

@@ -131,7 +131,8 @@ impl Licensed {
     }
 
     /// The signed authorization for one device: every valid license file, the union of their
-    /// modules, the shortest offline grace and the latest expiry.
+    /// modules, the latest expiry, and an offline grace that is the shortest of the licenses'
+    /// and never reaches past that expiry (DESIGN.md: min(now + grace, expiry)).
     pub fn authorization(&self, key: &SigningKey, device_id: DeviceId, handshake_code: &str, now: u64, nonce: Nonce) -> Signed {
         let mut modules: Vec<Module> = self.0.iter().flat_map(|l| l.file.modules.iter().copied()).collect();
         modules.sort();
@@ -145,7 +146,7 @@ impl Licensed {
                 handshake_code: handshake_code.to_owned(),
                 licenses: self.0.iter().map(|l| l.signed.clone()).collect(),
                 modules,
-                offline_until: now.saturating_add(grace),
+                offline_until: now.saturating_add(grace).min(active_until),
                 active_until,
                 report_interval_ms: REPORT_INTERVAL_MS,
                 server_time: now,
