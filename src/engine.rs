@@ -37,6 +37,17 @@ pub async fn device_id(store: &impl Store) -> Result<DeviceId, LicetError> {
     store.device_id(DeviceId::from_random(random16())).await
 }
 
+/// Whether a failure says the license server could not be properly reached (no answer, a
+/// captive portal's page, a proxy's or the server's own failure), as opposed to a refusal by the
+/// server: such a failure tries the standby servers, and at start-up falls back to the cache.
+fn unreachable(code: ErrorCode) -> bool {
+    matches!(code, ErrorCode::NetworkError | ErrorCode::BadResponse | ErrorCode::Internal)
+}
+
+/// The most reports one request carries, so a long offline period never makes a request too
+/// large for the server (each is well under 100 bytes).
+const REPORTS_PER_REQUEST: usize = 256;
+
 #[derive(Default)]
 struct State {
     authorization: Option<Authorization>,
@@ -104,7 +115,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         });
         match engine.authorize(&params).await {
             Ok(()) => Ok(engine),
-            Err(error) if error.code == ErrorCode::NetworkError => match cached {
+            Err(error) if unreachable(error.code) => match cached {
                 Ok(Some((cached, signed))) => {
                     let mut state = engine.state.borrow_mut();
                     state.authorization = Some(cached);
@@ -173,7 +184,11 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     }
 
     /// Writes the signed authorization and the clock guard to the store.
+    /// Every tab of the origin shares the cache, and only the reporting tab refreshes its
+    /// authorization: so a tab first adopts a newer authorization another tab cached, and
+    /// never writes an older one over it.
     async fn save_cache(&self) -> Result<(), LicetError> {
+        self.adopt_cached().await?;
         let (bytes, latest) = {
             let state = self.state.borrow();
             let Some(signed) = state.signed.clone() else { return Ok(()) };
@@ -184,16 +199,33 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         Ok(())
     }
 
+    /// Adopts the cached authorization when another tab saved one newer than this tab's (by
+    /// the server's signed time), with that tab's knowledge of time. The page calls it now and
+    /// then, so that tabs which do not report keep a fresh authorization too.
+    pub async fn adopt_cached(&self) -> Result<(), LicetError> {
+        let Ok(Some((authorization, signed, time))) = self.cached_authorization().await? else { return Ok(()) };
+        let mut state = self.state.borrow_mut();
+        let ours = state.authorization.as_ref().map_or(0, |a| a.server_time);
+        let same_project = state.authorization.as_ref().is_none_or(|a| a.handshake_code == authorization.handshake_code);
+        if same_project && authorization.server_time > ours {
+            state.authorization = Some(authorization);
+            state.signed = Some(signed);
+            state.time.offset_ms = time.offset_ms;
+            state.time.latest_ms = state.time.latest_ms.max(time.latest_ms);
+        }
+        Ok(())
+    }
+
     /// Posts to the main server, then to each standby while none answers.
     async fn post(&self, route: Route, body: &SealedRequest) -> Result<SealedResponse, LicetError> {
         let mut outcome = Err(ErrorCode::NetworkError.into());
         for url in self.target.urls(route) {
-            outcome = self.transport.post(&url, body).await;
-            if !matches!(&outcome, Err(e) if e.code == ErrorCode::NetworkError) {
+            outcome = self.transport.post(&url, body).await.and_then(session::sealed_body);
+            if !matches!(&outcome, Err(e) if unreachable(e.code)) {
                 break;
             }
         }
-        session::sealed_body(outcome?)
+        outcome
     }
 
     fn record<V>(&self, result: Result<V, LicetError>) -> Result<V, LicetError> {
@@ -266,7 +298,12 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             let state = self.state.borrow();
             state.time.latest_ms >= state.saved_time_ms + TIME_SAVE_STEP_MS
         };
-        if stale { self.save_cache().await } else { Ok(()) }
+        if stale {
+            // The counts are stored: a failure to save the clock guard must not make the caller
+            // think they were not (and count them again); the next persist tries again.
+            let _ = self.save_cache().await;
+        }
+        Ok(())
     }
 
     /// Counts `count` pages of `module` and returns once they are in the store.
@@ -305,15 +342,18 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         let mut acknowledged = 0;
         let mut result = Ok(());
         for (handshake_code, reports) in by_project {
-            match self.send_reports(&handshake_code, reports).await {
-                Ok(count) => acknowledged += count,
-                Err(error) => {
-                    result = Err(error);
-                    break;
+            for batch in reports.chunks(REPORTS_PER_REQUEST) {
+                match self.send_reports(&handshake_code, batch.to_vec()).await {
+                    Ok(count) => acknowledged += count,
+                    // One project's failure must not keep the others' reports from being sent.
+                    Err(error) => {
+                        result = Err(error);
+                        break;
+                    }
                 }
             }
         }
-        let result = result.map(|()| Flushed { acknowledged, waiting: outbox.len() - acknowledged });
+        let result = result.map(|()| Flushed { acknowledged, waiting: outbox.len().saturating_sub(acknowledged) });
         self.record(result)
     }
 
@@ -323,10 +363,14 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             session::reports_request(&self.target, self.device_id, handshake_code, &self.domain, reports, self.clock.now_ms(), &mut rng())?;
         let response = self.post(Route::Reports, &request).await?;
         let (accepted, signed, authorization) = session::accept_receipt(&pending, &response, &self.target)?;
-        // Only IDs this request sent may be deleted, whatever else a receipt names.
-        let deletable: Vec<ReportId> = accepted.into_iter().filter(|id| sent.contains(id)).collect();
+        // Only IDs this request sent may be deleted, each once, whatever else a receipt names.
+        let deletable: Vec<ReportId> = sent.into_iter().filter(|id| accepted.contains(id)).collect();
         self.store.remove_reports(&deletable).await?;
-        self.accept(signed, authorization).await?;
+        // Reports left over from another project refresh nothing: this page stays on its own.
+        let current = self.state.borrow().authorization.as_ref().map(|a| a.handshake_code.clone());
+        if current.as_deref() == Some(handshake_code) {
+            self.accept(signed, authorization).await?;
+        }
         Ok(deletable.len())
     }
 }

@@ -265,9 +265,10 @@ fn setting_the_clock_back_is_named_and_stretches_no_grace() {
     ready(engine.count_pages(Module::Core, 1)).unwrap();
     world.clock.0.set(NOW + DAY);
     assert_eq!(engine.status().code, Some(ErrorCode::ClockSetBack));
-    // Trusted time does not go back to day 1: the grace still ends at day 7 of trusted time.
+    // Trusted time stays at day 6 and runs on from there: one more day of the (set back) clock
+    // ends the grace, as it would have without the change.
     ready(engine.count_pages(Module::Core, 1)).unwrap();
-    world.clock.0.set(NOW + 7 * DAY + 1);
+    world.clock.0.set(NOW + 2 * DAY + 1);
     assert_eq!(ready(engine.count_pages(Module::Core, 1)).unwrap_err().code, ErrorCode::GraceExpired);
 }
 
@@ -347,4 +348,29 @@ fn the_typescript_error_union_lists_exactly_the_shared_codes() {
     let listed: Vec<&str> = union.split('"').skip(1).step_by(2).collect();
     let shared: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
     assert_eq!(listed, shared, "the .d.ts union and crates/protocol/src/codes.rs differ");
+}
+
+#[test]
+fn a_tab_that_does_not_report_adopts_the_fresher_authorization_of_the_one_that_does() {
+    let world = World::new();
+    let reporter = world.start().unwrap();
+    let other = world.start().unwrap();
+    let first = other.status().offline_until.unwrap();
+    // Days later the reporting tab refreshes its authorization through a report.
+    world.clock.0.set(NOW + 5 * DAY);
+    world.server.now.set(NOW + 5 * DAY);
+    ready(reporter.count_pages(Module::Core, 1)).unwrap();
+    ready(reporter.flush()).unwrap();
+    // The other tab, whose own copy is older, does not write it over the newer one...
+    ready(other.count_pages(Module::Core, 1)).unwrap();
+    ready(other.persist()).unwrap();
+    // ...and picks the newer one up.
+    ready(other.adopt_cached()).unwrap();
+    assert_eq!(other.status().offline_until, Some(NOW + 12 * DAY));
+    assert!(other.status().offline_until.unwrap() > first);
+    world.clock.0.set(NOW + 9 * DAY);
+    ready(other.count_pages(Module::Core, 1)).unwrap();
+    world.server.offline.set(true);
+    let offline = world.start().unwrap();
+    assert_eq!(offline.status().offline_until, Some(NOW + 12 * DAY), "the cache holds the newest");
 }

@@ -127,6 +127,8 @@ type BrowserEngine = Engine<IdbStore, FetchTransport, BrowserClock>;
 
 /// How often counts still in memory are written to IndexedDB.
 const PERSIST_EVERY_MS: u32 = 1_000;
+/// How often a tab looks for a fresher authorization that the reporting tab cached.
+const ADOPT_EVERY_MS: u32 = 60_000;
 /// The Web Lock that makes one context per origin the reporter.
 const REPORTER_LOCK: &str = "licet-reporter";
 
@@ -138,6 +140,7 @@ struct Session {
     reporter: Rc<std::cell::Cell<bool>>,
     _reporter: LockHandle,
     _persist: Ticker,
+    _adopt: Ticker,
     _hide: HideListener,
 }
 
@@ -167,6 +170,10 @@ async fn persist_quietly(engine: Rc<BrowserEngine>) {
     let _ = engine.persist().await;
 }
 
+async fn adopt_quietly(engine: Rc<BrowserEngine>) {
+    let _ = engine.adopt_cached().await;
+}
+
 thread_local! {
     static SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
 }
@@ -191,6 +198,11 @@ impl LicenseManager {
     pub fn init_license(license_key: JsValue, options: InitOptions) -> LicenseStatusPromise {
         promise(async move {
             let result = async {
+                // A session being replaced first writes the counts it still holds in memory.
+                let previous = SESSION.with_borrow_mut(Option::take);
+                if let Some(previous) = previous {
+                    previous.engine.persist().await?;
+                }
                 let params = interop::authorize_params(&options, browser::host_name())?;
                 let target = Target::new(interop::license_key(&license_key)?, crate::VENDOR_PUBLIC_KEY)?;
                 let engine = Rc::new(Engine::start(IdbStore::open().await?, FetchTransport, BrowserClock, target, params).await?);
@@ -204,9 +216,11 @@ impl LicenseManager {
                 let weak = Rc::downgrade(&engine);
                 let persisting = Ticker::start(PERSIST_EVERY_MS, move || spawn_on(&weak, persist_quietly));
                 let weak = Rc::downgrade(&engine);
+                let adopting = Ticker::start(ADOPT_EVERY_MS, move || spawn_on(&weak, adopt_quietly));
+                let weak = Rc::downgrade(&engine);
                 let hide = HideListener::listen(move || spawn_on(&weak, persist_quietly));
                 let status = interop::status::<JsValue>(&engine.status(), reporting.get());
-                let session = Session { engine, reporter: reporting, _reporter: reporter, _persist: persisting, _hide: hide };
+                let session = Session { engine, reporter: reporting, _reporter: reporter, _persist: persisting, _adopt: adopting, _hide: hide };
                 SESSION.with_borrow_mut(|current| *current = Some(session));
                 Ok::<_, LicetError>(status)
             }

@@ -56,10 +56,16 @@ impl TimeGuard {
     }
 
     /// Takes a reading of the device clock and returns the time to decide with: the
-    /// server-corrected reading, never earlier than the latest trusted time.
+    /// server-corrected reading, never earlier than the latest trusted time. When the reading
+    /// falls behind that time (the clock was set back), the offset is rebased so that trusted
+    /// time goes on from where it was at the device clock's pace: setting the clock back gains
+    /// nothing, however often it is done.
     pub fn read(&mut self, now: u64) -> (u64, Reading) {
         let reading = if now.saturating_add(ROLLBACK_TOLERANCE_MS) < self.last_reading_ms { Reading::SetBack } else { Reading::Normal };
         self.last_reading_ms = now;
+        if corrected(now, self.offset_ms) < self.latest_ms {
+            self.offset_ms = (self.latest_ms as i128 - now as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64;
+        }
         let trusted = corrected(now, self.offset_ms).max(self.latest_ms);
         self.latest_ms = trusted;
         (trusted, reading)

@@ -157,7 +157,20 @@ pub fn verify_authorization(signed: &Signed, target: &Target, device_id: DeviceI
     let licenses =
         authorization.licenses.iter().map(|signed| license::verify(signed, &target.vendor)).collect::<Result<Vec<LicenseFile>, _>>()?;
     domain::licenses_allow_host(&licenses, host).map_err(|refusal| LicetError::from(refusal.code()))?;
-    Ok(authorization)
+    Ok(within_licenses(authorization, &licenses))
+}
+
+/// Holds an authorization to what its vendor-signed licenses allow, whatever the server signed:
+/// no offline grace past the longest license grace from the server's time or past the last
+/// expiry and its tolerance, and no module that no license sells. A license server can count,
+/// but cannot extend a license.
+pub fn within_licenses(mut authorization: Authorization, licenses: &[LicenseFile]) -> Authorization {
+    let longest_grace = licenses.iter().map(|l| l.offline_grace_ms).max().unwrap_or(0);
+    let last_expiry = licenses.iter().map(|l| l.expires_at.saturating_add(l.tolerance.expiry_ms)).max().unwrap_or(0);
+    let limit = authorization.server_time.saturating_add(longest_grace).min(last_expiry);
+    authorization.offline_until = authorization.offline_until.min(limit);
+    authorization.modules.retain(|module| licenses.iter().any(|l| l.modules.contains(module)));
+    authorization
 }
 
 fn checked(pending: &Pending, signed: &Signed, target: &Target) -> Result<Authorization, LicetError> {

@@ -269,8 +269,13 @@ mod clock {
         let mut guard = TimeGuard::default();
         guard.server_time(T, T);
         assert_eq!(guard.read(T + 6 * DAY), (T + 6 * DAY, Reading::Normal));
-        // Back by 5 days: named, and the trusted time stays where it was.
+        // Back by 5 days: named, and the trusted time stays where it was...
         assert_eq!(guard.read(T + DAY), (T + 6 * DAY, Reading::SetBack));
+        // ...and goes on from there at the clock's pace: a day later it is day 7, not day 6.
+        assert_eq!(guard.read(T + 2 * DAY), (T + 7 * DAY, Reading::Normal));
+        // Setting it back again gains nothing either.
+        assert_eq!(guard.read(T), (T + 7 * DAY, Reading::SetBack));
+        assert_eq!(guard.read(T + DAY), (T + 8 * DAY, Reading::Normal));
         // A small step back (a clock sync) is not a manipulation.
         let mut synced = TimeGuard::default();
         synced.server_time(T, T);
@@ -286,5 +291,67 @@ mod clock {
         // Back in contact: the server says it is T + 1 s, and that is what counts from now on.
         guard.server_time(T + 1_000, T + 8 * DAY);
         assert_eq!(guard.read(T + 8 * DAY + 500).0, T + 1_500);
+    }
+}
+
+mod limits {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use licet_protocol::ids::{DeviceId, Nonce};
+    use licet_protocol::license::{LicenseFile, LicenseType, Module, Tolerance, DAY_MS};
+    use licet_protocol::wire::{Authorization, LicenseState};
+
+    use crate::core::session::within_licenses;
+
+    const T: u64 = 1_800_000_000_000;
+
+    fn license(expires_at: u64, grace: u64, modules: Vec<Module>) -> LicenseFile {
+        LicenseFile {
+            id: "L".into(),
+            organization_id: "o".into(),
+            product: "p".into(),
+            license_type: LicenseType::PerPage,
+            modules,
+            quota: Some(1),
+            devices: None,
+            active: None,
+            domains: vec![],
+            allow_dev_hosts: false,
+            issued_at: 0,
+            expires_at,
+            offline_grace_ms: grace,
+            tolerance: Tolerance::default(),
+        }
+    }
+
+    fn authorization(offline_until: u64, modules: Vec<Module>) -> Authorization {
+        Authorization {
+            device_id: DeviceId([1; 16]),
+            handshake_code: "c".into(),
+            licenses: vec![],
+            modules,
+            offline_until,
+            active_until: 0,
+            report_interval_ms: 0,
+            server_time: T,
+            state: LicenseState::Valid,
+            nonce: Nonce([0; 16]),
+        }
+    }
+
+    #[test]
+    fn a_server_cannot_grant_more_than_the_signed_licenses_allow() {
+        let licenses = [license(T + 30 * DAY_MS, 7 * DAY_MS, vec![Module::Core])];
+        // A grace of a year from a server that the license allows 7 days: cut to 7 days.
+        let held = within_licenses(authorization(T + 365 * DAY_MS, vec![Module::Core, Module::Ocr]), &licenses);
+        assert_eq!(held.offline_until, T + 7 * DAY_MS);
+        assert_eq!(held.modules, vec![Module::Core], "no license sells ocr");
+        // Never past expiry plus its 7-day tolerance.
+        let soon = [license(T - 7 * DAY_MS + 1_000, 7 * DAY_MS, vec![Module::Core])];
+        assert_eq!(within_licenses(authorization(T + 7 * DAY_MS, vec![]), &soon).offline_until, T + 1_000);
+        // An honest authorization is left as it is.
+        let honest = within_licenses(authorization(T + 7 * DAY_MS, vec![Module::Core]), &licenses);
+        assert_eq!((honest.offline_until, honest.modules), (T + 7 * DAY_MS, vec![Module::Core]));
     }
 }

@@ -122,3 +122,16 @@ test('barcode text never reaches IndexedDB', BOUNDED, async () => {
   const { scans } = await usageOf(w.data, w.licenseId);
   assert.deepEqual(scans, { CODE_128: 1, EAN_13: 1, QR_CODE: 3 });
 });
+
+test('calling initLicense again keeps the counts the previous session held in memory', BOUNDED, async () => {
+  const before = (await usageOf(w.data, w.licenseId)).scans.QR_CODE ?? 0;
+  const added = await page.evaluate(async (key) => {
+    const session = window.licet.createScanSession();
+    const n = session.recordFrame([{ format: 'QR_CODE', text: 'kept-1' }, { format: 'QR_CODE', text: 'kept-2' }]);
+    await window.licet.initLicense(key); // at once: the counts are still in memory
+    return n;
+  }, w.licenseKey);
+  assert.equal(added, 2);
+  await ok(page, 'flush');
+  assert.equal((await usageOf(w.data, w.licenseId)).scans.QR_CODE, before + 2);
+});
