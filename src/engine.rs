@@ -184,11 +184,14 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     }
 
     /// Writes the signed authorization and the clock guard to the store.
-    /// Every tab of the origin shares the cache, and only the reporting tab refreshes its
-    /// authorization: so a tab first adopts a newer authorization another tab cached, and
+    /// Writes this tab's authorization and clock guard to the cache. Every tab of the origin
+    /// shares it, and only the reporting tab refreshes its authorization: so a save that is not
+    /// of a fresh answer (`fresh`) first adopts a newer authorization another tab cached, and
     /// never writes an older one over it.
-    async fn save_cache(&self) -> Result<(), LicetError> {
-        self.adopt_cached().await?;
+    async fn save_cache(&self, fresh: bool) -> Result<(), LicetError> {
+        if !fresh {
+            self.adopt_cached().await?;
+        }
         let (bytes, latest) = {
             let state = self.state.borrow();
             let Some(signed) = state.signed.clone() else { return Ok(()) };
@@ -253,7 +256,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             state.signed = Some(signed);
             state.authorization = Some(authorization);
         }
-        self.save_cache().await
+        self.save_cache(true).await
     }
 
     async fn authorize(&self, params: &AuthorizeParams) -> Result<(), LicetError> {
@@ -301,7 +304,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         if stale {
             // The counts are stored: a failure to save the clock guard must not make the caller
             // think they were not (and count them again); the next persist tries again.
-            let _ = self.save_cache().await;
+            let _ = self.save_cache(false).await;
         }
         Ok(())
     }
