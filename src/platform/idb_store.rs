@@ -70,22 +70,36 @@ async fn commit(transaction: Transaction) -> Result<(), LicetError> {
     if result.is_committed() { Ok(()) } else { Err(ErrorCode::StorageError.into()) }
 }
 
+/// Runs the steps of one read-write change in `transaction` and commits them; when a step
+/// fails, aborts instead. A transaction left to itself commits whatever it did so far (the
+/// `idb` handle does not abort when dropped), which could clear the pending ledger without
+/// writing the outbox.
+async fn change<T>(transaction: Transaction, steps: impl AsyncFnOnce(&Transaction) -> Result<T, LicetError>) -> Result<T, LicetError> {
+    match steps(&transaction).await {
+        Ok(value) => commit(transaction).await.map(|()| value),
+        Err(error) => {
+            let _ = transaction.abort();
+            Err(error)
+        }
+    }
+}
+
 impl Store for IdbStore {
     async fn device_id(&self, fresh: DeviceId) -> Result<DeviceId, LicetError> {
-        let transaction = self.transaction(&[META], TransactionMode::ReadWrite)?;
-        let meta = transaction.object_store(META).map_err(storage_error)?;
-        let key = JsValue::from_str(DEVICE_ID);
-        let stored = meta.get(key.clone()).map_err(storage_error)?.await.map_err(storage_error)?;
-        let existing = stored.as_ref().and_then(bytes_of).and_then(|b| <[u8; 16]>::try_from(b).ok()).map(DeviceId);
-        let device_id = match existing {
-            Some(id) => id,
-            None => {
-                meta.put(&value_of(&fresh.0), Some(&key)).map_err(storage_error)?.await.map_err(storage_error)?;
-                fresh
-            }
-        };
-        commit(transaction).await?;
-        Ok(device_id)
+        change(self.transaction(&[META], TransactionMode::ReadWrite)?, async |transaction| {
+            let meta = transaction.object_store(META).map_err(storage_error)?;
+            let key = JsValue::from_str(DEVICE_ID);
+            let stored = meta.get(key.clone()).map_err(storage_error)?.await.map_err(storage_error)?;
+            let existing = stored.as_ref().and_then(bytes_of).and_then(|b| <[u8; 16]>::try_from(b).ok()).map(DeviceId);
+            Ok(match existing {
+                Some(id) => id,
+                None => {
+                    meta.put(&value_of(&fresh.0), Some(&key)).map_err(storage_error)?.await.map_err(storage_error)?;
+                    fresh
+                }
+            })
+        })
+        .await
     }
 
     async fn load_authorization(&self) -> Result<Option<Vec<u8>>, LicetError> {
@@ -96,42 +110,48 @@ impl Store for IdbStore {
     }
 
     async fn save_authorization(&self, bytes: &[u8]) -> Result<(), LicetError> {
-        let transaction = self.transaction(&[META], TransactionMode::ReadWrite)?;
-        let meta = transaction.object_store(META).map_err(storage_error)?;
-        meta.put(&value_of(bytes), Some(&JsValue::from_str(AUTHORIZATION))).map_err(storage_error)?.await.map_err(storage_error)?;
-        commit(transaction).await
+        change(self.transaction(&[META], TransactionMode::ReadWrite)?, async |transaction| {
+            let meta = transaction.object_store(META).map_err(storage_error)?;
+            meta.put(&value_of(bytes), Some(&JsValue::from_str(AUTHORIZATION))).map_err(storage_error)?.await.map_err(storage_error)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn append_usage(&self, records: &[Vec<u8>]) -> Result<(), LicetError> {
-        let transaction = self.transaction(&[PENDING], TransactionMode::ReadWrite)?;
-        let pending = transaction.object_store(PENDING).map_err(storage_error)?;
-        for record in records {
-            pending.add(&value_of(record), None).map_err(storage_error)?.await.map_err(storage_error)?;
-        }
-        commit(transaction).await
+        change(self.transaction(&[PENDING], TransactionMode::ReadWrite)?, async |transaction| {
+            let pending = transaction.object_store(PENDING).map_err(storage_error)?;
+            for record in records {
+                pending.add(&value_of(record), None).map_err(storage_error)?.await.map_err(storage_error)?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn seal_pending(&self, seal: impl FnOnce(Vec<Vec<u8>>) -> (Vec<OutboxEntry>, Vec<Vec<u8>>)) -> Result<(), LicetError> {
-        let transaction = self.transaction(&[PENDING, OUTBOX], TransactionMode::ReadWrite)?;
-        let pending = transaction.object_store(PENDING).map_err(storage_error)?;
-        let records: Vec<Vec<u8>> =
-            pending.get_all(None, None).map_err(storage_error)?.await.map_err(storage_error)?.iter().filter_map(bytes_of).collect();
-        if records.is_empty() {
-            return commit(transaction).await;
-        }
-        // The transaction holds `pending` for writing, so what was read is all there is: clearing
-        // it in the same transaction cannot drop a record another tab appended meanwhile.
-        pending.clear().map_err(storage_error)?.await.map_err(storage_error)?;
-        let (sealed, kept) = seal(records);
-        for record in kept {
-            pending.add(&value_of(&record), None).map_err(storage_error)?.await.map_err(storage_error)?;
-        }
-        let outbox = transaction.object_store(OUTBOX).map_err(storage_error)?;
-        for entry in sealed {
-            let key = JsValue::from_str(&entry.report_id.to_hyphenated());
-            outbox.put(&value_of(&entry.bytes), Some(&key)).map_err(storage_error)?.await.map_err(storage_error)?;
-        }
-        commit(transaction).await
+        change(self.transaction(&[PENDING, OUTBOX], TransactionMode::ReadWrite)?, async |transaction| {
+            let pending = transaction.object_store(PENDING).map_err(storage_error)?;
+            let records: Vec<Vec<u8>> =
+                pending.get_all(None, None).map_err(storage_error)?.await.map_err(storage_error)?.iter().filter_map(bytes_of).collect();
+            if records.is_empty() {
+                return Ok(());
+            }
+            // The transaction holds `pending` for writing, so what was read is all there is:
+            // clearing it in the same transaction cannot drop a record another tab appended.
+            pending.clear().map_err(storage_error)?.await.map_err(storage_error)?;
+            let (sealed, kept) = seal(records);
+            for record in kept {
+                pending.add(&value_of(&record), None).map_err(storage_error)?.await.map_err(storage_error)?;
+            }
+            let outbox = transaction.object_store(OUTBOX).map_err(storage_error)?;
+            for entry in sealed {
+                let key = JsValue::from_str(&entry.report_id.to_hyphenated());
+                outbox.put(&value_of(&entry.bytes), Some(&key)).map_err(storage_error)?.await.map_err(storage_error)?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn outbox(&self) -> Result<Vec<OutboxEntry>, LicetError> {
@@ -150,12 +170,14 @@ impl Store for IdbStore {
     }
 
     async fn remove_reports(&self, ids: &[ReportId]) -> Result<(), LicetError> {
-        let transaction = self.transaction(&[OUTBOX], TransactionMode::ReadWrite)?;
-        let outbox = transaction.object_store(OUTBOX).map_err(storage_error)?;
-        for id in ids {
-            outbox.delete(JsValue::from_str(&id.to_hyphenated())).map_err(storage_error)?.await.map_err(storage_error)?;
-        }
-        commit(transaction).await
+        change(self.transaction(&[OUTBOX], TransactionMode::ReadWrite)?, async |transaction| {
+            let outbox = transaction.object_store(OUTBOX).map_err(storage_error)?;
+            for id in ids {
+                outbox.delete(JsValue::from_str(&id.to_hyphenated())).map_err(storage_error)?.await.map_err(storage_error)?;
+            }
+            Ok(())
+        })
+        .await
     }
 }
 
@@ -217,6 +239,29 @@ mod tests {
         .unwrap();
         store.remove_reports(&[ReportId([5; 16])]).await.unwrap();
         assert!(store.outbox().await.unwrap().is_empty());
+    }
+
+    #[test]
+    async fn a_change_whose_step_fails_leaves_nothing_behind() {
+        let store = fresh_store().await;
+        store.append_usage(&[b"kept".to_vec()]).await.unwrap();
+        let failed = super::change(store.transaction(&[super::PENDING], idb::TransactionMode::ReadWrite).unwrap(), async |transaction| {
+            let pending = transaction.object_store(super::PENDING).unwrap();
+            pending.clear().unwrap().await.unwrap();
+            Err::<(), _>(licet_protocol::ErrorCode::StorageError.into())
+        })
+        .await;
+        assert_eq!(failed.unwrap_err().code, licet_protocol::ErrorCode::StorageError);
+        // The clear was rolled back with the failed change.
+        let mut seen = Vec::new();
+        store
+            .seal_pending(|records| {
+                seen = records;
+                (vec![], vec![])
+            })
+            .await
+            .unwrap();
+        assert_eq!(seen, vec![b"kept".to_vec()]);
     }
 
     #[test]
