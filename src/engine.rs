@@ -144,6 +144,14 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         now
     }
 
+    /// When (in device time) the authorization's offline grace ends, for the report schedule.
+    pub fn grace_ends_at(&self) -> Option<u64> {
+        let trusted = self.now();
+        let device = self.clock.now_ms();
+        let offline_until = self.state.borrow().authorization.as_ref()?.offline_until;
+        Some(device.saturating_add(offline_until.saturating_sub(trusted)))
+    }
+
     /// `GRACE_EXPIRED` once the trusted time is past the authorization's `offline_until`.
     fn check_grace(&self) -> Result<(), LicetError> {
         let now = self.now();

@@ -374,3 +374,11 @@ fn a_tab_that_does_not_report_adopts_the_fresher_authorization_of_the_one_that_d
     let offline = world.start().unwrap();
     assert_eq!(offline.status().offline_until, Some(NOW + 12 * DAY), "the cache holds the newest");
 }
+
+#[test]
+fn the_grace_end_is_given_in_device_time_for_the_schedule() {
+    let world = World::new();
+    world.clock.0.set(NOW + 8 * DAY); // the device clock runs 8 days ahead of the server's
+    let engine = world.start().unwrap();
+    assert_eq!(engine.grace_ends_at(), Some(NOW + 8 * DAY + 7 * DAY));
+}

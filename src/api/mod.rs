@@ -150,10 +150,15 @@ async fn report_loop(engine: Weak<BrowserEngine>) {
     let mut schedule = Schedule::default();
     while let Some(current) = engine.upgrade() {
         let sent = current.report().await.is_ok();
+        let grace_ends_at = current.grace_ends_at();
         drop(current);
         let now = BrowserClock.now_ms();
         let random = u64::from_le_bytes(crate::engine::random16()[..8].try_into().unwrap_or_default());
-        let wait = schedule.next(now, sent, random).saturating_sub(now);
+        let mut next = schedule.next(now, sent, random);
+        if let (true, Some(ends)) = (sent, grace_ends_at) {
+            next = crate::core::schedule::before_grace_ends(next, now, ends);
+        }
+        let wait = next.saturating_sub(now);
         gloo_timers::future::TimeoutFuture::new(wait.min(u32::MAX as u64) as u32).await;
     }
 }

@@ -13,6 +13,18 @@ pub const JITTER_MS: u64 = 30_000;
 pub const FIRST_BACKOFF_MS: u64 = 5_000;
 pub const MAX_BACKOFF_MS: u64 = SLOT_MS;
 
+/// How long before the end of the offline grace the reporter renews the authorization.
+pub const RENEW_BEFORE_GRACE_ENDS_MS: u64 = 30_000;
+/// The shortest wait between two sends, however short the grace.
+pub const MIN_WAIT_MS: u64 = 5_000;
+
+/// The next send time `next`, brought forward so that a reporter in contact renews its
+/// authorization before the grace runs out: with a short grace (a license may set 3 minutes)
+/// the slot schedule alone would let it lapse between two sends. Times are in the same clock.
+pub fn before_grace_ends(next: u64, now: u64, offline_until: u64) -> u64 {
+    next.min(offline_until.saturating_sub(RENEW_BEFORE_GRACE_ENDS_MS)).max(now + MIN_WAIT_MS)
+}
+
 /// The send schedule of one reporting tab.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Schedule {

@@ -188,7 +188,20 @@ mod schedule {
 
     use licet_protocol::SLOT_MS;
 
-    use crate::core::schedule::{Schedule, FIRST_BACKOFF_MS, JITTER_MS, MAX_BACKOFF_MS, SETTLE_MS};
+    use crate::core::schedule::{
+        before_grace_ends, Schedule, FIRST_BACKOFF_MS, JITTER_MS, MAX_BACKOFF_MS, MIN_WAIT_MS, RENEW_BEFORE_GRACE_ENDS_MS, SETTLE_MS,
+    };
+
+    #[test]
+    fn a_short_grace_brings_the_next_send_forward() {
+        let now = 1_000_000;
+        // A 3-minute grace: renew 30 s before it ends, not after the slot's 3 min + jitter.
+        let grace_end = now + SLOT_MS;
+        assert_eq!(before_grace_ends(now + SLOT_MS + 20_000, now, grace_end), grace_end - RENEW_BEFORE_GRACE_ENDS_MS);
+        // A long grace changes nothing; a grace already ending still waits a little.
+        assert_eq!(before_grace_ends(now + SLOT_MS, now, now + 7 * 24 * 3_600_000), now + SLOT_MS);
+        assert_eq!(before_grace_ends(now + SLOT_MS, now, now + 1_000), now + MIN_WAIT_MS);
+    }
 
     #[test]
     fn after_a_success_the_next_send_follows_the_next_slot_boundary_with_jitter() {
