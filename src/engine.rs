@@ -104,23 +104,18 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     pub async fn start(store: S, transport: T, clock: C, target: Target, params: AuthorizeParams) -> Result<Self, LicetError> {
         let device_id = device_id(&store).await?;
         let engine = Engine { store, transport, clock, target, device_id, domain: params.domain.clone(), state: RefCell::default() };
-        let cached = engine.cached_authorization().await?.map(|found| {
-            found.map(|(authorization, signed, time)| {
-                // Time knowledge survives reloads, so a reload does not reset the clock guard.
-                let mut state = engine.state.borrow_mut();
-                state.time = time;
-                state.saved_time_ms = time.latest_ms;
-                (authorization, signed)
-            })
-        });
         match engine.authorize(&params).await {
             Ok(()) => Ok(engine),
-            Err(error) if unreachable(error.code) => match cached {
-                Ok(Some((cached, signed))) => {
+            // Only now is the cache read: online, the server's fresh answer and time replace it.
+            Err(error) if unreachable(error.code) => match engine.cached_authorization().await? {
+                Ok(Some((cached, signed, time))) => {
                     let mut state = engine.state.borrow_mut();
                     state.authorization = Some(cached);
                     state.signed = Some(signed);
                     state.last_error = Some(error.code);
+                    // Time knowledge survives reloads, so a reload does not reset the clock guard.
+                    state.time = time;
+                    state.saved_time_ms = time.latest_ms;
                     drop(state);
                     // Offline, the cached authorization counts only within its grace.
                     engine.check_grace()?;
