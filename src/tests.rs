@@ -9,7 +9,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use licet_protocol::keys::ServerKeys;
+use licet_protocol::keys::{ServerKeys, ServerPublicKeys};
 use licet_protocol::license::{Module, DAY_MS};
 use licet_protocol::license_key::LicenseKey;
 use licet_protocol::ErrorCode;
@@ -32,9 +32,14 @@ fn ready<F: Future>(future: F) -> F::Output {
 
 const NOW: u64 = 1_800_000_000_000;
 
+/// A target for the twin's project with these server keys, trusting this vendor key.
+fn target_with(keys: &ServerPublicKeys, vendor: &str) -> Target {
+    let key = LicenseKey::new(vec![SERVER_URL.into()], Some("org".into()), Some(HANDSHAKE.into()), keys);
+    Target::new(key, vendor).unwrap()
+}
+
 fn target(server: &ServerTwin) -> Target {
-    let key = LicenseKey::new(vec![SERVER_URL.into()], Some("org".into()), Some(HANDSHAKE.into()), &server.keys.public());
-    Target::new(key, &server.vendor.public_text()).unwrap()
+    target_with(&server.keys.public(), &server.vendor.public_text())
 }
 
 fn params() -> AuthorizeParams {
@@ -146,9 +151,7 @@ fn answers_signed_by_another_server_are_refused() {
     let impostor = ServerKeys::generate(&mut OsRng.unwrap_err());
     let mut keys = server.keys.public();
     keys.signing = impostor.public().signing;
-    let key = LicenseKey::new(vec![SERVER_URL.into()], None, Some(HANDSHAKE.into()), &keys);
-    let target = Target::new(key, &server.vendor.public_text()).unwrap();
-    let refused = world.start_with(target);
+    let refused = world.start_with(target_with(&keys, &server.vendor.public_text()));
     assert_eq!(refused.err().map(|e| e.code), Some(ErrorCode::BadSignature));
 }
 
@@ -157,9 +160,7 @@ fn licenses_not_signed_by_the_built_in_vendor_key_are_refused() {
     let world = World::new();
     let server = &world.server;
     let other_vendor = ServerTwin::new(NOW).vendor.public_text();
-    let key = LicenseKey::new(vec![SERVER_URL.into()], None, Some(HANDSHAKE.into()), &server.keys.public());
-    let target = Target::new(key, &other_vendor).unwrap();
-    let refused = world.start_with(target);
+    let refused = world.start_with(target_with(&server.keys.public(), &other_vendor));
     assert_eq!(refused.err().map(|e| e.code), Some(ErrorCode::BadSignature));
 }
 

@@ -74,6 +74,7 @@ impl Deduplicator {
     }
 
     /// How many distinct barcodes are remembered now.
+    #[cfg(test)]
     pub fn tracked(&self) -> usize {
         self.seen.len()
     }

@@ -47,6 +47,7 @@ impl Schedule {
         }
     }
 
+    #[cfg(test)]
     pub fn failures(&self) -> u32 {
         self.failures
     }

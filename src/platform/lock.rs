@@ -65,47 +65,44 @@ mod tests {
     use gloo_timers::future::TimeoutFuture;
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    use super::hold;
+    use super::{hold, LockHandle};
+
+    /// Asks for `name`; the receiver completes when the lock is granted, and the flag says
+    /// whether it was.
+    fn request(name: &str) -> (LockHandle, oneshot::Receiver<()>, Rc<Cell<bool>>) {
+        let (granted_tx, granted_rx) = oneshot::channel();
+        let granted = Rc::new(Cell::new(false));
+        let flag = granted.clone();
+        let handle = hold(name, move || {
+            flag.set(true);
+            let _ = granted_tx.send(());
+        });
+        (handle, granted_rx, granted)
+    }
 
     #[test]
     async fn one_holder_at_a_time_and_the_next_one_takes_over_on_drop() {
-        let (first_tx, first_rx) = oneshot::channel();
-        let first = hold("licet-test-lock", move || {
-            let _ = first_tx.send(());
-        });
-        first_rx.await.unwrap();
+        let (first, first_granted, _) = request("licet-test-lock");
+        first_granted.await.unwrap();
 
-        let second_granted = Rc::new(Cell::new(false));
-        let (second_tx, second_rx) = oneshot::channel();
-        let flag = second_granted.clone();
-        let _second = hold("licet-test-lock", move || {
-            flag.set(true);
-            let _ = second_tx.send(());
-        });
+        let (_second, second_granted, second_flag) = request("licet-test-lock");
         // While the first holds the lock, the second waits.
         TimeoutFuture::new(50).await;
-        assert!(!second_granted.get());
+        assert!(!second_flag.get());
         drop(first);
-        second_rx.await.unwrap();
-        assert!(second_granted.get());
+        second_granted.await.unwrap();
+        assert!(second_flag.get());
     }
 
     #[test]
     async fn a_handle_dropped_before_its_grant_gives_the_lock_straight_back() {
-        let (first_tx, first_rx) = oneshot::channel();
-        let first = hold("licet-test-lock-2", move || {
-            let _ = first_tx.send(());
-        });
-        first_rx.await.unwrap();
-        let abandoned = Rc::new(Cell::new(false));
-        let flag = abandoned.clone();
-        drop(hold("licet-test-lock-2", move || flag.set(true)));
-        let (third_tx, third_rx) = oneshot::channel();
-        let _third = hold("licet-test-lock-2", move || {
-            let _ = third_tx.send(());
-        });
+        let (first, first_granted, _) = request("licet-test-lock-2");
+        first_granted.await.unwrap();
+        let (abandoned, _, abandoned_flag) = request("licet-test-lock-2");
+        drop(abandoned);
+        let (_third, third_granted, _) = request("licet-test-lock-2");
         drop(first);
-        third_rx.await.unwrap();
-        assert!(!abandoned.get(), "the abandoned request never ran its callback");
+        third_granted.await.unwrap();
+        assert!(!abandoned_flag.get(), "the abandoned request never ran its callback");
     }
 }

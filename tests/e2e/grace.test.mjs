@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { BOUNDED, advanceUntil, call, clockedBrowser, corePages, ok, openTestPage, withWorld } from './harness.mjs';
+import { BOUNDED, advanceUntil, call, corePages, inClockedBrowser, ok, openTestPage, withWorld } from './harness.mjs';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -17,8 +17,7 @@ withWorld((made) => {
 });
 
 test('offline: counting goes on for 6 days, stops at 8 with GRACE_EXPIRED, and resumes online', BOUNDED, async () => {
-  const context = await clockedBrowser(join(w.dir, 'clocked'));
-  try {
+  await inClockedBrowser(join(w.dir, 'clocked'), async (context) => {
     const page = await openTestPage(context, w.origin);
     const online = await ok(page, 'initLicense', w.licenseKey);
     assert.equal(online.state, 'valid');
@@ -44,23 +43,16 @@ test('offline: counting goes on for 6 days, stops at 8 with GRACE_EXPIRED, and r
     await ok(page, 'countPages', 'core', 1);
     await ok(page, 'flush');
     assert.equal(await corePages(w.data, w.licenseId), before + 3);
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test('an authorization edited in IndexedDB is refused offline and replaced online', BOUNDED, async () => {
-  const context = await clockedBrowser(join(w.dir, 'tampering'));
-  try {
+  await inClockedBrowser(join(w.dir, 'tampering'), async (context) => {
     const page = await openTestPage(context, w.origin);
     await ok(page, 'initLicense', w.licenseKey);
     // Change one byte in the middle of the cached authorization, where its signed payload is.
     const edited = await page.evaluate(async () => {
-      const db = await new Promise((resolve, reject) => {
-        const open = indexedDB.open('licet');
-        open.onsuccess = () => resolve(open.result);
-        open.onerror = () => reject(open.error);
-      });
+      const db = await window.openLicetDb();
       const store = db.transaction('meta', 'readwrite').objectStore('meta');
       const bytes = await new Promise((resolve) => {
         const get = store.get('authorization');
@@ -80,7 +72,5 @@ test('an authorization edited in IndexedDB is refused offline and replaced onlin
     assert.equal(refused.code, 'BAD_SIGNATURE', refused.message);
     await context.setOffline(false);
     assert.equal((await ok(page, 'initLicense', w.licenseKey)).state, 'valid');
-  } finally {
-    await context.close();
-  }
+  });
 });

@@ -328,6 +328,16 @@ export async function clockedBrowser(dir) {
   return context;
 }
 
+/** Runs `body` with a `clockedBrowser` under `dir`, and closes it whatever happens. */
+export async function inClockedBrowser(dir, body) {
+  const context = await clockedBrowser(dir);
+  try {
+    return await body(context);
+  } finally {
+    await context.close();
+  }
+}
+
 /**
  * Advances a `clockedBrowser`'s clock in steps of 15 s until `check()` holds (80 steps at most).
  * Before each step it waits until no request is in flight, so that no request ever sees more

@@ -96,11 +96,7 @@ test('barcode text never reaches IndexedDB', BOUNDED, async () => {
   assert.equal(offline.code, 'NETWORK_ERROR');
 
   const dump = await page.evaluate(async () => {
-    const db = await new Promise((resolve, reject) => {
-      const open = indexedDB.open('licet');
-      open.onsuccess = () => resolve(open.result);
-      open.onerror = () => reject(open.error);
-    });
+    const db = await window.openLicetDb();
     const latin1 = (bytes) => Array.from(bytes, (b) => String.fromCharCode(b)).join('');
     const text = (value) => (value instanceof Uint8Array ? latin1(value) : JSON.stringify(value));
     const out = [];

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { BOUNDED, advanceUntil, clockedBrowser, corePages, ok, openTestPage, startServer, withWorld } from './harness.mjs';
+import { BOUNDED, advanceUntil, corePages, inClockedBrowser, ok, openTestPage, startServer, withWorld } from './harness.mjs';
 
 let w;
 
@@ -14,25 +14,25 @@ withWorld((made) => {
 });
 
 test('usage counted while the server was down at start-up arrives when it is back', BOUNDED, async () => {
-  const context = await clockedBrowser(join(w.dir, 'clocked'));
   let restarted;
   try {
-    const page = await openTestPage(context, w.origin);
-    await ok(page, 'initLicense', w.licenseKey); // caches the authorization
-    const before = await corePages(w.data, w.licenseId);
+    await inClockedBrowser(join(w.dir, 'clocked'), async (context) => {
+      const page = await openTestPage(context, w.origin);
+      await ok(page, 'initLicense', w.licenseKey); // caches the authorization
+      const before = await corePages(w.data, w.licenseId);
 
-    await w.server.stop();
-    const offline = await ok(page, 'initLicense', w.licenseKey);
-    assert.equal(offline.state, 'valid', 'the cached authorization keeps the page licensed');
-    assert.equal(offline.code, 'NETWORK_ERROR');
-    await ok(page, 'countPages', 'core', 4);
-    await context.clock.runFor(60_000); // the reporter tries, fails and backs off
+      await w.server.stop();
+      const offline = await ok(page, 'initLicense', w.licenseKey);
+      assert.equal(offline.state, 'valid', 'the cached authorization keeps the page licensed');
+      assert.equal(offline.code, 'NETWORK_ERROR');
+      await ok(page, 'countPages', 'core', 4);
+      await context.clock.runFor(60_000); // the reporter tries, fails and backs off
 
-    restarted = await startServer({ data: w.data, www: w.www, port: w.server.port });
-    await advanceUntil(context, async () => (await corePages(w.data, w.licenseId)) === before + 4, 'the 4 pages arrive without a reload');
-    assert.equal((await ok(page, 'status')).online, true);
+      restarted = await startServer({ data: w.data, www: w.www, port: w.server.port });
+      await advanceUntil(context, async () => (await corePages(w.data, w.licenseId)) === before + 4, 'the 4 pages arrive without a reload');
+      assert.equal((await ok(page, 'status')).online, true);
+    });
   } finally {
-    await context.close();
     await restarted?.stop();
   }
 });
