@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { BOUNDED, advanceUntil, clockedBrowser as clocked, ok, openTestPage, usageOf, withWorld } from './harness.mjs';
+import { BOUNDED, advanceUntil, inClockedBrowser, ok, openTestPage, usageOf, withWorld } from './harness.mjs';
 
 const SLOT_MS = 180_000;
 
@@ -18,9 +18,9 @@ withWorld((made) => {
 
 let browsers = 0;
 
-/** A browser profile of its own, with a fake clock. */
-function clockedBrowser() {
-  return clocked(join(w.dir, `clocked-${browsers++}`));
+/** Runs `body` in a browser profile of its own, with a fake clock. */
+function inClocked(body) {
+  return inClockedBrowser(join(w.dir, `clocked-${browsers++}`), body);
 }
 
 async function totals() {
@@ -38,8 +38,7 @@ function recordDistinct(page, prefix, count) {
 }
 
 test('usage recorded offline across several slots arrives once when the network returns', BOUNDED, async () => {
-  const context = await clockedBrowser();
-  try {
+  await inClocked(async (context) => {
     const page = await openTestPage(context, w.origin);
     await ok(page, 'initLicense', w.licenseKey);
     const before = await totals();
@@ -57,14 +56,11 @@ test('usage recorded offline across several slots arrives once when the network 
     await context.clock.runFor(3 * SLOT_MS);
     await ok(page, 'flush');
     assert.equal((await totals()).pages, before.pages + 6);
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test('many tabs count into one ledger, one reports, and another takes over when it closes', BOUNDED, async () => {
-  const context = await clockedBrowser();
-  try {
+  await inClocked(async (context) => {
     const before = await totals();
     const tabs = [];
     for (let i = 0; i < 3; i++) {
@@ -89,14 +85,11 @@ test('many tabs count into one ledger, one reports, and another takes over when 
     await advanceUntil(context, async () => (await totals()).scans === before.scans + recorded, 'every tab\'s scans arrive');
     await context.clock.runFor(2 * SLOT_MS);
     assert.equal((await totals()).scans, before.scans + recorded, 'and are counted once');
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test('counts recorded 2 s before an abrupt close are all on the server after a reopen', BOUNDED, async () => {
-  const context = await clockedBrowser();
-  try {
+  await inClocked(async (context) => {
     const before = await totals();
     const page = await openTestPage(context, w.origin);
     await ok(page, 'initLicense', w.licenseKey);
@@ -108,14 +101,11 @@ test('counts recorded 2 s before an abrupt close are all on the server after a r
     await ok(again, 'initLicense', w.licenseKey);
     await ok(again, 'flush');
     assert.equal((await totals()).scans, before.scans + 11);
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test('a server that never answers is a network error after 30 s, and nothing is lost', BOUNDED, async () => {
-  const context = await clockedBrowser();
-  try {
+  await inClocked(async (context) => {
     const page = await openTestPage(context, w.origin);
     await ok(page, 'initLicense', w.licenseKey);
     const before = await totals();
@@ -133,7 +123,30 @@ test('a server that never answers is a network error after 30 s, and nothing is 
 
     await ok(page, 'flush');
     assert.equal((await totals()).pages, before.pages + 2);
-  } finally {
-    await context.close();
-  }
+  });
+});
+
+test('counts still in memory are written when the page is hidden, without waiting for the batch timer', BOUNDED, async () => {
+  await inClocked(async (context) => {
+    const page = await openTestPage(context, w.origin);
+    await ok(page, 'initLicense', w.licenseKey);
+    // Stop the browser clock: from here no timer of the page fires, the batch timer included.
+    await context.clock.pauseAt(Date.now() + 60_000);
+    const pendingRecords = () =>
+      page.evaluate(async () => {
+        const db = await window.openLicetDb();
+        const count = await new Promise((resolve) => {
+          const request = db.transaction('pending').objectStore('pending').count();
+          request.onsuccess = () => resolve(request.result);
+        });
+        db.close();
+        return count;
+      });
+    assert.equal(await recordDistinct(page, 'hidden', 3), 3);
+    assert.equal(await pendingRecords(), 0, 'the counts are still in memory');
+    await page.evaluate(() => window.dispatchEvent(new PageTransitionEvent('pagehide', { persisted: false })));
+    let written = 0;
+    for (let check = 0; check < 200 && written === 0; check++) written = await pendingRecords();
+    assert.equal(written, 1, 'one batch record for the 3 scans, written on pagehide');
+  });
 });
