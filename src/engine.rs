@@ -17,7 +17,7 @@ use rand_core::{OsRng, RngCore, TryRngCore, UnwrapErr};
 use crate::core::clock::{Agreement, Reading, TimeGuard};
 use crate::core::error::LicetError;
 use crate::core::ledger::{self, OutboxReport, Tally, UsageItem};
-use crate::core::session::{self, AuthorizeParams, Pending, Target};
+use crate::core::session::{self, AuthorizeParams, Pending, Renewal, Target};
 use crate::core::status::{self, Status};
 use crate::ports::{Clock, Store, Transport};
 
@@ -44,6 +44,21 @@ fn unreachable(code: ErrorCode) -> bool {
     matches!(code, ErrorCode::NetworkError | ErrorCode::BadResponse | ErrorCode::Internal)
 }
 
+/// Whether a refusal says the license ran out (quota, expiry, seats, slot, trial) rather than
+/// that the request is wrong: a device already authorized keeps working until the
+/// `offline_until` of the authorization it holds, across reloads too, so such a refusal at
+/// start-up falls back to the cache like an unreachable server, and shows as the status code.
+fn lapsed(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::QuotaExhausted
+            | ErrorCode::LicenseExpired
+            | ErrorCode::DeviceLimitReached
+            | ErrorCode::ConcurrentLimitReached
+            | ErrorCode::TrialUsed
+    )
+}
+
 /// The most reports one request carries, so a long offline period never makes a request too
 /// large for the server (each is well under 100 bytes).
 const REPORTS_PER_REQUEST: usize = 256;
@@ -54,6 +69,10 @@ struct State {
     last_error: Option<ErrorCode>,
     /// `CLOCK_SET_BACK` or `CLOCK_SKEW` when the device clock was last found wanting.
     clock_warning: Option<ErrorCode>,
+    /// Why the server last refused to renew `authorization` with a receipt, and the receipt's
+    /// server time: the device works on until `offline_until`, with this code in `status()`,
+    /// until a later authorization (one of this tab's, or a newer one another tab cached).
+    refusal: Option<(ErrorCode, u64)>,
     online: bool,
     /// Counts not yet written to the store.
     tally: Tally,
@@ -99,23 +118,29 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     /// Authorizes this device with the license server. When the server cannot be reached, a
     /// cached authorization for the same project that is still inside its offline grace keeps
     /// the page working; offline, a cached one that was altered is refused with its own code
-    /// (`BAD_SIGNATURE`, `DOMAIN_MISMATCH`) and one past its grace with `GRACE_EXPIRED`. Any
-    /// refusal by the server is final and returned.
+    /// (`BAD_SIGNATURE`, `DOMAIN_MISMATCH`) and one past its grace with `GRACE_EXPIRED`. So does
+    /// a refusal that says the license ran out (`lapsed`). Any other refusal by the server is
+    /// final and returned.
     pub async fn start(store: S, transport: T, clock: C, target: Target, params: AuthorizeParams) -> Result<Self, LicetError> {
         let device_id = device_id(&store).await?;
         let engine = Engine { store, transport, clock, target, device_id, domain: params.domain.clone(), state: RefCell::default() };
         match engine.authorize(&params).await {
             Ok(()) => Ok(engine),
             // Only now is the cache read: online, the server's fresh answer and time replace it.
-            Err(error) if unreachable(error.code) => match engine.cached_authorization().await? {
+            Err(error) if unreachable(error.code) || lapsed(error.code) => match engine.cached_authorization().await? {
                 Ok(Some((cached, signed, time))) => {
                     let mut state = engine.state.borrow_mut();
                     state.authorization = Some(cached);
                     state.signed = Some(signed);
-                    state.last_error = Some(error.code);
                     // Time knowledge survives reloads, so a reload does not reset the clock guard.
                     state.time = time;
                     state.saved_time_ms = time.latest_ms;
+                    if lapsed(error.code) {
+                        state.online = true;
+                        state.refusal = Some((error.code, time.latest_ms));
+                    } else {
+                        state.last_error = Some(error.code);
+                    }
                     drop(state);
                     // Offline, the cached authorization counts only within its grace.
                     engine.check_grace()?;
@@ -163,8 +188,9 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     pub fn status(&self) -> Status {
         let expired = self.check_grace().err().map(|e| e.code);
         let state = self.state.borrow();
-        // A clock found wanting matters more to the app than the last call's failure.
-        let code = expired.or(state.clock_warning).or(state.last_error);
+        // The end of the grace first, then a refused renewal (this device stops at its
+        // `offline_until`), then a clock found wanting, then the last call's failure.
+        let code = expired.or(state.refusal.map(|(code, _)| code)).or(state.clock_warning).or(state.last_error);
         let mut status = status::status(state.authorization.as_ref(), code, state.online);
         if expired.is_some() {
             status.state = "expired";
@@ -183,8 +209,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
 
     fn verify_cached(&self, cached: Cached) -> Result<Option<(Authorization, Signed, TimeGuard)>, LicetError> {
         let authorization = session::verify_authorization(&cached.authorization, &self.target, self.device_id, &self.domain)?;
-        let same_project = self.target.handshake_code.as_ref().is_none_or(|code| *code == authorization.handshake_code);
-        Ok(same_project.then_some((authorization, cached.authorization, cached.time)))
+        Ok(session::serves(&self.target, &authorization).then_some((authorization, cached.authorization, cached.time)))
     }
 
     /// Writes this tab's authorization and clock guard to the cache. Every tab of the origin
@@ -222,6 +247,10 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         let mut state = self.state.borrow_mut();
         let same_project = state.authorization.as_ref().is_none_or(|a| a.handshake_code == authorization.handshake_code);
         if same_project && authorization.server_time > ours {
+            // Granted after this tab's renewal was refused: the refusal no longer stands.
+            if state.refusal.is_some_and(|(_, at)| authorization.server_time > at) {
+                state.refusal = None;
+            }
             state.authorization = Some(authorization);
             state.signed = Some(signed);
             state.time.offset_ms = time.offset_ms;
@@ -257,13 +286,14 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         result
     }
 
-    /// Takes a verified authorization: its signed server time sets the clock guard, and both
-    /// are cached for offline starts.
+    /// Takes a verified authorization: its signed server time sets the clock guard, it ends
+    /// any refusal to renew, and both are cached for offline starts.
     async fn accept(&self, signed: Signed, authorization: Authorization) -> Result<(), LicetError> {
         {
             let mut state = self.state.borrow_mut();
             let agreement = state.time.server_time(authorization.server_time, self.clock.now_ms());
             state.clock_warning = (agreement == Agreement::Skewed).then_some(ErrorCode::ClockSkew);
+            state.refusal = None;
             state.signed = Some(signed);
             state.authorization = Some(authorization);
         }
@@ -376,14 +406,18 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         let (request, pending): (SealedRequest, Pending) =
             session::reports_request(&self.target, self.device_id, handshake_code, &self.domain, reports, self.clock.now_ms(), &mut rng())?;
         let response = self.post(Route::Reports, &request).await?;
-        let (accepted, signed, authorization) = session::accept_receipt(&pending, &response, &self.target)?;
+        let (accepted, renewal) = session::accept_receipt(&pending, &response, &self.target)?;
         // Only IDs this request sent may be deleted, each once, whatever else a receipt names.
         let deletable: Vec<ReportId> = sent.into_iter().filter(|id| accepted.contains(id)).collect();
         self.store.remove_reports(&deletable).await?;
         // Reports left over from another project refresh nothing: this page stays on its own.
         let current = self.state.borrow().authorization.as_ref().map(|a| a.handshake_code.clone());
         if current.as_deref() == Some(handshake_code) {
-            self.accept(signed, authorization).await?;
+            match renewal {
+                Renewal::Renewed(signed, authorization) => self.accept(signed, authorization).await?,
+                // The reports are counted; the authorization held stays in force until its end.
+                Renewal::Refused(code, at) => self.state.borrow_mut().refusal = Some((code, at)),
+            }
         }
         Ok(deletable.len())
     }

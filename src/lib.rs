@@ -27,6 +27,11 @@ pub const VENDOR_PUBLIC_KEY: &str = match option_env!("LICET_VENDOR_PUBLIC_KEY")
     None => include_str!("../demo/vendor-public-key.txt"),
 };
 
+/// The license key whose server URLs and public keys `initLicense({ organizationID,
+/// handshakeCode })` uses when it is given no `licenseServer`: the `LICET_LICENSE_SERVER`
+/// environment variable at build time, if it was set. Its own project, if any, is not used.
+pub const LICENSE_SERVER: Option<&str> = option_env!("LICET_LICENSE_SERVER");
+
 // Core tests run natively under `cargo test` and in the browser under wasm-bindgen-test.
 #[cfg(all(test, target_arch = "wasm32"))]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

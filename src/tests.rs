@@ -1,5 +1,6 @@
 //! The engine against the in-memory twins: authorization, counting, flushing exactly once,
-//! offline start within the grace period, and refusals of forged answers.
+//! offline start within the grace period, refusals of forged answers, refused renewals, and
+//! the status changes that listeners are told of.
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -18,9 +19,10 @@ use rand_core::{OsRng, TryRngCore};
 use crate::core::dedup::Deduplicator;
 use crate::core::error::LicetError;
 use crate::core::ledger::UsageItem;
-use crate::core::session::{AuthorizeParams, Target};
+use crate::core::session::{AuthorizeParams, Project, Target};
+use crate::core::status::{Status, StatusWatch};
 use crate::engine::{Engine, Flushed};
-use crate::platform::memory::{MemoryClock, MemoryStore, ServerTwin, HANDSHAKE, SERVER_URL};
+use crate::platform::memory::{MemoryClock, MemoryStore, ServerTwin, HANDSHAKE, ORGANIZATION, SERVER_URL};
 
 /// Runs a future of the in-memory twins, which never wait on anything.
 fn ready<F: Future>(future: F) -> F::Output {
@@ -34,7 +36,7 @@ const NOW: u64 = 1_800_000_000_000;
 
 /// A target for the twin's project with these server keys, trusting this vendor key.
 fn target_with(keys: &ServerPublicKeys, vendor: &str) -> Target {
-    let key = LicenseKey::new(vec![SERVER_URL.into()], Some("org".into()), Some(HANDSHAKE.into()), keys);
+    let key = LicenseKey::new(vec![SERVER_URL.into()], Some(ORGANIZATION.into()), Some(HANDSHAKE.into()), keys);
     Target::new(key, vendor).unwrap()
 }
 
@@ -165,13 +167,78 @@ fn licenses_not_signed_by_the_built_in_vendor_key_are_refused() {
 }
 
 #[test]
-fn a_license_key_without_servers_or_project_is_invalid() {
+fn a_license_key_without_servers_is_invalid_and_empty_project_fields_are_absent() {
     let server = ServerTwin::new(NOW);
     let vendor = server.vendor.public_text();
     let none = LicenseKey::new(vec![], None, Some(HANDSHAKE.into()), &server.keys.public());
     assert_eq!(Target::new(none, &vendor).err().map(|e| e.code), Some(ErrorCode::InvalidLicenseKey));
-    let anonymous = LicenseKey::new(vec![SERVER_URL.into()], None, None, &server.keys.public());
-    assert_eq!(Target::new(anonymous, &vendor).err().map(|e| e.code), Some(ErrorCode::InvalidLicenseKey));
+    let empty = LicenseKey::new(vec![SERVER_URL.into()], Some(String::new()), Some(String::new()), &server.keys.public());
+    let target = Target::new(empty, &vendor).unwrap();
+    assert_eq!((target.organization_id, target.handshake_code), (None, None));
+}
+
+/// The project form of `initLicense` with the twin's license key as its server.
+fn project_target(world: &World, organization_id: Option<&str>, handshake_code: Option<&str>) -> Target {
+    let server_key = LicenseKey::new(vec![SERVER_URL.into()], Some("another-org".into()), Some("another-code".into()), &world.server.keys.public());
+    let project = Project {
+        organization_id: organization_id.map(Into::into),
+        handshake_code: handshake_code.map(Into::into),
+        license_server: Some("LICET1.the-server".into()),
+    };
+    let key = project.license_key(None, |_| Ok(server_key)).unwrap();
+    Target::new(key, &world.server.vendor.public_text()).unwrap()
+}
+
+/// The authorize request the twin received last.
+fn last_authorize_request(world: &World) -> licet_protocol::wire::AuthorizeRequest {
+    licet_protocol::wire::decode(world.server.plaintexts.borrow().last().unwrap()).unwrap()
+}
+
+#[test]
+fn a_project_is_asked_for_by_its_own_organization_and_code_not_the_server_keys() {
+    let world = World::new();
+    let engine = world.start_with(project_target(&world, Some(ORGANIZATION), None)).unwrap();
+    let sent = last_authorize_request(&world);
+    assert_eq!((sent.organization_id.as_deref(), sent.handshake_code), (Some(ORGANIZATION), None));
+    assert_eq!(engine.status().handshake_code.as_deref(), Some(HANDSHAKE), "the organization's default code");
+
+    world.start_with(project_target(&world, None, Some(HANDSHAKE))).unwrap();
+    let sent = last_authorize_request(&world);
+    assert_eq!((sent.organization_id, sent.handshake_code.as_deref()), (None, Some(HANDSHAKE)));
+}
+
+#[test]
+fn offline_a_cached_authorization_serves_only_the_project_asked_for() {
+    let world = World::new();
+    world.start().unwrap();
+    world.server.offline.set(true);
+    // The twin's license is the organization's: an organization-only start may use it.
+    world.start_with(project_target(&world, Some(ORGANIZATION), None)).unwrap();
+    for (org, code) in [(Some("another-org"), None), (None, Some("another-code")), (None, None)] {
+        let refused = world.start_with(project_target(&world, org, code));
+        assert_eq!(refused.err().map(|e| e.code), Some(ErrorCode::NetworkError), "{org:?} {code:?}");
+    }
+    // A trial start may use a cached trial authorization only.
+    world.server.offline.set(false);
+    world.server.state.set(licet_protocol::wire::LicenseState::Trial);
+    world.start().unwrap();
+    world.server.offline.set(true);
+    assert_eq!(world.start_with(project_target(&world, None, None)).unwrap().status().state, "trial");
+}
+
+#[test]
+fn naming_no_project_asks_the_server_for_the_public_trial() {
+    let world = World::new();
+    // Empty strings are absent: the request carries neither field, and the server decides
+    // (the twin has no trial to give).
+    let refused = world.start_with(project_target(&world, Some(""), Some("")));
+    assert_eq!(refused.err().map(|e| e.code), Some(ErrorCode::TrialUnavailable));
+    let sent = last_authorize_request(&world);
+    assert_eq!((sent.organization_id, sent.handshake_code), (None, None));
+    // So does a license key string that names neither.
+    let anonymous = LicenseKey::new(vec![SERVER_URL.into()], None, None, &world.server.keys.public());
+    let refused = world.start_with(Target::new(anonymous, &world.server.vendor.public_text()).unwrap());
+    assert_eq!(refused.err().map(|e| e.code), Some(ErrorCode::TrialUnavailable));
 }
 
 #[test]
@@ -382,4 +449,159 @@ fn the_grace_end_is_given_in_device_time_for_the_schedule() {
     world.clock.0.set(NOW + 8 * DAY); // the device clock runs 8 days ahead of the server's
     let engine = world.start().unwrap();
     assert_eq!(engine.grace_ends_at(), Some(NOW + 8 * DAY + 7 * DAY));
+}
+
+#[test]
+fn a_refused_renewal_keeps_the_receipt_and_the_authorization_until_its_offline_until() {
+    let world = World::new();
+    let (server, store, clock) = (&world.server, &world.store, &world.clock);
+    let engine = world.start().unwrap();
+    ready(engine.count_pages(Module::Core, 3)).unwrap();
+    server.refuse_renewals.set(Some("QUOTA_EXHAUSTED"));
+    clock.0.set(NOW + DAY);
+    server.now.set(NOW + DAY);
+    // The reports are counted, acknowledged and deleted here: the flush succeeds.
+    assert_eq!(ready(engine.flush()).unwrap(), Flushed { acknowledged: 1, waiting: 0 });
+    assert_eq!(server.pages.borrow().get(&Module::Core), Some(&3));
+    assert!(store.outbox.borrow().is_empty() && store.pending.borrow().is_empty());
+    // The device keeps the authorization it holds, and says why it was not renewed.
+    let status = engine.status();
+    assert_eq!((status.state, status.code, status.online), ("valid", Some(ErrorCode::QuotaExhausted), true));
+    assert_eq!(status.offline_until, Some(NOW + 7 * DAY));
+
+    // It keeps counting and reporting until its offline_until...
+    clock.0.set(NOW + 3 * DAY);
+    server.now.set(NOW + 3 * DAY);
+    ready(engine.count_pages(Module::Core, 2)).unwrap();
+    assert_eq!(ready(engine.flush()).unwrap(), Flushed { acknowledged: 1, waiting: 0 });
+    assert_eq!(engine.status().code, Some(ErrorCode::QuotaExhausted), "a successful send does not hide the refusal");
+    clock.0.set(NOW + 7 * DAY);
+    ready(engine.count_pages(Module::Core, 4)).unwrap();
+    // ...and not a moment longer.
+    clock.0.set(NOW + 7 * DAY + 1);
+    assert_eq!(ready(engine.count_pages(Module::Core, 1)).unwrap_err().code, ErrorCode::GraceExpired);
+    assert_eq!((engine.status().state, engine.status().code), ("expired", Some(ErrorCode::GraceExpired)));
+    assert_eq!(server.pages.borrow().get(&Module::Core), Some(&5));
+
+    // Once the server renews again (quota added), the refusal is gone and counting goes on.
+    server.refuse_renewals.set(None);
+    server.now.set(NOW + 7 * DAY + 1);
+    assert_eq!(ready(engine.flush()).unwrap(), Flushed { acknowledged: 1, waiting: 0 });
+    assert_eq!(server.pages.borrow().get(&Module::Core), Some(&9));
+    let status = engine.status();
+    assert_eq!((status.state, status.code), ("valid", None));
+    assert_eq!(status.offline_until, Some(NOW + 14 * DAY + 1));
+    ready(engine.count_pages(Module::Core, 1)).unwrap();
+}
+
+#[test]
+fn a_reload_refused_because_the_license_ran_out_keeps_the_cached_authorization_until_its_offline_until() {
+    let world = World::new();
+    world.start().unwrap();
+    world.server.refuse_authorizations.set(Some(ErrorCode::QuotaExhausted));
+    world.clock.0.set(NOW + DAY);
+    world.server.now.set(NOW + DAY);
+
+    let engine = world.start().unwrap();
+    let status = engine.status();
+    assert_eq!((status.state, status.code, status.online), ("valid", Some(ErrorCode::QuotaExhausted), true));
+    assert_eq!(status.offline_until, Some(NOW + 7 * DAY));
+    ready(engine.count_pages(Module::Core, 2)).unwrap();
+    world.clock.0.set(NOW + 7 * DAY + 1);
+    assert_eq!(ready(engine.count_pages(Module::Core, 1)).unwrap_err().code, ErrorCode::GraceExpired);
+    drop(engine);
+
+    // A refusal that says the request is wrong, not that the license ran out, is final.
+    world.clock.0.set(NOW + 2 * DAY);
+    world.server.refuse_authorizations.set(Some(ErrorCode::WrongSessionPassword));
+    assert_eq!(world.start().err().map(|e| e.code), Some(ErrorCode::WrongSessionPassword));
+}
+
+#[test]
+fn a_refusal_code_this_build_does_not_know_is_a_bad_response_and_voids_no_receipt() {
+    let world = World::new();
+    let engine = world.start().unwrap();
+    world.server.refuse_renewals.set(Some("SOMETHING_NEW"));
+    ready(engine.count_pages(Module::Core, 1)).unwrap();
+    assert_eq!(ready(engine.flush()).unwrap(), Flushed { acknowledged: 1, waiting: 0 });
+    assert_eq!(engine.status().code, Some(ErrorCode::BadResponse));
+    assert_eq!(engine.status().state, "valid");
+    // A new authorization, here that of a reload, clears it.
+    world.server.refuse_renewals.set(None);
+    assert_eq!(world.start().unwrap().status().code, None);
+}
+
+#[test]
+fn a_refusal_ends_when_another_tab_caches_an_authorization_granted_after_it() {
+    let world = World::new();
+    let (server, clock) = (&world.server, &world.clock);
+    let reporter = world.start().unwrap();
+    let other = world.start().unwrap();
+    // Day 1: the reporter renews. Day 2: the other tab's flush is refused.
+    clock.0.set(NOW + DAY);
+    server.now.set(NOW + DAY);
+    ready(reporter.count_pages(Module::Core, 1)).unwrap();
+    ready(reporter.flush()).unwrap();
+    clock.0.set(NOW + 2 * DAY);
+    server.now.set(NOW + 2 * DAY);
+    server.refuse_renewals.set(Some("DEVICE_LIMIT_REACHED"));
+    ready(other.count_pages(Module::Core, 1)).unwrap();
+    ready(other.flush()).unwrap();
+    assert_eq!(other.status().code, Some(ErrorCode::DeviceLimitReached));
+    // The day-1 authorization in the cache is newer than the other tab's, but older than its
+    // refusal: taking it up does not end the refusal.
+    ready(other.adopt_cached()).unwrap();
+    assert_eq!(other.status().offline_until, Some(NOW + 8 * DAY));
+    assert_eq!(other.status().code, Some(ErrorCode::DeviceLimitReached));
+    // Day 3: the reporter is renewed again; that one does.
+    clock.0.set(NOW + 3 * DAY);
+    server.now.set(NOW + 3 * DAY);
+    server.refuse_renewals.set(None);
+    ready(reporter.count_pages(Module::Core, 1)).unwrap();
+    ready(reporter.flush()).unwrap();
+    ready(other.adopt_cached()).unwrap();
+    assert_eq!(other.status().offline_until, Some(NOW + 10 * DAY));
+    assert_eq!(other.status().code, None);
+}
+
+#[test]
+fn listeners_are_told_of_tolerance_refusals_and_the_end_of_the_grace_and_of_nothing_else() {
+    let world = World::new();
+    let (server, clock) = (&world.server, &world.clock);
+    let mut watch = StatusWatch::new(Status::UNINITIALIZED);
+    let id = watch.subscribe(());
+    let engine = world.start().unwrap();
+    let mut told = |status: Status| -> Option<(&'static str, Option<ErrorCode>)> {
+        let ids = watch.changed(&status);
+        (ids == [id]).then_some((status.state, status.code))
+    };
+    assert_eq!(told(engine.status()), Some(("valid", None)), "after initLicense");
+    // A renewal that changes only offline_until is no news.
+    clock.0.set(NOW + DAY);
+    server.now.set(NOW + DAY);
+    ready(engine.count_pages(Module::Core, 1)).unwrap();
+    ready(engine.flush()).unwrap();
+    assert_eq!(engine.status().offline_until, Some(NOW + 8 * DAY));
+    assert_eq!(told(engine.status()), None);
+    // Over quota, inside the tolerance: a warning state.
+    server.state.set(licet_protocol::wire::LicenseState::Tolerance);
+    ready(engine.count_pages(Module::Core, 1)).unwrap();
+    ready(engine.flush()).unwrap();
+    assert_eq!(told(engine.status()), Some(("tolerance", None)));
+    // Past the tolerance: the renewal is refused.
+    server.refuse_renewals.set(Some("QUOTA_EXHAUSTED"));
+    ready(engine.count_pages(Module::Core, 1)).unwrap();
+    ready(engine.flush()).unwrap();
+    assert_eq!(told(engine.status()), Some(("tolerance", Some(ErrorCode::QuotaExhausted))));
+    // Offline: the next send fails; online changes, the code stays the refusal.
+    server.offline.set(true);
+    ready(engine.count_pages(Module::Core, 1)).unwrap();
+    assert_eq!(ready(engine.flush()).unwrap_err().code, ErrorCode::NetworkError);
+    assert_eq!(told(engine.status()), Some(("tolerance", Some(ErrorCode::QuotaExhausted))));
+    assert!(!engine.status().online);
+    // The grace ends: a count is refused, and the status says so.
+    clock.0.set(NOW + 8 * DAY + 1);
+    assert_eq!(ready(engine.count_pages(Module::Core, 1)).unwrap_err().code, ErrorCode::GraceExpired);
+    assert_eq!(told(engine.status()), Some(("expired", Some(ErrorCode::GraceExpired))));
+    assert_eq!(told(engine.status()), None, "told once");
 }

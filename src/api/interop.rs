@@ -1,5 +1,6 @@
 //! Every conversion between JS values and Rust values of the API, in one place: options in,
-//! license keys in, status and flush results out. Wrong types become `INVALID_ARGUMENT`.
+//! license keys and projects in, status and flush results out. Wrong types become
+//! `INVALID_ARGUMENT`.
 
 use js_sys::{Array, Object};
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -8,7 +9,7 @@ use licet_protocol::ErrorCode;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::core::error::LicetError;
-use crate::core::session::AuthorizeParams;
+use crate::core::session::{AuthorizeParams, Project};
 use crate::core::status::Status;
 use crate::engine::Flushed;
 use crate::platform::browser::{property as get, set_property as set, string_property};
@@ -36,9 +37,23 @@ pub fn authorize_params(options: &JsValue, domain: String) -> Result<AuthorizePa
     })
 }
 
+/// Reads `initLicense`'s first argument: a license key string, or a project object
+/// `{ organizationID, handshakeCode, licenseServer }` whose server defaults to the build's.
+pub fn license_key(value: &JsValue) -> Result<LicenseKey, LicetError> {
+    if !value.is_object() {
+        return license_key_text(&value.as_string().unwrap_or_default());
+    }
+    let project = Project {
+        organization_id: optional_string(value, "organizationID")?,
+        handshake_code: optional_string(value, "handshakeCode")?,
+        license_server: optional_string(value, "licenseServer")?,
+    };
+    project.license_key(crate::LICENSE_SERVER, license_key_text)
+}
+
 /// Decodes a license key string with the platform's own `JSON`.
-pub fn license_key(key: &JsValue) -> Result<LicenseKey, LicetError> {
-    let json = LicenseKey::unwrap_json(&key.as_string().unwrap_or_default()).ok();
+fn license_key_text(key: &str) -> Result<LicenseKey, LicetError> {
+    let json = LicenseKey::unwrap_json(key).ok();
     let value = json.and_then(|json| js_sys::JSON::parse(&json).ok()).unwrap_or(JsValue::UNDEFINED);
     let servers = get(&value, "servers");
     let parsed = (|| {
@@ -114,6 +129,11 @@ pub fn timestamp(value: &JsValue) -> Result<Option<u64>, JsValue> {
         Some(_) => Err(super::errors::out_of_range("timestampMs must be a finite number of milliseconds, 0 or more")),
         None => Err(super::errors::wrong_type("timestampMs must be a number")),
     }
+}
+
+/// A function argument; anything else is a `TypeError` saying `what`.
+pub fn function(value: &JsValue, what: &str) -> Result<js_sys::Function, JsValue> {
+    value.dyn_ref::<js_sys::Function>().cloned().ok_or_else(|| super::errors::wrong_type(what))
 }
 
 pub fn string_argument(value: &JsValue) -> Result<String, JsValue> {

@@ -1,7 +1,9 @@
 //! Building sealed requests and checking the answers: the client half of protocol v1. An
 //! answer is accepted only if it opens with the request's response key, is signed by the
 //! server key in the license key, echoes the request's nonce, names this device, and every
-//! license in it carries the vendor's signature. Nothing here sends or stores anything.
+//! license in it carries the vendor's signature. The target of the requests comes from what
+//! `initLicense` names: a license key, or a project on a server. Nothing here sends or stores
+//! anything.
 
 use licet_protocol::keys::VerifyingKey;
 use licet_protocol::envelope::{open_response, seal_request, ResponseKey, Route};
@@ -11,7 +13,9 @@ use licet_protocol::keys::{verifying_key, verifying_key_from_text, ServerPublicK
 use licet_protocol::license::{self, LicenseFile};
 use licet_protocol::license_key::LicenseKey;
 use licet_protocol::sign::Signed;
-use licet_protocol::wire::{self, AuthorizeRequest, Authorization, Receipt, ReportsRequest, ReportsResponse, SealedRequest, SealedResponse, UsageReport};
+use licet_protocol::wire::{
+    self, AuthorizeRequest, Authorization, LicenseState, Receipt, ReportsRequest, ReportsResponse, SealedRequest, SealedResponse, UsageReport,
+};
 use licet_protocol::ErrorCode;
 use rand_core::{CryptoRng, RngCore};
 
@@ -30,9 +34,11 @@ pub struct Target {
 }
 
 impl Target {
-    /// Checks the license key's server keys and the vendor key text.
+    /// Checks the license key's server keys and the vendor key text. An empty organization ID
+    /// or handshake code counts as absent; a key naming neither asks for the public trial,
+    /// which the server grants or refuses.
     pub fn new(key: LicenseKey, vendor_public_key: &str) -> Result<Target, LicetError> {
-        if key.servers.is_empty() || (key.organization_id.is_none() && key.handshake_code.is_none()) {
+        if key.servers.is_empty() {
             return Err(ErrorCode::InvalidLicenseKey.into());
         }
         let server_keys = key.server_keys().map_err(|_| LicetError::from(ErrorCode::InvalidLicenseKey))?;
@@ -40,8 +46,8 @@ impl Target {
             server: verifying_key(&server_keys.signing)?,
             vendor: verifying_key_from_text(vendor_public_key)?,
             servers: key.servers,
-            organization_id: key.organization_id,
-            handshake_code: key.handshake_code,
+            organization_id: key.organization_id.filter(|id| !id.is_empty()),
+            handshake_code: key.handshake_code.filter(|code| !code.is_empty()),
             server_keys,
         })
     }
@@ -49,6 +55,34 @@ impl Target {
     /// The URLs to try for `route`, main server first, then the standbys.
     pub fn urls(&self, route: Route) -> impl Iterator<Item = String> + '_ {
         self.servers.iter().map(move |base| format!("{}{}", base.trim_end_matches('/'), route.path()))
+    }
+}
+
+/// The object form of `initLicense`'s first argument, `{ organizationID, handshakeCode,
+/// licenseServer }`: a project, and the license key of the server that holds it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Project {
+    pub organization_id: Option<String>,
+    pub handshake_code: Option<String>,
+    /// A license key (`LICET1.`...) used only for its server URLs and public keys.
+    pub license_server: Option<String>,
+}
+
+impl Project {
+    /// The license key this names: the servers and keys of `licenseServer` or, when it is
+    /// absent or empty, of the build's default `built_in`, read with `parse`; the project is
+    /// this object's, whatever the key names.
+    pub fn license_key(
+        self,
+        built_in: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<LicenseKey, LicetError>,
+    ) -> Result<LicenseKey, LicetError> {
+        const NO_SERVER: &str =
+            "no license server: pass licenseServer (a license key) to initLicense, or build the sdk with LICET_LICENSE_SERVER set to one";
+        let present = |key: &&str| !key.is_empty();
+        let server = self.license_server.as_deref().filter(present).or(built_in.filter(present));
+        let server = server.ok_or_else(|| LicetError { code: ErrorCode::InvalidLicenseKey, detail: Some(NO_SERVER.into()) })?;
+        Ok(LicenseKey { organization_id: self.organization_id, handshake_code: self.handshake_code, ..parse(server)? })
     }
 }
 
@@ -160,6 +194,21 @@ pub fn verify_authorization(signed: &Signed, target: &Target, device_id: DeviceI
     Ok(within_licenses(authorization, &licenses))
 }
 
+/// Whether a verified authorization (a cached one) serves the project `target` asks for: the
+/// same handshake code when it names one; else a license of the organization it names; else,
+/// for a target that asks for the public trial, a trial authorization. So an offline start never
+/// passes one project's authorization off as another's.
+pub fn serves(target: &Target, authorization: &Authorization) -> bool {
+    match (&target.handshake_code, &target.organization_id) {
+        (Some(code), _) => *code == authorization.handshake_code,
+        (None, Some(org)) => authorization
+            .licenses
+            .iter()
+            .any(|signed| wire::decode::<LicenseFile>(&signed.payload).is_ok_and(|file| file.organization_id == *org)),
+        (None, None) => authorization.state == LicenseState::Trial,
+    }
+}
+
 /// Holds an authorization to what its vendor-signed licenses allow, whatever the server signed:
 /// no offline grace past the longest license grace from the server's time or past the last
 /// expiry and its tolerance, and no module that no license sells. A license server can count,
@@ -188,13 +237,19 @@ pub fn accept_authorization(pending: &Pending, response: &SealedResponse, target
     Ok((signed, authorization))
 }
 
-/// Opens and checks the answer to a reports request: the IDs the receipt accepts, and the
-/// refreshed authorization.
-pub fn accept_receipt(
-    pending: &Pending,
-    response: &SealedResponse,
-    target: &Target,
-) -> Result<(Vec<ReportId>, Signed, Authorization), LicetError> {
+/// What the answer to a reports request says about the device's authorization, checked.
+pub enum Renewal {
+    /// A fresh authorization, verified as the answer to an authorize request is.
+    Renewed(Signed, Authorization),
+    /// No new authorization, for the reason of this code (`BAD_RESPONSE` for one this build
+    /// does not know), as of the receipt's server time: the device keeps the one it holds.
+    Refused(ErrorCode, u64),
+}
+
+/// Opens and checks the answer to a reports request: the IDs the receipt accepts, and what
+/// became of the authorization. A refused renewal does not void the receipt: the reports are
+/// counted either way.
+pub fn accept_receipt(pending: &Pending, response: &SealedResponse, target: &Target) -> Result<(Vec<ReportId>, Renewal), LicetError> {
     let answer: ReportsResponse = wire::decode(&open_response(&pending.key, response)?)?;
     let receipt: Receipt = answer.receipt.verify(&target.server)?;
     if receipt.nonce != pending.nonce {
@@ -203,6 +258,12 @@ pub fn accept_receipt(
     if receipt.device_id != pending.device_id {
         return Err(ErrorCode::BadResponse.into());
     }
-    let authorization = checked(pending, &answer.authorization, target)?;
-    Ok((receipt.accepted, answer.authorization, authorization))
+    let renewal = match answer.renewal {
+        wire::Renewal::Renewed(signed) => {
+            let authorization = checked(pending, &signed, target)?;
+            Renewal::Renewed(signed, authorization)
+        }
+        wire::Renewal::Refused(code) => Renewal::Refused(ErrorCode::parse(&code).unwrap_or(ErrorCode::BadResponse), receipt.server_time),
+    };
+    Ok((receipt.accepted, renewal))
 }

@@ -368,3 +368,141 @@ mod limits {
         assert_eq!((honest.offline_until, honest.modules), (T + 7 * DAY_MS, vec![Module::Core]));
     }
 }
+
+mod project {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use std::cell::RefCell;
+
+    use licet_protocol::keys::ServerPublicKeys;
+    use licet_protocol::license_key::LicenseKey;
+    use licet_protocol::ErrorCode;
+
+    use crate::core::error::LicetError;
+    use crate::core::session::Project;
+
+    fn server_key() -> LicenseKey {
+        let keys = ServerPublicKeys { signing: [1; 32], hpke: [2; 32] };
+        LicenseKey::new(vec!["https://licenses.test".into()], Some("key-org".into()), Some("key-code".into()), &keys)
+    }
+
+    /// `project.license_key(built_in, ...)`, and the key text it was read from.
+    fn resolve(project: Project, built_in: Option<&str>) -> (Result<LicenseKey, LicetError>, Option<String>) {
+        let read = RefCell::new(None);
+        let key = project.license_key(built_in, |text| {
+            *read.borrow_mut() = Some(text.to_owned());
+            Ok(server_key())
+        });
+        (key, read.into_inner())
+    }
+
+    fn project(organization_id: Option<&str>, handshake_code: Option<&str>, license_server: Option<&str>) -> Project {
+        Project {
+            organization_id: organization_id.map(Into::into),
+            handshake_code: handshake_code.map(Into::into),
+            license_server: license_server.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn the_project_replaces_the_keys_own_and_keeps_its_servers_and_keys() {
+        let (key, read) = resolve(project(Some("acme"), None, Some("LICET1.given")), Some("LICET1.built-in"));
+        let key = key.unwrap();
+        assert_eq!(read.as_deref(), Some("LICET1.given"), "licenseServer wins over the build's");
+        assert_eq!((key.organization_id.as_deref(), key.handshake_code), (Some("acme"), None));
+        assert_eq!((key.servers, key.signing_key, key.hpke_key), (server_key().servers, server_key().signing_key, server_key().hpke_key));
+        // Neither: the public trial, whatever the key names.
+        let trial = resolve(project(None, None, Some("LICET1.given")), None).0.unwrap();
+        assert_eq!((trial.organization_id, trial.handshake_code), (None, None));
+    }
+
+    #[test]
+    fn without_a_license_server_the_builds_is_used_and_without_both_it_is_an_error() {
+        for absent in [None, Some("")] {
+            let (key, read) = resolve(project(None, Some("web"), absent), Some("LICET1.built-in"));
+            assert_eq!(key.unwrap().handshake_code.as_deref(), Some("web"));
+            assert_eq!(read.as_deref(), Some("LICET1.built-in"));
+            for no_default in [None, Some("")] {
+                let (key, read) = resolve(project(None, Some("web"), absent), no_default);
+                let error = key.unwrap_err();
+                assert_eq!(error.code, ErrorCode::InvalidLicenseKey);
+                assert!(error.message().contains("licenseServer") && error.message().contains("LICET_LICENSE_SERVER"), "{}", error.message());
+                assert_eq!(read, None);
+            }
+        }
+    }
+
+    #[test]
+    fn a_license_server_that_does_not_parse_is_refused_as_it_is() {
+        let refused = Project { license_server: Some("nonsense".into()), ..Project::default() }
+            .license_key(None, |_| Err(ErrorCode::InvalidLicenseKey.into()));
+        assert_eq!(refused.unwrap_err().code, ErrorCode::InvalidLicenseKey);
+    }
+}
+
+mod status_watch {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use licet_protocol::license::Module;
+    use licet_protocol::ErrorCode;
+
+    use crate::core::status::{Status, StatusWatch};
+
+    fn valid() -> Status {
+        Status {
+            state: "valid",
+            code: None,
+            offline_until: Some(7),
+            active_until: Some(30),
+            handshake_code: Some("web".into()),
+            modules: vec![Module::Core],
+            online: true,
+        }
+    }
+
+    #[test]
+    fn a_change_of_state_code_modules_or_online_is_told_to_every_listener_once() {
+        let mut watch = StatusWatch::new(Status::UNINITIALIZED);
+        let (a, b) = (watch.subscribe("a"), watch.subscribe("b"));
+        assert_eq!(watch.changed(&Status::UNINITIALIZED), Vec::<u32>::new(), "the initial status is no news");
+        assert_eq!(watch.changed(&valid()), vec![a, b]);
+        assert_eq!(watch.changed(&valid()), Vec::<u32>::new());
+        let changes = [
+            Status { state: "tolerance", ..valid() },
+            Status { state: "tolerance", code: Some(ErrorCode::QuotaExhausted), ..valid() },
+            Status { state: "tolerance", code: Some(ErrorCode::QuotaExhausted), modules: vec![], ..valid() },
+            Status { state: "tolerance", code: Some(ErrorCode::QuotaExhausted), modules: vec![], online: false, ..valid() },
+        ];
+        for change in changes {
+            assert_eq!(watch.changed(&change), vec![a, b], "{change:?}");
+            assert_eq!(watch.changed(&change), Vec::<u32>::new(), "{change:?}");
+        }
+    }
+
+    #[test]
+    fn a_renewal_that_moves_only_the_dates_is_no_news() {
+        let mut watch = StatusWatch::new(valid());
+        watch.subscribe(());
+        let renewed = Status { offline_until: Some(8), active_until: Some(31), handshake_code: Some("other".into()), ..valid() };
+        assert_eq!(watch.changed(&renewed), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn an_unsubscribed_listener_is_not_told_and_a_change_without_listeners_still_counts() {
+        let mut watch = StatusWatch::new(Status::UNINITIALIZED);
+        let a = watch.subscribe('a');
+        let b = watch.subscribe('b');
+        watch.unsubscribe(a);
+        assert_eq!((watch.listener(a), watch.listener(b)), (None, Some(&'b')));
+        assert_eq!(watch.changed(&valid()), vec![b]);
+        watch.unsubscribe(b);
+        assert_eq!(watch.changed(&Status { online: false, ..valid() }), Vec::<u32>::new());
+        // Compared with the last status seen, heard or not.
+        let c = watch.subscribe('c');
+        assert_eq!(watch.changed(&Status { online: false, ..valid() }), Vec::<u32>::new());
+        assert_eq!(watch.changed(&valid()), vec![c]);
+        assert_ne!(c, a, "IDs are not reused");
+    }
+}

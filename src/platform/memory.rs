@@ -10,7 +10,9 @@ use licet_protocol::ids::{DeviceId, ReportId};
 use licet_protocol::keys::{ServerKeys, VendorKey};
 use licet_protocol::license::{LicenseFile, LicenseType, Module, Tolerance, DAY_MS};
 use licet_protocol::sign::Signed;
-use licet_protocol::wire::{self, Authorization, AuthorizeRequest, ErrorBody, LicenseState, Receipt, ReportsRequest, ReportsResponse, SealedRequest};
+use licet_protocol::wire::{
+    self, Authorization, AuthorizeRequest, ErrorBody, LicenseState, Receipt, Renewal, ReportsRequest, ReportsResponse, SealedRequest,
+};
 use licet_protocol::ErrorCode;
 use rand_core::{OsRng, TryRngCore};
 
@@ -64,7 +66,8 @@ impl Clock for &MemoryClock {
     }
 }
 
-/// A license server twin with one project (`HANDSHAKE`) and one per-page license.
+/// A license server twin with one project (`HANDSHAKE`, the default code of organization
+/// `ORGANIZATION`) and one per-page license, and no public trial.
 pub struct ServerTwin {
     pub keys: ServerKeys,
     pub vendor: VendorKey,
@@ -72,6 +75,13 @@ pub struct ServerTwin {
     pub now: Cell<u64>,
     /// When set, every post fails as if the network were down.
     pub offline: Cell<bool>,
+    /// The state the authorizations it signs carry.
+    pub state: Cell<LicenseState>,
+    /// When set, reports are counted and receipted but the authorization is not renewed, for
+    /// the reason of this wire code.
+    pub refuse_renewals: Cell<Option<&'static str>>,
+    /// When set, every authorize request is refused with this code.
+    pub refuse_authorizations: Cell<Option<ErrorCode>>,
     /// Counted pages per module; each report ID counts once.
     pub pages: RefCell<BTreeMap<Module, u64>>,
     /// Counted scans per symbology.
@@ -85,6 +95,7 @@ pub struct ServerTwin {
 }
 
 pub const HANDSHAKE: &str = "demo-project";
+pub const ORGANIZATION: &str = "org";
 pub const SERVER_URL: &str = "https://licet.test";
 
 impl ServerTwin {
@@ -97,7 +108,7 @@ impl ServerTwin {
         let vendor = VendorKey::generate(&mut OsRng.unwrap_err());
         let file = LicenseFile {
             id: "L-twin".into(),
-            organization_id: "org".into(),
+            organization_id: ORGANIZATION.into(),
             product: "sdk".into(),
             license_type: LicenseType::PerPage,
             modules: vec![Module::Core],
@@ -117,6 +128,9 @@ impl ServerTwin {
             vendor,
             now: Cell::new(now),
             offline: Cell::new(false),
+            state: Cell::new(LicenseState::Valid),
+            refuse_renewals: Cell::new(None),
+            refuse_authorizations: Cell::new(None),
             pages: RefCell::default(),
             scans: RefCell::default(),
             plaintexts: RefCell::default(),
@@ -139,7 +153,7 @@ impl ServerTwin {
                 active_until: now + 30 * DAY_MS,
                 report_interval_ms: 180_000,
                 server_time: now,
-                state: LicenseState::Valid,
+                state: self.state.get(),
                 nonce,
             },
         )
@@ -155,8 +169,13 @@ impl ServerTwin {
         let answer = match route {
             Route::Authorize => {
                 let Ok(request) = wire::decode::<AuthorizeRequest>(&plain) else { return Self::refuse(ErrorCode::MalformedRequest) };
-                if request.handshake_code.as_deref() != Some(HANDSHAKE) {
-                    return Self::refuse(ErrorCode::UnknownProject);
+                if let Some(code) = self.refuse_authorizations.get() {
+                    return Self::refuse(code);
+                }
+                match (request.organization_id.as_deref(), request.handshake_code.as_deref()) {
+                    (None | Some(ORGANIZATION), Some(HANDSHAKE)) | (Some(ORGANIZATION), None) => {}
+                    (None, None) => return Self::refuse(ErrorCode::TrialUnavailable),
+                    _ => return Self::refuse(ErrorCode::UnknownProject),
                 }
                 self.devices.borrow_mut().insert(request.device_id);
                 wire::encode(&self.authorization(request.device_id, request.nonce))
@@ -184,10 +203,11 @@ impl ServerTwin {
                     server_time: self.now.get(),
                     nonce: request.nonce,
                 };
-                wire::encode(&ReportsResponse {
-                    receipt: Signed::sign(&self.keys.signing, &receipt),
-                    authorization: self.authorization(request.device_id, request.nonce),
-                })
+                let renewal = match self.refuse_renewals.get() {
+                    Some(code) => Renewal::Refused(code.into()),
+                    None => Renewal::Renewed(self.authorization(request.device_id, request.nonce)),
+                };
+                wire::encode(&ReportsResponse { receipt: Signed::sign(&self.keys.signing, &receipt), renewal })
             }
         };
         Reply::Sealed(seal_response(&key, &answer))

@@ -252,7 +252,7 @@ export async function ok(page, method, ...args) {
  * The whole world most browser tests need: store, server, license key, browser. If any step
  * fails, what was already started is stopped and the temp directory removed.
  */
-export async function world({ quota, domains } = {}) {
+export async function world({ quota, domains, modules } = {}) {
   await checkBuilt();
   const dir = await tempDir();
   let server;
@@ -265,7 +265,7 @@ export async function world({ quota, domains } = {}) {
     return exit;
   };
   try {
-    const store = await licensedStore(dir.path, { quota, domains });
+    const store = await licensedStore(dir.path, { quota, domains, modules });
     www = await testWww(dir.path);
     server = await startServer({ data: store.data, www });
     const licenseKey = await projectKey(store, server.url);

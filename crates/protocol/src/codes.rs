@@ -43,9 +43,15 @@ codes! {
     PayloadTooLarge = "PAYLOAD_TOO_LARGE", 413, "the request is larger than the server accepts: send usage more often";
     ReplayedNonce = "REPLAYED_NONCE", 409, "this request was already received once: send a fresh one";
     UnknownProject = "UNKNOWN_PROJECT", 404, "no project matches this organization id and handshake code: check the license key";
+    OrganizationMismatch = "ORGANIZATION_MISMATCH", 403, "the handshake code belongs to another organization: check the organization id in the license key";
     WrongSessionPassword = "WRONG_SESSION_PASSWORD", 403, "the session password does not match the one set on this handshake code";
     NoLicense = "NO_LICENSE", 403, "no license is assigned to this handshake code: assign one on the license server";
     LicenseExpired = "LICENSE_EXPIRED", 403, "the license has expired: renew it or assign another license to the handshake code";
+    QuotaExhausted = "QUOTA_EXHAUSTED", 403, "the license's quota and its tolerance are used up: add a license item with more quota to the handshake code";
+    DeviceLimitReached = "DEVICE_LIMIT_REACHED", 403, "every device seat of the license is taken: wait for a seat to lapse or add a license item with more devices";
+    ConcurrentLimitReached = "CONCURRENT_LIMIT_REACHED", 403, "the license's limit of devices working at once is reached: try again in a few minutes";
+    TrialUnavailable = "TRIAL_UNAVAILABLE", 403, "this license server offers no public trial: use a license key with an organization id or handshake code";
+    TrialUsed = "TRIAL_USED", 403, "this device already had its public trial or is known to the server: ask the vendor for a license";
     UnknownDevice = "UNKNOWN_DEVICE", 403, "this device has not been authorized for the project: call initLicense first";
     DomainMismatch = "DOMAIN_MISMATCH", 403, "the page's domain is not bound to this license: run the page on a bound domain, or ask the vendor to bind this one";
     Internal = "INTERNAL", 500, "the license server failed: try again later; the server log has the cause";

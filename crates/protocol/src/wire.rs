@@ -128,11 +128,22 @@ impl SignedPayload for Receipt {
     const KIND: SignedKind = SignedKind::Receipt;
 }
 
+/// What the answer to a report says about the device's authorization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Renewal {
+    /// A refreshed authorization.
+    Renewed(Signed),
+    /// The reports are counted, but no new authorization is granted, for the reason this error
+    /// code names (e.g. `QUOTA_EXHAUSTED`): the device keeps the one it holds until its
+    /// `offline_until`, and is refused at its next authorization.
+    Refused(String),
+}
+
 /// The sealed answer to `POST /v1/reports`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportsResponse {
     pub receipt: Signed,
-    pub authorization: Signed,
+    pub renewal: Renewal,
 }
 
 /// The longest symbology name a report may carry.

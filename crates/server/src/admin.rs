@@ -165,6 +165,12 @@ pub fn license_key(project: &Project, servers: Vec<String>, keys: &ServerPublicK
     LicenseKey::new(servers, Some(project.organization_id.clone()), Some(project.handshake_code.clone()), keys).encode()
 }
 
+/// The license key that names no project: devices using it ask for the public trial. It also
+/// serves as `licenseServer` in the `{ organizationID, handshakeCode }` form of `initLicense`.
+pub fn server_key(servers: Vec<String>, keys: &ServerPublicKeys) -> String {
+    LicenseKey::new(servers, None, None, keys).encode()
+}
+
 /// What one license has counted.
 pub struct LicenseUsage {
     pub license: LicenseRecord,

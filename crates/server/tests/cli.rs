@@ -342,3 +342,23 @@ fn serve_prints_its_address_serves_and_stops_cleanly_on_sigterm() {
     stdout.read_to_string(&mut rest).unwrap();
     assert_eq!(rest, "", "serve prints exactly one line");
 }
+
+#[test]
+fn the_public_trial_is_set_shown_and_turned_off() {
+    let s = setup("cli-trial");
+    assert_eq!(json(&["trial", "show", "--data", &s.data]), json!({ "trial": null }));
+    let stderr = refused(&["trial", "set", "--data", &s.data, "--handshake-code", "no-such-code"]);
+    assert!(stderr.contains("project create"), "{stderr}");
+
+    json(&["project", "create", "--data", &s.data, "--org", "vendor", "--handshake-code", "trial"]);
+    let set = json(&["trial", "set", "--data", &s.data, "--handshake-code", "trial", "--days", "14"]);
+    assert_eq!((set["handshakeCode"].as_str(), set["days"].as_u64()), (Some("trial"), Some(14)));
+    // The trial key names no project: that is what makes a device ask for the trial.
+    let key = LicenseKey::decode(set["licenseKey"].as_str().unwrap()).unwrap();
+    assert_eq!((key.organization_id, key.handshake_code), (None, None));
+    assert_eq!(json(&["trial", "show", "--data", &s.data]), json!({ "trial": { "handshakeCode": "trial", "days": 14, "open": true } }));
+
+    assert_eq!(json(&["trial", "off", "--data", &s.data]), json!({ "open": false }));
+    assert_eq!(json(&["trial", "show", "--data", &s.data])["trial"]["open"], false);
+    assert_eq!(licet(&["trial", "set", "--data", &s.data, "--handshake-code", "trial", "--days", "0"]).status.code(), Some(2));
+}

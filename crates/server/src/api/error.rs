@@ -22,12 +22,24 @@ pub enum ApiError {
     Protocol(ProtocolError),
     #[error("no project matches")]
     UnknownProject,
+    #[error("the handshake code belongs to another organization")]
+    OrganizationMismatch,
     #[error("wrong session password")]
     WrongSessionPassword,
     #[error("no license is assigned")]
     NoLicense,
-    #[error("every assigned license has expired")]
+    #[error("every assigned license is past its expiry tolerance")]
     LicenseExpired,
+    #[error("every quota of the licenses in force is used up past its tolerance")]
+    QuotaExhausted,
+    #[error("every device seat is held, tolerance included")]
+    DeviceLimitReached,
+    #[error("the slot's concurrent devices are at the limit, tolerance included")]
+    ConcurrentLimitReached,
+    #[error("the server offers no public trial")]
+    TrialUnavailable,
+    #[error("the device had its trial or is known from a licensed project")]
+    TrialUsed,
     #[error("the device was never authorized for this project")]
     UnknownDevice,
     #[error("replayed nonce")]
@@ -52,9 +64,15 @@ impl ApiError {
             ApiError::Protocol(e) if e.code().http_status() != 0 => e.code(),
             ApiError::Protocol(_) => ErrorCode::MalformedRequest,
             ApiError::UnknownProject => ErrorCode::UnknownProject,
+            ApiError::OrganizationMismatch => ErrorCode::OrganizationMismatch,
             ApiError::WrongSessionPassword => ErrorCode::WrongSessionPassword,
             ApiError::NoLicense => ErrorCode::NoLicense,
             ApiError::LicenseExpired => ErrorCode::LicenseExpired,
+            ApiError::QuotaExhausted => ErrorCode::QuotaExhausted,
+            ApiError::DeviceLimitReached => ErrorCode::DeviceLimitReached,
+            ApiError::ConcurrentLimitReached => ErrorCode::ConcurrentLimitReached,
+            ApiError::TrialUnavailable => ErrorCode::TrialUnavailable,
+            ApiError::TrialUsed => ErrorCode::TrialUsed,
             ApiError::UnknownDevice => ErrorCode::UnknownDevice,
             ApiError::ReplayedNonce => ErrorCode::ReplayedNonce,
             ApiError::DomainNotAllowed(refusal) => refusal.code(),

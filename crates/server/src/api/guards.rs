@@ -1,38 +1,45 @@
-//! The licensing decisions both protocol routes share: which project a request names, whether
-//! its session password matches, which assigned licenses are valid now, whether they bind the
-//! page's domain and its `Origin` agrees, what the signed authorization grants, and which license
-//! each counted item is charged to. Each refusal is one named code. Seats, quotas and tolerance
-//! are not enforced here yet.
+//! The checks both protocol routes share, in the order they run: which project a request names
+//! (or the public trial), whether its session password matches, which license items are assigned,
+//! whether they bind the page's domain and its `Origin` agrees; and, once the license rules
+//! (`rules`) and the store have decided, the signed authorization. Each refusal is one named code.
 
 use axum::http::HeaderValue;
 use licet_protocol::domain;
 use licet_protocol::ids::{DeviceId, Nonce};
 use licet_protocol::keys::SigningKey;
-use licet_protocol::license::{self, LicenseFile, LicenseType, Module};
+use licet_protocol::license;
 use licet_protocol::sign::Signed;
-use licet_protocol::wire::{Authorization, LicenseState, UsageReport};
+use licet_protocol::wire::{Authorization, LicenseState};
 
+use super::rules::{Grant, InForce, LicenseItem};
 use super::ApiError;
 use crate::http::Config;
 use crate::password;
-use crate::storage::{NewReport, Project, Storage, UsageItem, UsageRow};
+use crate::storage::{Admitted, Capacity, Project, Storage, TrialOutcome, TrialSetting};
 
 /// How often a device should send its reports, in milliseconds: one closed slot at a time.
 pub const REPORT_INTERVAL_MS: u64 = licet_protocol::SLOT_MS;
 
 /// Resolves the project a request names: the organization's default project when only the
-/// organization is given, the handshake code's project when it is given (and belongs to the
-/// organization, when that is given too).
+/// organization is given; the handshake code's project when it is given (`ORGANIZATION_MISMATCH`
+/// when it belongs to another organization than the one given too); the public trial's project
+/// when neither is given (`TRIAL_UNAVAILABLE` when the server offers none).
 pub async fn resolve_project(
     storage: &dyn Storage,
+    trial: Option<&TrialSetting>,
     organization_id: Option<&str>,
     handshake_code: Option<&str>,
 ) -> Result<Project, ApiError> {
     let project = match (organization_id, handshake_code) {
         (Some(org), None) => storage.default_project(org).await?,
-        (org, Some(code)) => storage.project(code).await?.filter(|p| org.is_none_or(|org| p.organization_id == org)),
-        // The public trial for a request that names no project comes with the licensing rules.
-        (None, None) => None,
+        (org, Some(code)) => match storage.project(code).await? {
+            Some(project) if org.is_some_and(|org| project.organization_id != org) => return Err(ApiError::OrganizationMismatch),
+            found => found,
+        },
+        (None, None) => {
+            let trial = trial.filter(|t| t.open).ok_or(ApiError::TrialUnavailable)?;
+            storage.project(&trial.handshake_code).await?
+        }
     };
     project.ok_or(ApiError::UnknownProject)
 }
@@ -53,39 +60,20 @@ pub async fn check_session_password(project: &Project, given: Option<&str>) -> R
     }
 }
 
-/// A license assigned to the project and valid now, decoded from its verified file.
-pub struct ValidLicense {
-    pub file: LicenseFile,
-    /// The vendor-signed file exactly as imported: what devices verify.
-    pub signed: Signed,
-}
-
-/// The valid licenses of one project, in assignment order. Never empty: `licensed` refuses
-/// a project without one.
-pub struct Licensed(Vec<ValidLicense>);
-
-/// The licenses of `handshake_code` that are valid at `now`: `NO_LICENSE` when none is
-/// assigned, `LICENSE_EXPIRED` when every one has expired.
-pub async fn licensed(config: &Config, handshake_code: &str, now: u64) -> Result<Licensed, ApiError> {
+/// Every license item assigned to `handshake_code`, in assignment order, each verified again
+/// against the vendor key: the database is not where license content is trusted.
+pub async fn license_items(config: &Config, handshake_code: &str) -> Result<Vec<LicenseItem>, ApiError> {
     let records = config.storage.project_licenses(handshake_code).await?;
-    if records.is_empty() {
-        return Err(ApiError::NoLicense);
-    }
-    let mut valid = Vec::with_capacity(records.len());
-    for record in records {
-        // Checked again on the way out: the database is not where license content is trusted.
-        let signed = license::from_text(&record.text)
-            .map_err(|e| ApiError::internal(format!("stored license {} cannot be parsed: {e}", record.id)))?;
-        let file = license::verify(&signed, &config.vendor_public)
-            .map_err(|e| ApiError::internal(format!("stored license {} does not verify: {e}", record.id)))?;
-        if file.expires_at >= now {
-            valid.push(ValidLicense { file, signed });
-        }
-    }
-    if valid.is_empty() {
-        return Err(ApiError::LicenseExpired);
-    }
-    Ok(Licensed(valid))
+    records
+        .into_iter()
+        .map(|record| {
+            let signed = license::from_text(&record.text)
+                .map_err(|e| ApiError::internal(format!("stored license {} cannot be parsed: {e}", record.id)))?;
+            let file = license::verify(&signed, &config.vendor_public)
+                .map_err(|e| ApiError::internal(format!("stored license {} does not verify: {e}", record.id)))?;
+            Ok(LicenseItem { file, signed })
+        })
+        .collect()
 }
 
 /// The host of an `Origin` header (`scheme://host[:port]`), an IPv6 host in brackets as
@@ -99,93 +87,86 @@ fn origin_host(origin: &str) -> Option<&str> {
     (!scheme.is_empty() && !host.is_empty() && port_ok && !host.contains(['/', '@'])).then_some(host)
 }
 
-impl Licensed {
-    /// The license that anything without a better match is charged to.
-    fn first(&self) -> &ValidLicense {
-        &self.0[0]
-    }
+/// Refuses a reported domain that none of `items` allows: the bound domains are the union of
+/// the items', and so is permission for development hosts (`domain::licenses_allow_host`).
+pub fn check_domain<'a>(items: impl IntoIterator<Item = &'a LicenseItem>, domain: &str) -> Result<(), ApiError> {
+    domain::licenses_allow_host(items.into_iter().map(|i| &i.file), domain).map_err(ApiError::DomainNotAllowed)
+}
 
-    /// True when some valid license binds no domain: the project then serves every host.
-    fn unbound(&self) -> bool {
-        self.0.iter().any(|l| l.file.domains.is_empty())
+/// Refuses a browser request whose `Origin` header is opaque (`null`) or names another host
+/// than the reported domain, when the items bind domains. A request without the header (a tool,
+/// not a page) is judged by the reported domain alone.
+pub fn check_origin<'a>(
+    mut items: impl Iterator<Item = &'a LicenseItem>,
+    domain: &str,
+    origin: Option<&HeaderValue>,
+) -> Result<(), ApiError> {
+    let Some(origin) = origin else { return Ok(()) };
+    if items.any(|i| i.file.domains.is_empty()) {
+        return Ok(());
     }
+    match origin.to_str().ok().and_then(origin_host) {
+        Some(host) if host.eq_ignore_ascii_case(domain) => Ok(()),
+        _ => Err(ApiError::OriginMismatch),
+    }
+}
 
-    /// Refuses a reported domain that no valid license allows: the bound domains are the union
-    /// of the licenses', and so is permission for development hosts (`domain::licenses_allow_host`).
-    pub fn check_domain(&self, domain: &str) -> Result<(), ApiError> {
-        domain::licenses_allow_host(self.0.iter().map(|l| &l.file), domain).map_err(ApiError::DomainNotAllowed)
+/// The refusal a decided admission carries, if any.
+pub fn refusal(admitted: &Admitted) -> Option<ApiError> {
+    if admitted.trial == Some(TrialOutcome::Used) {
+        Some(ApiError::TrialUsed)
+    } else if admitted.trial == Some(TrialOutcome::Closed) {
+        Some(ApiError::TrialUnavailable)
+    } else if admitted.seat == Some(Capacity::Full) {
+        Some(ApiError::DeviceLimitReached)
+    } else if admitted.window == Some(Capacity::Full) {
+        Some(ApiError::ConcurrentLimitReached)
+    } else {
+        None
     }
+}
 
-    /// Refuses a browser request whose `Origin` header is opaque (`null`) or names another host
-    /// than the reported domain, when the project binds domains. A request without the header
-    /// (a tool, not a page) is judged by the reported domain alone.
-    pub fn check_origin(&self, domain: &str, origin: Option<&HeaderValue>) -> Result<(), ApiError> {
-        let Some(origin) = origin else { return Ok(()) };
-        if self.unbound() {
-            return Ok(());
-        }
-        match origin.to_str().ok().and_then(origin_host) {
-            Some(host) if host.eq_ignore_ascii_case(domain) => Ok(()),
-            _ => Err(ApiError::OriginMismatch),
-        }
-    }
+/// Who an authorization is for and when it is signed.
+pub struct Grantee<'a> {
+    pub device_id: DeviceId,
+    pub handshake_code: &'a str,
+    pub now: u64,
+    pub nonce: Nonce,
+}
 
-    /// The signed authorization for one device: every valid license file, the union of their
-    /// modules, the latest expiry, and an offline grace that is the shortest of the licenses'
-    /// and never reaches past that expiry (DESIGN.md: min(now + grace, expiry)).
-    pub fn authorization(&self, key: &SigningKey, device_id: DeviceId, handshake_code: &str, now: u64, nonce: Nonce) -> Signed {
-        let mut modules: Vec<Module> = self.0.iter().flat_map(|l| l.file.modules.iter().copied()).collect();
-        modules.sort();
-        modules.dedup();
-        let grace = self.0.iter().map(|l| l.file.offline_grace_ms).min().unwrap_or(license::DEFAULT_OFFLINE_GRACE_MS);
-        let active_until = self.0.iter().map(|l| l.file.expires_at).max().unwrap_or(now);
-        Signed::sign(
-            key,
-            &Authorization {
-                device_id,
-                handshake_code: handshake_code.to_owned(),
-                licenses: self.0.iter().map(|l| l.signed.clone()).collect(),
-                modules,
-                offline_until: now.saturating_add(grace).min(active_until),
-                active_until,
-                report_interval_ms: REPORT_INTERVAL_MS,
-                server_time: now,
-                state: LicenseState::Valid,
-                nonce,
-            },
-        )
-    }
-
-    /// Charges every count of `reports` to a license: pages to the first license selling their
-    /// module, scans to the first per-scan license, anything else to the first license.
-    pub fn attribute(&self, reports: &[UsageReport]) -> Vec<NewReport> {
-        let for_module =
-            |module: Module| self.0.iter().find(|l| l.file.modules.contains(&module)).unwrap_or(self.first()).file.id.clone();
-        let for_scans =
-            self.0.iter().find(|l| l.file.license_type == LicenseType::PerScan).unwrap_or(self.first()).file.id.clone();
-        reports
-            .iter()
-            .map(|report| NewReport {
-                report_id: report.report_id,
-                rows: report
-                    .slots
-                    .iter()
-                    .flat_map(|slot| {
-                        let pages =
-                            slot.pages.iter().map(|&(module, count)| (for_module(module), UsageItem::Pages(module), count));
-                        let scans =
-                            slot.scans.iter().map(|(name, count)| (for_scans.clone(), UsageItem::Scans(name.clone()), *count));
-                        pages.chain(scans).filter(|(_, _, count)| *count > 0).map(|(license_id, item, count)| UsageRow {
-                            license_id,
-                            slot: slot.slot,
-                            item,
-                            count,
-                        })
-                    })
-                    .collect(),
-            })
-            .collect()
-    }
+/// The signed authorization for one admitted device: every item in force, the modules the
+/// grant allows, an `active_until` at the latest end of the items (or of the device's trial),
+/// and an offline grace that is the shortest of the items' and never reaches past that end
+/// (DESIGN.md: min(now + grace, expiry)). The state is `trial` for a trial device, `tolerance`
+/// when a quota, the expiry or a device limit is in its tolerance, else `valid`.
+pub fn authorization(key: &SigningKey, grantee: &Grantee, in_force: &InForce, grant: &Grant, admitted: &Admitted) -> Signed {
+    let trial_ends = match admitted.trial {
+        Some(TrialOutcome::Granted { ends_at }) => Some(ends_at),
+        _ => None,
+    };
+    let over_devices = [admitted.seat, admitted.window].contains(&Some(Capacity::Tolerance));
+    let state = match trial_ends {
+        Some(_) => LicenseState::Trial,
+        None if grant.tolerance || over_devices => LicenseState::Tolerance,
+        None => LicenseState::Valid,
+    };
+    let active_until = in_force.end().min(trial_ends.unwrap_or(u64::MAX));
+    let grace = in_force.items.iter().map(|i| i.file.offline_grace_ms).min().unwrap_or(license::DEFAULT_OFFLINE_GRACE_MS);
+    Signed::sign(
+        key,
+        &Authorization {
+            device_id: grantee.device_id,
+            handshake_code: grantee.handshake_code.to_owned(),
+            licenses: in_force.items.iter().map(|i| i.signed.clone()).collect(),
+            modules: grant.modules.clone(),
+            offline_until: grantee.now.saturating_add(grace).min(active_until),
+            active_until,
+            report_interval_ms: REPORT_INTERVAL_MS,
+            server_time: grantee.now,
+            state,
+            nonce: grantee.nonce,
+        },
+    )
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 mod error;
 mod guards;
+mod rules;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use axum::Json;
 use licet_protocol::envelope::{self, ResponseKey, Route};
 use licet_protocol::sign::Signed;
 use licet_protocol::wire::{
-    self, AuthorizeRequest, Receipt, ReportsRequest, ReportsResponse, SealedRequest, SealedResponse, UsageReport,
+    self, AuthorizeRequest, Receipt, Renewal, ReportsRequest, ReportsResponse, SealedRequest, SealedResponse, UsageReport,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -25,7 +26,9 @@ use serde::Serialize;
 pub use error::ApiError;
 
 use crate::http::Config;
-use crate::storage::{DeviceContact, ReportBatch};
+use crate::storage::{Admission, DeviceContact, ReportBatch, TrialClaim, TrialSetting};
+use guards::Grantee;
+use rules::InForce;
 
 /// The longest text field a request may carry (domain, product, device name, ...).
 const MAX_TEXT_LEN: usize = 256;
@@ -71,6 +74,15 @@ fn present(field: &Option<String>) -> Option<&str> {
     field.as_deref().filter(|text| !text.is_empty())
 }
 
+/// The trial claim of a contact with `handshake_code`: every device of the trial's project is a
+/// trial device, however its request named the project, and whether new trials start or not.
+fn trial_claim(trial: Option<&TrialSetting>, handshake_code: &str, now: u64) -> Option<TrialClaim> {
+    trial.filter(|t| t.handshake_code == handshake_code).map(|t| TrialClaim {
+        ends_at: now.saturating_add(u64::from(t.days) * licet_protocol::license::DAY_MS),
+        open: t.open,
+    })
+}
+
 /// `POST /v1/authorize`: a signed authorization for one device of one project.
 pub(crate) async fn authorize(
     State(config): State<Arc<Config>>,
@@ -84,13 +96,22 @@ pub(crate) async fn authorize(
     check_text([&request.product, &request.sdk_version, &request.domain])?;
     check_text([&request.organization_id, &request.handshake_code, &request.device_name].into_iter().flatten())?;
     let now = config.now();
-    let project =
-        guards::resolve_project(config.storage.as_ref(), present(&request.organization_id), present(&request.handshake_code))
-            .await?;
+    let trial = config.storage.trial_setting().await?;
+    let project = guards::resolve_project(
+        config.storage.as_ref(),
+        trial.as_ref(),
+        present(&request.organization_id),
+        present(&request.handshake_code),
+    )
+    .await?;
     guards::check_session_password(&project, request.session_password.as_deref()).await?;
-    let licensed = guards::licensed(&config, &project.handshake_code, now).await?;
-    licensed.check_domain(&request.domain)?;
-    licensed.check_origin(&request.domain, headers.get(header::ORIGIN))?;
+    let items = guards::license_items(&config, &project.handshake_code).await?;
+    let in_force = InForce::at(&items, now)?;
+    guards::check_domain(in_force.items.iter().copied(), &request.domain)?;
+    guards::check_origin(in_force.items.iter().copied(), &request.domain, headers.get(header::ORIGIN))?;
+    let ids: Vec<String> = in_force.items.iter().map(|i| i.file.id.clone()).collect();
+    let grant = in_force.assess(&config.storage.license_usage(&ids).await?)?;
+    let admission = in_force.claims(now, trial_claim(trial.as_ref(), &project.handshake_code, now));
     let contact = DeviceContact {
         device_id: request.device_id,
         handshake_code: project.handshake_code.clone(),
@@ -99,10 +120,12 @@ pub(crate) async fn authorize(
         product: request.product,
         sdk_version: request.sdk_version,
     };
-    config.storage.record_authorization(&contact, &request.nonce, now).await?;
-    let authorization =
-        licensed.authorization(&config.keys.signing, request.device_id, &project.handshake_code, now, request.nonce);
-    Ok(seal(&key, &authorization))
+    let admitted = config.storage.record_authorization(&contact, &request.nonce, now, &admission).await?;
+    if let Some(refusal) = guards::refusal(&admitted) {
+        return Err(refusal);
+    }
+    let grantee = Grantee { device_id: request.device_id, handshake_code: &project.handshake_code, now, nonce: request.nonce };
+    Ok(seal(&key, &guards::authorization(&config.keys.signing, &grantee, &in_force, &grant, &admitted)))
 }
 
 /// Refuses counts and symbology names no real report holds.
@@ -121,7 +144,10 @@ fn check_reports(request: &ReportsRequest) -> Result<(), ApiError> {
 }
 
 /// `POST /v1/reports`: stores the reports it has not counted yet, signs a receipt for all of
-/// them, and refreshes the device's authorization.
+/// them, and renews the device's authorization when the license rules still admit it. Usage is
+/// never refused for the state of the license: reports of a license past its tolerance, over its
+/// quota or of a device without a seat are counted and acknowledged, and only the renewal is
+/// refused, with the code that says why.
 pub(crate) async fn reports(
     State(config): State<Arc<Config>>,
     headers: HeaderMap,
@@ -134,9 +160,17 @@ pub(crate) async fn reports(
     if !config.storage.device_known(&request.device_id, &project.handshake_code).await? {
         return Err(ApiError::UnknownDevice);
     }
-    let licensed = guards::licensed(&config, &project.handshake_code, now).await?;
-    licensed.check_domain(&request.domain)?;
-    licensed.check_origin(&request.domain, headers.get(header::ORIGIN))?;
+    let items = guards::license_items(&config, &project.handshake_code).await?;
+    // The usage may be older than the items in force: any assigned item's binding admits it.
+    guards::check_domain(&items, &request.domain)?;
+    guards::check_origin(items.iter(), &request.domain, headers.get(header::ORIGIN))?;
+    // With every item past its tolerance, the usage is charged to the one that expired last.
+    let in_force = InForce::at(&items, now).or_else(|refusal| match items.iter().max_by_key(|i| i.file.expires_at) {
+        Some(last) => Ok(InForce { items: vec![last], past_expiry: true }),
+        None => Err(refusal),
+    })?;
+    let ids: Vec<String> = in_force.items.iter().map(|i| i.file.id.clone()).collect();
+    let usage = config.storage.license_usage(&ids).await?;
     // One ID listed twice in a request is one report: the first copy is the one counted.
     let mut seen = HashSet::with_capacity(request.reports.len());
     let reports: Vec<UsageReport> = request.reports.into_iter().filter(|r| seen.insert(r.report_id)).collect();
@@ -146,19 +180,31 @@ pub(crate) async fn reports(
         handshake_code: project.handshake_code.clone(),
         nonce: request.nonce,
         received_at: now,
-        reports: licensed.attribute(&reports),
+        reports: in_force.attribute(&usage, &reports),
     };
-    config.storage.record_reports(&batch).await?;
+    let trial = config.storage.trial_setting().await?;
+    let live = InForce::at(&items, now);
+    let admission = match &live {
+        Ok(in_force) => in_force.claims(now, trial_claim(trial.as_ref(), &project.handshake_code, now)),
+        Err(_) => Admission::default(),
+    };
+    let admitted = config.storage.record_reports(&batch, &admission).await?;
+    // The renewal is judged on the usage with this batch counted.
+    let renewal = match live {
+        Err(refusal) => Err(refusal),
+        Ok(in_force) => match guards::refusal(&admitted) {
+            Some(refusal) => Err(refusal),
+            None => in_force.assess(&config.storage.license_usage(&ids).await?).map(|grant| {
+                let grantee =
+                    Grantee { device_id: request.device_id, handshake_code: &project.handshake_code, now, nonce: request.nonce };
+                guards::authorization(&config.keys.signing, &grantee, &in_force, &grant, &admitted)
+            }),
+        },
+    };
+    let renewal = match renewal {
+        Ok(signed) => Renewal::Renewed(signed),
+        Err(refusal) => Renewal::Refused(refusal.code().as_str().to_owned()),
+    };
     let receipt = Receipt { device_id: request.device_id, accepted, server_time: now, nonce: request.nonce };
-    let answer = ReportsResponse {
-        receipt: Signed::sign(&config.keys.signing, &receipt),
-        authorization: licensed.authorization(
-            &config.keys.signing,
-            request.device_id,
-            &project.handshake_code,
-            now,
-            request.nonce,
-        ),
-    };
-    Ok(seal(&key, &answer))
+    Ok(seal(&key, &ReportsResponse { receipt: Signed::sign(&config.keys.signing, &receipt), renewal }))
 }

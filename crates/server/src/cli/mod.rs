@@ -7,6 +7,7 @@ mod inspect;
 mod license;
 mod project;
 mod serve;
+mod trial;
 mod vendor;
 
 use std::fs::OpenOptions;
@@ -47,6 +48,9 @@ enum Command {
     /// Create projects (handshake codes) and assign licenses to them.
     #[command(subcommand)]
     Project(project::ProjectCommand),
+    /// The public trial for devices whose license key names no project.
+    #[command(subcommand)]
+    Trial(trial::TrialCommand),
     /// Usage totals per license, module and symbology.
     Usage(DataArgs),
     /// The devices authorized so far.
@@ -118,6 +122,7 @@ async fn run(command: Command) -> Result<Option<Outcome>, ServerError> {
         Command::License(command) => license::run(command).await?,
         Command::Init(args) => init(args).await?,
         Command::Project(command) => project::run(command).await?,
+        Command::Trial(command) => trial::run(command).await?,
         Command::Usage(args) => inspect::usage(&args).await?,
         Command::Devices(args) => inspect::devices(&args).await?,
         Command::Serve(args) => {

@@ -9,7 +9,7 @@ use crate::admin;
 use crate::error::ServerError;
 
 /// Where a license key sends devices when no `--server-url` is given: `serve`'s default.
-const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:8710";
+pub(super) const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:8710";
 
 #[derive(Subcommand)]
 pub enum ProjectCommand {
@@ -46,7 +46,7 @@ pub struct CreateArgs {
 }
 
 /// Refuses server URLs a browser cannot post to, and drops a trailing slash.
-fn server_url(url: &str) -> Result<String, ServerError> {
+pub(super) fn server_url(url: &str) -> Result<String, ServerError> {
     let host = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
     match host {
         Some(host) if !host.is_empty() && !host.starts_with('/') && !url.contains(char::is_whitespace) => {

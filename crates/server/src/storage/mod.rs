@@ -1,7 +1,10 @@
 //! The one storage interface of the server: what the HTTP handlers and the CLI read and write,
-//! as typed records. It decides nothing about licensing (the handlers do) and holds no SQL:
-//! each backend (`sqlite` now, PostgreSQL later) keeps its dialect and migrations to itself.
-//! Every method that changes more than one row does it in one transaction.
+//! as typed records. It holds no SQL: each backend (`sqlite` now, PostgreSQL later) keeps its
+//! dialect and migrations to itself. Every method that changes more than one row does it in one
+//! transaction. The handlers decide the licensing rules; the one decision made here is whether a
+//! claim on a limited pool (a seat, a place in a slot, a trial) fits, because only the
+//! transaction that takes it can know that without a race. Those decisions are the pure
+//! functions below, shared by every backend.
 
 mod sqlite;
 
@@ -140,6 +143,137 @@ pub struct UsageTotal {
     pub count: u64,
 }
 
+/// The public trial this server offers to requests that name no project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrialSetting {
+    /// The project whose licenses serve trial devices.
+    pub handshake_code: String,
+    /// How long a device's trial lasts from its first request.
+    pub days: u32,
+    /// Whether new trials start; when not, the trials already running go on to their end.
+    pub open: bool,
+}
+
+/// One per-device license item as a pool of seats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatPool {
+    pub license_id: String,
+    pub seats: u64,
+    /// Until when (inclusive) a seat taken or refreshed now is held: min(now + the active
+    /// period, the end of the item).
+    pub held_until: u64,
+}
+
+/// A device's claim on a seat of the per-device items of its project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatClaim {
+    /// The pools in the order seats are taken from them; never empty.
+    pub pools: Vec<SeatPool>,
+    /// How many devices beyond the pools' seats may hold one, as tolerance.
+    pub tolerance: u64,
+}
+
+/// A device's claim on a place among the devices in contact with its project in one slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowClaim {
+    pub slot: u64,
+    pub limit: u64,
+    /// How many devices beyond `limit` may be in contact, as tolerance.
+    pub tolerance: u64,
+}
+
+/// A device's claim on the public trial: its running trial, or a new one until `ends_at` if it
+/// never had one and `open` allows new ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrialClaim {
+    pub ends_at: u64,
+    pub open: bool,
+}
+
+/// What a contact must take, beyond being recorded, for the device to be authorized.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Admission {
+    pub seat: Option<SeatClaim>,
+    pub window: Option<WindowClaim>,
+    pub trial: Option<TrialClaim>,
+}
+
+/// How a claim on a limited pool was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capacity {
+    Within,
+    /// Granted beyond the limit, inside the tolerance.
+    Tolerance,
+    /// Refused: the limit and the tolerance are taken.
+    Full,
+}
+
+/// How a trial claim was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrialOutcome {
+    /// The device's trial, new or running, lasts until `ends_at`.
+    Granted { ends_at: u64 },
+    /// The device had its trial and it ran out, or the server knows it from another project.
+    Used,
+    /// The device never had a trial, and no new ones start.
+    Closed,
+}
+
+/// How each claim of an `Admission` was decided (`None` where nothing was claimed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Admitted {
+    pub seat: Option<Capacity>,
+    pub window: Option<Capacity>,
+    pub trial: Option<TrialOutcome>,
+}
+
+impl Admitted {
+    /// True when some claim was refused: then the contact stored nothing at authorization.
+    pub fn refused(&self) -> bool {
+        self.seat == Some(Capacity::Full)
+            || self.window == Some(Capacity::Full)
+            || matches!(self.trial, Some(TrialOutcome::Used | TrialOutcome::Closed))
+    }
+}
+
+impl SeatClaim {
+    /// Decides the claim of `device` given the seats held now (license id, device id): the seat
+    /// it holds (refreshed), else a free seat of the first pool with one, else a seat of the last
+    /// pool inside the tolerance. Returns the pool whose seat to write, `None` when `Full`.
+    pub fn decide<'a>(&'a self, device: &str, live: &[(String, String)]) -> (Option<&'a SeatPool>, Capacity) {
+        let seats: u64 = self.pools.iter().map(|p| p.seats).sum();
+        let held = |pool: &SeatPool| live.iter().filter(|(license, _)| *license == pool.license_id).count() as u64;
+        let total: u64 = self.pools.iter().map(held).sum();
+        let over = |total: u64| if total > seats { Capacity::Tolerance } else { Capacity::Within };
+        let mine = live.iter().find(|(license, holder)| holder == device && self.pools.iter().any(|p| p.license_id == *license));
+        if let Some((license, _)) = mine {
+            return (self.pools.iter().find(|p| p.license_id == *license), over(total));
+        }
+        if let Some(pool) = self.pools.iter().find(|p| held(p) < p.seats) {
+            return (Some(pool), over(total + 1));
+        }
+        if total < seats + self.tolerance {
+            return (self.pools.last(), Capacity::Tolerance);
+        }
+        (None, Capacity::Full)
+    }
+}
+
+impl WindowClaim {
+    /// Decides the claim of a device given how many devices are in contact in the slot and
+    /// whether it is one of them; `true` in the result when its contact must be written.
+    pub fn decide(&self, in_contact: u64, present: bool) -> (bool, Capacity) {
+        let over = |count: u64| if count > self.limit { Capacity::Tolerance } else { Capacity::Within };
+        if present {
+            (false, over(in_contact))
+        } else if in_contact < self.limit + self.tolerance {
+            (true, over(in_contact + 1))
+        } else {
+            (false, Capacity::Full)
+        }
+    }
+}
+
 /// The server's store. Implementations are shared by every request (`Send + Sync`).
 #[async_trait]
 pub trait Storage: Send + Sync {
@@ -180,13 +314,30 @@ pub trait Storage: Send + Sync {
     /// True when this device was authorized for this project.
     async fn device_known(&self, device_id: &DeviceId, handshake_code: &str) -> Result<bool, StorageError>;
 
-    /// Stores the request's nonce and upserts the device, in one transaction.
-    /// `ReplayedNonce` when the nonce was stored before, and then nothing changes.
-    async fn record_authorization(&self, device: &DeviceContact, nonce: &Nonce, now: u64) -> Result<(), StorageError>;
+    /// Stores the request's nonce, upserts the device and takes what `admission` claims, in one
+    /// transaction. `ReplayedNonce` when the nonce was stored before; when a claim is refused
+    /// (`Admitted::refused`), nothing is stored either.
+    async fn record_authorization(
+        &self,
+        device: &DeviceContact,
+        nonce: &Nonce,
+        now: u64,
+        admission: &Admission,
+    ) -> Result<Admitted, StorageError>;
 
-    /// Stores the request's nonce, the reports whose IDs are new and their usage rows, and the
-    /// device's last contact, in one transaction. `ReplayedNonce` as above.
-    async fn record_reports(&self, batch: &ReportBatch) -> Result<(), StorageError>;
+    /// Stores the request's nonce, the reports whose IDs are new and their usage rows, the
+    /// device's last contact and what `admission` claims, in one transaction. `ReplayedNonce` as
+    /// above; a refused claim takes nothing, and the reports are stored all the same.
+    async fn record_reports(&self, batch: &ReportBatch, admission: &Admission) -> Result<Admitted, StorageError>;
+
+    /// Usage totals of these licenses per item; items never counted are absent.
+    async fn license_usage(&self, license_ids: &[String]) -> Result<Vec<UsageTotal>, StorageError>;
+
+    /// The public trial, when one is set up.
+    async fn trial_setting(&self) -> Result<Option<TrialSetting>, StorageError>;
+
+    /// Sets up the public trial, or changes it.
+    async fn set_trial_setting(&self, setting: &TrialSetting) -> Result<(), StorageError>;
 
     /// Every device of every project.
     async fn devices(&self) -> Result<Vec<Device>, StorageError>;

@@ -12,12 +12,16 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    Device, DeviceContact, Imported, LicenseRecord, Project, ReportBatch, Settings, Storage, StorageError, UsageItem, UsageTotal,
+    Admission, Admitted, Device, DeviceContact, Imported, LicenseRecord, Project, ReportBatch, Settings, Storage, StorageError,
+    TrialOutcome, TrialSetting, UsageItem, UsageTotal,
 };
 
 const FILE_NAME: &str = "licet.db";
 const VENDOR_PUBLIC_KEY: &str = "vendor_public_key";
 const SERVER_KEYS: &str = "server_keys";
+const TRIAL_HANDSHAKE_CODE: &str = "trial_handshake_code";
+const TRIAL_DAYS: &str = "trial_days";
+const TRIAL_OPEN: &str = "trial_open";
 
 /// The SQLite store of one data directory.
 pub struct SqliteStorage {
@@ -77,6 +81,101 @@ async fn insert_nonce(tx: &mut Transaction<'_, Sqlite>, nonce: &Nonce, now: u64)
         Err(e) if is_unique_violation(&e) => Err(StorageError::ReplayedNonce),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Takes what `admission` claims for `device`, inside the transaction of its contact (which
+/// holds SQLite's write lock from its nonce on, so no other claim interleaves).
+async fn admit(
+    tx: &mut Transaction<'_, Sqlite>,
+    device: &DeviceId,
+    handshake_code: &str,
+    now: u64,
+    admission: &Admission,
+) -> Result<Admitted, StorageError> {
+    let device = device.to_hyphenated();
+    let mut admitted = Admitted::default();
+    if let Some(claim) = &admission.trial {
+        let ends_at: Option<i64> =
+            sqlx::query_scalar("SELECT ends_at FROM trials WHERE device_id = ?").bind(&device).fetch_optional(&mut **tx).await?;
+        let outcome = match ends_at {
+            Some(ends_at) if ends_at >= to_db(now)? => TrialOutcome::Granted { ends_at: ends_at as u64 },
+            Some(_) => TrialOutcome::Used,
+            None if !claim.open => TrialOutcome::Closed,
+            None => {
+                let seen: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM devices WHERE device_id = ?)")
+                    .bind(&device)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                if seen {
+                    TrialOutcome::Used
+                } else {
+                    sqlx::query("INSERT INTO trials (device_id, started_at, ends_at) VALUES (?, ?, ?)")
+                        .bind(&device)
+                        .bind(to_db(now)?)
+                        .bind(to_db(claim.ends_at)?)
+                        .execute(&mut **tx)
+                        .await?;
+                    TrialOutcome::Granted { ends_at: claim.ends_at }
+                }
+            }
+        };
+        admitted.trial = Some(outcome);
+    }
+    if let Some(claim) = &admission.seat {
+        let mut live = Vec::new();
+        for pool in &claim.pools {
+            let rows = sqlx::query("SELECT device_id FROM seats WHERE license_id = ? AND held_until >= ?")
+                .bind(&pool.license_id)
+                .bind(to_db(now)?)
+                .fetch_all(&mut **tx)
+                .await?;
+            for row in rows {
+                live.push((pool.license_id.clone(), row.try_get("device_id")?));
+            }
+        }
+        let (pool, capacity) = claim.decide(&device, &live);
+        if let Some(pool) = pool {
+            sqlx::query(
+                "INSERT INTO seats (license_id, device_id, held_until) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (license_id, device_id) DO UPDATE SET held_until = MAX(seats.held_until, excluded.held_until)",
+            )
+            .bind(&pool.license_id)
+            .bind(&device)
+            .bind(to_db(pool.held_until)?)
+            .execute(&mut **tx)
+            .await?;
+        }
+        admitted.seat = Some(capacity);
+    }
+    if let Some(claim) = &admission.window {
+        let slot = to_db(claim.slot)?;
+        // Slots before the previous one are of no use to any decision: keep the table small.
+        sqlx::query("DELETE FROM slot_contacts WHERE handshake_code = ? AND slot < ?")
+            .bind(handshake_code)
+            .bind(slot - 1)
+            .execute(&mut **tx)
+            .await?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS in_contact, COALESCE(SUM(device_id = ?), 0) AS present
+             FROM slot_contacts WHERE handshake_code = ? AND slot = ?",
+        )
+        .bind(&device)
+        .bind(handshake_code)
+        .bind(slot)
+        .fetch_one(&mut **tx)
+        .await?;
+        let (write, capacity) = claim.decide(get_u64(&row, "in_contact")?, get_u64(&row, "present")? > 0);
+        if write {
+            sqlx::query("INSERT INTO slot_contacts (handshake_code, slot, device_id) VALUES (?, ?, ?)")
+                .bind(handshake_code)
+                .bind(slot)
+                .bind(&device)
+                .execute(&mut **tx)
+                .await?;
+        }
+        admitted.window = Some(capacity);
+    }
+    Ok(admitted)
 }
 
 fn license_record(row: &SqliteRow) -> Result<LicenseRecord, StorageError> {
@@ -289,9 +388,21 @@ impl Storage for SqliteStorage {
         Ok(known)
     }
 
-    async fn record_authorization(&self, device: &DeviceContact, nonce: &Nonce, now: u64) -> Result<(), StorageError> {
+    async fn record_authorization(
+        &self,
+        device: &DeviceContact,
+        nonce: &Nonce,
+        now: u64,
+        admission: &Admission,
+    ) -> Result<Admitted, StorageError> {
         let mut tx = self.pool.begin().await?;
         insert_nonce(&mut tx, nonce, now).await?;
+        // Before the device is stored: a trial asks whether the server has seen it.
+        let admitted = admit(&mut tx, &device.device_id, &device.handshake_code, now, admission).await?;
+        if admitted.refused() {
+            // Dropping the transaction rolls it back: a refused request stores nothing.
+            return Ok(admitted);
+        }
         sqlx::query(
             "INSERT INTO devices (device_id, handshake_code, domain, name, product, sdk_version, first_seen, last_seen)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
@@ -312,10 +423,10 @@ impl Storage for SqliteStorage {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(admitted)
     }
 
-    async fn record_reports(&self, batch: &ReportBatch) -> Result<(), StorageError> {
+    async fn record_reports(&self, batch: &ReportBatch, admission: &Admission) -> Result<Admitted, StorageError> {
         let device_id = batch.device_id.to_hyphenated();
         let now = to_db(batch.received_at)?;
         let mut tx = self.pool.begin().await?;
@@ -360,6 +471,75 @@ impl Storage for SqliteStorage {
                 .await?;
             }
         }
+        let admitted = admit(&mut tx, &batch.device_id, &batch.handshake_code, batch.received_at, admission).await?;
+        tx.commit().await?;
+        Ok(admitted)
+    }
+
+    async fn license_usage(&self, license_ids: &[String]) -> Result<Vec<UsageTotal>, StorageError> {
+        let mut totals = Vec::new();
+        for license_id in license_ids {
+            let rows = sqlx::query(
+                "SELECT license_id, module, symbology, SUM(count) AS total FROM usage WHERE license_id = ?
+                 GROUP BY module, symbology ORDER BY module, symbology",
+            )
+            .bind(license_id)
+            .fetch_all(&self.pool)
+            .await?;
+            for row in &rows {
+                totals.push(usage_total(row)?);
+            }
+        }
+        Ok(totals)
+    }
+
+    async fn trial_setting(&self) -> Result<Option<TrialSetting>, StorageError> {
+        let rows = sqlx::query("SELECT key, value FROM settings WHERE key IN (?, ?, ?)")
+            .bind(TRIAL_HANDSHAKE_CODE)
+            .bind(TRIAL_DAYS)
+            .bind(TRIAL_OPEN)
+            .fetch_all(&self.pool)
+            .await?;
+        let value = |key: &str| -> Result<Option<String>, StorageError> {
+            for row in &rows {
+                if row.try_get::<String, _>("key")? == key {
+                    return Ok(Some(row.try_get("value")?));
+                }
+            }
+            Ok(None)
+        };
+        match (value(TRIAL_HANDSHAKE_CODE)?, value(TRIAL_DAYS)?, value(TRIAL_OPEN)?) {
+            (Some(handshake_code), Some(days), Some(open)) => Ok(Some(TrialSetting {
+                handshake_code,
+                days: days.parse().map_err(|_| StorageError::Corrupt(format!("trial days {days}")))?,
+                open: open == "1",
+            })),
+            (None, None, None) => Ok(None),
+            _ => Err(StorageError::Corrupt("only part of the trial setting".into())),
+        }
+    }
+
+    async fn set_trial_setting(&self, setting: &TrialSetting) -> Result<(), StorageError> {
+        let mut tx = self.pool.begin().await?;
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM projects WHERE handshake_code = ?)")
+            .bind(&setting.handshake_code)
+            .fetch_one(&mut *tx)
+            .await?;
+        if !exists {
+            return Err(StorageError::UnknownProject(setting.handshake_code.clone()));
+        }
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES (?, ?), (?, ?), (?, ?)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(TRIAL_HANDSHAKE_CODE)
+        .bind(&setting.handshake_code)
+        .bind(TRIAL_DAYS)
+        .bind(setting.days.to_string())
+        .bind(TRIAL_OPEN)
+        .bind(if setting.open { "1" } else { "0" })
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -9,3 +9,5 @@ pub fn temp_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("create the test directory");
     dir
 }
+
+pub mod router;

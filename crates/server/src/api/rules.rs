@@ -1,0 +1,282 @@
+//! The license types of the licensing rules as pure functions of a project's license items,
+//! their usage and the time: which items are in force (expiry and its tolerance), what they grant
+//! (modules, and whether quotas or expiry put the project in its tolerance stage), what a device
+//! must claim (a seat, a place in the slot), and which item each count is charged to. It does no
+//! I/O and takes no claim itself: the handlers fetch, this decides, the store claims atomically.
+
+use std::collections::HashMap;
+
+use licet_protocol::license::{ActivePeriod, LicenseFile, LicenseType, Module, DAY_MS};
+use licet_protocol::sign::Signed;
+use licet_protocol::wire::UsageReport;
+
+use super::ApiError;
+use crate::storage::{Admission, NewReport, SeatClaim, SeatPool, TrialClaim, UsageItem, UsageRow, UsageTotal, WindowClaim};
+
+/// A license item assigned to the project, decoded from its verified vendor-signed file.
+#[derive(Debug, Clone)]
+pub struct LicenseItem {
+    pub file: LicenseFile,
+    /// The vendor-signed file exactly as imported: what devices verify.
+    pub signed: Signed,
+}
+
+/// What one quota counts: the scans of every symbology, or the pages of one module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Scans,
+    Pages(Module),
+}
+
+impl Kind {
+    fn of(item: &UsageItem) -> Kind {
+        match item {
+            UsageItem::Pages(module) => Kind::Pages(*module),
+            UsageItem::Scans(_) => Kind::Scans,
+        }
+    }
+}
+
+/// How a kind of use stands against the items in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    /// No item in force sells it.
+    NotSold,
+    /// Sold by an item without a quota (per device, concurrent, per domain).
+    Unlimited,
+    Within,
+    /// Over the quota, inside its tolerance.
+    Tolerance,
+    /// Over the quota and its tolerance.
+    Exhausted,
+}
+
+fn period_ms(period: ActivePeriod) -> u64 {
+    DAY_MS
+        * match period {
+            ActivePeriod::Yearly => 365,
+            ActivePeriod::Quarterly => 90,
+            ActivePeriod::Monthly => 30,
+            ActivePeriod::Daily => 1,
+        }
+}
+
+/// `value` per mille, rounded down: the tolerance of a quota or a device limit.
+fn permille(value: u64, permille: u32) -> u64 {
+    value.saturating_mul(u64::from(permille)) / 1000
+}
+
+impl LicenseItem {
+    /// The last instant of the item's tolerance past expiry.
+    fn tolerance_end(&self) -> u64 {
+        self.file.expires_at.saturating_add(self.file.tolerance.expiry_ms)
+    }
+
+    /// Whether the type limits use by quota (per scan, per page) rather than by devices or domain.
+    fn has_quota(&self) -> bool {
+        matches!(self.file.license_type, LicenseType::PerScan | LicenseType::PerPage)
+    }
+
+    /// Whether the item sells this kind of use. Per-scan items sell scans, per-page items the
+    /// pages of their modules; the unlimited types sell scans and the pages of their modules.
+    fn sells(&self, kind: Kind) -> bool {
+        match (self.file.license_type, kind) {
+            (LicenseType::PerScan, Kind::Scans) => true,
+            (LicenseType::PerScan, Kind::Pages(_)) | (LicenseType::PerPage, Kind::Scans) => false,
+            (_, Kind::Scans) => true,
+            (_, Kind::Pages(module)) => self.file.modules.contains(&module),
+        }
+    }
+
+    fn quota(&self) -> u64 {
+        self.file.quota.unwrap_or(0)
+    }
+
+    fn devices(&self) -> u64 {
+        u64::from(self.file.devices.unwrap_or(0))
+    }
+}
+
+/// The items of a project that are in force at a time.
+#[derive(Debug, Clone)]
+pub struct InForce<'a> {
+    /// Ordered by expiry, then assignment: the order quotas are used up and seats taken.
+    pub items: Vec<&'a LicenseItem>,
+    /// True when every item is past its expiry and only the tolerance keeps them in force.
+    pub past_expiry: bool,
+}
+
+impl<'a> InForce<'a> {
+    /// The items in force at `now`: the unexpired ones; when there are none, the ones inside
+    /// their tolerance past expiry. An expired item's unused quota lapses as soon as an unexpired
+    /// item serves the project: nothing rolls over. `NO_LICENSE` for a project without items,
+    /// `LICENSE_EXPIRED` when every item is past its tolerance.
+    pub fn at(items: &'a [LicenseItem], now: u64) -> Result<InForce<'a>, ApiError> {
+        if items.is_empty() {
+            return Err(ApiError::NoLicense);
+        }
+        let pick = |keep: &dyn Fn(&LicenseItem) -> bool| {
+            let mut chosen: Vec<&LicenseItem> = items.iter().filter(|i| keep(i)).collect();
+            // A stable sort keeps the assignment order between items that expire together.
+            chosen.sort_by_key(|i| i.file.expires_at);
+            chosen
+        };
+        let unexpired = pick(&|i| i.file.expires_at >= now);
+        if !unexpired.is_empty() {
+            return Ok(InForce { items: unexpired, past_expiry: false });
+        }
+        let tolerated = pick(&|i| i.tolerance_end() >= now);
+        if tolerated.is_empty() {
+            return Err(ApiError::LicenseExpired);
+        }
+        Ok(InForce { items: tolerated, past_expiry: true })
+    }
+
+    /// When an item's use ends: its expiry, or the end of its tolerance once past it.
+    fn end_of(&self, item: &LicenseItem) -> u64 {
+        if self.past_expiry {
+            item.tolerance_end()
+        } else {
+            item.file.expires_at
+        }
+    }
+
+    /// The latest end of the items in force: the authorization's `active_until`.
+    pub fn end(&self) -> u64 {
+        self.items.iter().map(|i| self.end_of(i)).max().unwrap_or(0)
+    }
+
+    /// How `kind` stands, given the usage charged to each item.
+    fn standing(&self, kind: Kind, used: &HashMap<(&str, Kind), u64>) -> Standing {
+        let sellers: Vec<&&LicenseItem> = self.items.iter().filter(|i| i.sells(kind)).collect();
+        if sellers.is_empty() {
+            return Standing::NotSold;
+        }
+        if sellers.iter().any(|i| !i.has_quota()) {
+            return Standing::Unlimited;
+        }
+        let quota: u64 = sellers.iter().map(|i| i.quota()).sum();
+        let extra: u64 = sellers.iter().map(|i| permille(i.quota(), i.file.tolerance.quota_permille)).sum();
+        let spent: u64 = sellers.iter().map(|i| used.get(&(i.file.id.as_str(), kind)).copied().unwrap_or(0)).sum();
+        match spent {
+            n if n <= quota => Standing::Within,
+            n if n <= quota.saturating_add(extra) => Standing::Tolerance,
+            _ => Standing::Exhausted,
+        }
+    }
+
+    /// Decides what the items in force grant, given the usage charged to them:
+    /// `QUOTA_EXHAUSTED` when all they sell is used up past its tolerance.
+    pub fn assess(&self, usage: &[UsageTotal]) -> Result<Grant, ApiError> {
+        let used = spent(usage);
+        let scans = self.standing(Kind::Scans, &used);
+        let pages: Vec<(Module, Standing)> = Module::ALL.iter().map(|&m| (m, self.standing(Kind::Pages(m), &used))).collect();
+        let usable = |s: Standing| !matches!(s, Standing::NotSold | Standing::Exhausted);
+        let modules: Vec<Module> = pages.iter().filter(|(_, s)| usable(*s)).map(|(m, _)| *m).collect();
+        if modules.is_empty() && !usable(scans) {
+            // Something is sold (the project has items in force), and all of it is used up.
+            return Err(ApiError::QuotaExhausted);
+        }
+        let over_quota = std::iter::once(scans).chain(pages.iter().map(|(_, s)| *s)).any(|s| s == Standing::Tolerance);
+        Ok(Grant { modules, tolerance: self.past_expiry || over_quota })
+    }
+
+    /// What a device in contact at `now` must claim: a seat of the per-device items, a place
+    /// among the devices of the slot for the concurrent ones. They do not depend on usage.
+    pub fn claims(&self, now: u64, trial: Option<TrialClaim>) -> Admission {
+        let devices: Vec<&&LicenseItem> =
+            self.items.iter().filter(|i| i.file.license_type == LicenseType::PerDevice).collect();
+        let seat = (!devices.is_empty()).then(|| SeatClaim {
+            pools: devices
+                .iter()
+                .map(|i| SeatPool {
+                    license_id: i.file.id.clone(),
+                    seats: i.devices(),
+                    held_until: now
+                        .saturating_add(period_ms(i.file.active.unwrap_or(ActivePeriod::Yearly)))
+                        .min(self.end_of(i)),
+                })
+                .collect(),
+            tolerance: devices.iter().map(|i| permille(i.devices(), i.file.tolerance.devices_permille)).sum(),
+        });
+        let concurrent: Vec<&&LicenseItem> =
+            self.items.iter().filter(|i| i.file.license_type == LicenseType::Concurrent).collect();
+        let window = (!concurrent.is_empty()).then(|| WindowClaim {
+            slot: now / licet_protocol::SLOT_MS,
+            limit: concurrent.iter().map(|i| i.devices()).sum(),
+            tolerance: concurrent.iter().map(|i| permille(i.devices(), i.file.tolerance.devices_permille)).sum(),
+        });
+        Admission { seat, window, trial }
+    }
+
+    /// Charges every count of `reports` to an item in force that sells it: items without a
+    /// quota first, then items with one in the order they expire, each up to its quota; what is
+    /// left over goes to the last of them (into its tolerance). Use that no item in force sells
+    /// is charged to the first item, so that it is kept and shown, never dropped.
+    pub fn attribute(&self, usage: &[UsageTotal], reports: &[UsageReport]) -> Vec<NewReport> {
+        let mut used: HashMap<(String, Kind), u64> =
+            spent(usage).into_iter().map(|((id, kind), n)| (((*id).to_owned(), kind), n)).collect();
+        let mut charge = |slot: u64, item: UsageItem, count: u64, rows: &mut Vec<UsageRow>| {
+            let kind = Kind::of(&item);
+            let mut sellers: Vec<&LicenseItem> = self.items.iter().copied().filter(|i| i.sells(kind)).collect();
+            // Stable: within each group, the expiry order of `items` stays.
+            sellers.sort_by_key(|i| i.has_quota());
+            let Some(last) = sellers.last().or(self.items.first()).copied() else { return };
+            let mut left = count;
+            for seller in &sellers {
+                if left == 0 {
+                    break;
+                }
+                let taken = if seller.has_quota() {
+                    let spent = used.entry((seller.file.id.clone(), kind)).or_default();
+                    let room = seller.quota().saturating_sub(*spent);
+                    let taken = room.min(left);
+                    *spent += taken;
+                    taken
+                } else {
+                    left
+                };
+                if taken > 0 {
+                    rows.push(UsageRow { license_id: seller.file.id.clone(), slot, item: item.clone(), count: taken });
+                    left -= taken;
+                }
+            }
+            if left > 0 {
+                *used.entry((last.file.id.clone(), kind)).or_default() += left;
+                rows.push(UsageRow { license_id: last.file.id.clone(), slot, item, count: left });
+            }
+        };
+        reports
+            .iter()
+            .map(|report| {
+                let mut rows = Vec::new();
+                for slot in &report.slots {
+                    let pages = slot.pages.iter().map(|&(module, count)| (UsageItem::Pages(module), count));
+                    let scans = slot.scans.iter().map(|(name, count)| (UsageItem::Scans(name.clone()), *count));
+                    for (item, count) in pages.chain(scans).filter(|(_, count)| *count > 0) {
+                        charge(slot.slot, item, count, &mut rows);
+                    }
+                }
+                NewReport { report_id: report.report_id, rows }
+            })
+            .collect()
+    }
+}
+
+/// The usage charged to each item, per kind.
+fn spent(usage: &[UsageTotal]) -> HashMap<(&str, Kind), u64> {
+    let mut spent = HashMap::new();
+    for total in usage {
+        *spent.entry((total.license_id.as_str(), Kind::of(&total.item))).or_default() += total.count;
+    }
+    spent
+}
+
+/// What the items in force grant a device, before its claims are decided.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// The modules whose pages may be counted: sold, and not used up past tolerance.
+    pub modules: Vec<Module>,
+    /// True when the project is in its tolerance stage by quota or expiry.
+    pub tolerance: bool,
+}

@@ -1,0 +1,352 @@
+//! The license types at their limits, with the server's clock moved by the test: quotas per
+//! scan and per page with their tolerance, several items on one handshake code without rollover,
+//! device seats, concurrent devices per slot, per-domain licenses, expiry tolerance for reports,
+//! and the public trial.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+
+use axum::http::StatusCode;
+use common::router::*;
+use licet_protocol::ids::{DeviceId, ReportId};
+use licet_protocol::license::{ActivePeriod, LicenseFile, LicenseType, Module, Tolerance, DAY_MS};
+use licet_protocol::wire::{Authorization, LicenseState, SlotUsage, UsageReport};
+use licet_protocol::SLOT_MS;
+use licet_server::storage::{TrialSetting, UsageItem};
+
+const YEAR: u64 = 365 * DAY_MS;
+
+fn new_device() -> DeviceId {
+    DeviceId::from_random(random16())
+}
+
+/// A report of `n` pages of `module` and nothing else.
+fn pages(module: Module, n: u64) -> UsageReport {
+    UsageReport {
+        report_id: ReportId(random16()),
+        slots: vec![SlotUsage { slot: NOW / SLOT_MS - 1, pages: vec![(module, n)], scans: vec![] }],
+    }
+}
+
+/// A report of `n` QR code scans and nothing else.
+fn scans(n: u64) -> UsageReport {
+    UsageReport {
+        report_id: ReportId(random16()),
+        slots: vec![SlotUsage { slot: NOW / SLOT_MS - 1, pages: vec![], scans: vec![("QR_CODE".into(), n)] }],
+    }
+}
+
+/// A license with a quota of `quota` and the default tolerance (+5%).
+fn quota_license(id: &str, license_type: LicenseType, modules: &[Module], quota: u64, expires_at: u64) -> LicenseFile {
+    LicenseFile { quota: Some(quota), ..license_file(id, license_type, modules, expires_at) }
+}
+
+/// A license limited to `devices` devices (per device or concurrent), with the default
+/// tolerance (+10%).
+fn device_license(id: &str, license_type: LicenseType, devices: u32, active: Option<ActivePeriod>, expires_at: u64) -> LicenseFile {
+    LicenseFile { quota: None, devices: Some(devices), active, ..license_file(id, license_type, &[Module::Core], expires_at) }
+}
+
+impl Server {
+    /// Authorizes `device` for `CODE`.
+    async fn authorize_on_code(&self, device: DeviceId) -> Answer<Authorization> {
+        self.authorize(&authorize_request(device, None, Some(CODE))).await
+    }
+
+    fn set_now(&self, now: u64) {
+        self.now.store(now, Ordering::SeqCst);
+    }
+
+    /// The usage charged to `license_id` for QR code scans.
+    async fn scans_of(&self, license_id: &str) -> u64 {
+        total(&self.usage().await, license_id, UsageItem::Scans("QR_CODE".into()))
+    }
+}
+
+/// Sends `report` and returns the renewal's state, or its refusal code; the receipt must
+/// acknowledge the report whatever the renewal says.
+async fn send(server: &Server, device: DeviceId, report: UsageReport) -> Result<LicenseState, String> {
+    let id = report.report_id;
+    let (receipt, renewal) = server.report(device, vec![report]).await;
+    assert_eq!(receipt.accepted, vec![id], "a report is acknowledged even when the renewal is refused");
+    renewal.map(|authorization| authorization.state)
+}
+
+#[tokio::test]
+async fn a_scan_quota_works_to_its_limit_then_with_a_warning_for_5_percent_then_is_exhausted() {
+    let server = Server::new("rules-scan-quota").await;
+    server.import(&quota_license("L-scans", LicenseType::PerScan, &[], 1000, NOW + YEAR)).await;
+    server.project(CODE, None, &["L-scans"]).await;
+    let device = new_device();
+    server.authorize_on_code(device).await.unwrap();
+
+    assert_eq!(send(&server, device, scans(1000)).await, Ok(LicenseState::Valid));
+    assert_eq!(send(&server, device, scans(50)).await, Ok(LicenseState::Tolerance));
+    assert_eq!(server.authorize_on_code(device).await.unwrap().state, LicenseState::Tolerance);
+    // One scan past the tolerance: counted all the same, and the renewal is refused.
+    assert_eq!(send(&server, device, scans(1)).await, Err("QUOTA_EXHAUSTED".into()));
+    assert_eq!(server.scans_of("L-scans").await, 1051);
+    assert_refused(server.authorize_on_code(device).await, StatusCode::FORBIDDEN, "QUOTA_EXHAUSTED");
+    assert_refused(server.authorize_on_code(new_device()).await, StatusCode::FORBIDDEN, "QUOTA_EXHAUSTED");
+}
+
+#[tokio::test]
+async fn a_page_quota_is_per_module_and_a_used_up_module_is_dropped_from_the_authorization() {
+    let server = Server::new("rules-page-quota").await;
+    server.import(&quota_license("L-pages", LicenseType::PerPage, &[Module::Core, Module::Pdfr], 100, NOW + YEAR)).await;
+    server.project(CODE, None, &["L-pages"]).await;
+    let device = new_device();
+    assert_eq!(server.authorize_on_code(device).await.unwrap().modules, vec![Module::Core, Module::Pdfr]);
+
+    assert_eq!(send(&server, device, pages(Module::Pdfr, 105)).await, Ok(LicenseState::Tolerance));
+    assert_eq!(send(&server, device, pages(Module::Pdfr, 1)).await, Ok(LicenseState::Valid));
+    let authorization = server.authorize_on_code(device).await.unwrap();
+    assert_eq!((authorization.modules, authorization.state), (vec![Module::Core], LicenseState::Valid));
+
+    assert_eq!(send(&server, device, pages(Module::Core, 106)).await, Err("QUOTA_EXHAUSTED".into()));
+    assert_refused(server.authorize_on_code(device).await, StatusCode::FORBIDDEN, "QUOTA_EXHAUSTED");
+    let usage = server.usage().await;
+    assert_eq!(total(&usage, "L-pages", UsageItem::Pages(Module::Pdfr)), 106);
+    assert_eq!(total(&usage, "L-pages", UsageItem::Pages(Module::Core)), 106);
+}
+
+#[tokio::test]
+async fn a_new_item_on_the_same_code_adds_quota_without_a_new_key_and_usage_fills_items_in_expiry_order() {
+    let server = Server::new("rules-added-quota").await;
+    server.import(&quota_license("L-first", LicenseType::PerScan, &[], 100, NOW + 30 * DAY_MS)).await;
+    server.project(CODE, None, &["L-first"]).await;
+    let device = new_device();
+    server.authorize_on_code(device).await.unwrap();
+    assert_eq!(send(&server, device, scans(106)).await, Err("QUOTA_EXHAUSTED".into()));
+    assert_refused(server.authorize_on_code(device).await, StatusCode::FORBIDDEN, "QUOTA_EXHAUSTED");
+
+    // The vendor sells 100 more scans as a second item on the same handshake code.
+    server.import(&quota_license("L-more", LicenseType::PerScan, &[], 100, NOW + YEAR)).await;
+    server.storage.assign_license(CODE, "L-more", NOW).await.unwrap();
+    let authorization = server.authorize_on_code(device).await.unwrap();
+    assert_eq!(authorization.state, LicenseState::Valid);
+    assert_eq!(authorization.licenses.len(), 2);
+
+    // The first item is over its quota: new scans go to the second.
+    assert_eq!(send(&server, device, scans(10)).await, Ok(LicenseState::Valid));
+    assert_eq!((server.scans_of("L-first").await, server.scans_of("L-more").await), (106, 10));
+}
+
+#[tokio::test]
+async fn unused_quota_of_an_expired_item_does_not_roll_over_to_the_next() {
+    let server = Server::new("rules-no-rollover").await;
+    server.import(&quota_license("L-2027", LicenseType::PerScan, &[], 100, NOW + 30 * DAY_MS)).await;
+    server.import(&quota_license("L-2028", LicenseType::PerScan, &[], 100, NOW + YEAR)).await;
+    server.project(CODE, None, &["L-2027", "L-2028"]).await;
+    let device = new_device();
+    server.authorize_on_code(device).await.unwrap();
+
+    // Scans fill the item that expires first, and what it cannot take goes to the next.
+    assert_eq!(send(&server, device, scans(60)).await, Ok(LicenseState::Valid));
+    assert_eq!(send(&server, device, scans(20)).await, Ok(LicenseState::Valid));
+    assert_eq!((server.scans_of("L-2027").await, server.scans_of("L-2028").await), (80, 0));
+
+    // Once the first item has expired, its 20 unused scans are gone: 104 of the second's 100
+    // is the tolerance stage (with the 20 rolled over it would be valid), and 106 is past it.
+    server.set_now(NOW + 30 * DAY_MS + 1);
+    assert_eq!(send(&server, device, scans(104)).await, Ok(LicenseState::Tolerance));
+    assert_eq!(send(&server, device, scans(2)).await, Err("QUOTA_EXHAUSTED".into()));
+    assert_eq!((server.scans_of("L-2027").await, server.scans_of("L-2028").await), (80, 106));
+}
+
+#[tokio::test]
+async fn per_device_seats_stop_at_the_limit_plus_10_percent_and_lapse_after_the_active_period() {
+    let server = Server::new("rules-seats").await;
+    server.import(&device_license("L-devices", LicenseType::PerDevice, 10, Some(ActivePeriod::Daily), NOW + YEAR)).await;
+    server.project(CODE, None, &["L-devices"]).await;
+    let devices: Vec<DeviceId> = (0..12).map(|_| new_device()).collect();
+
+    for device in &devices[..10] {
+        assert_eq!(server.authorize_on_code(*device).await.unwrap().state, LicenseState::Valid);
+    }
+    // The 11th device is the 10% tolerance; the 12th is refused and nothing of it is stored.
+    assert_eq!(server.authorize_on_code(devices[10]).await.unwrap().state, LicenseState::Tolerance);
+    assert_refused(server.authorize_on_code(devices[11]).await, StatusCode::FORBIDDEN, "DEVICE_LIMIT_REACHED");
+    assert_eq!(server.storage.devices().await.unwrap().len(), 11);
+    // A device that holds a seat keeps it at every contact.
+    assert_eq!(server.authorize_on_code(devices[0]).await.unwrap().state, LicenseState::Tolerance);
+
+    // Twelve hours on, device 0 reports: its seat is refreshed for another day.
+    server.set_now(NOW + DAY_MS / 2);
+    assert!(send(&server, devices[0], scans(1)).await.is_ok());
+    // A day after the others' last contact, their seats have lapsed: the 12th device gets one,
+    // and device 0 still holds its own.
+    server.set_now(NOW + DAY_MS + 1);
+    assert_eq!(server.authorize_on_code(devices[11]).await.unwrap().state, LicenseState::Valid);
+    for device in &devices[1..10] {
+        server.authorize_on_code(*device).await.unwrap();
+    }
+    // Now devices 0 to 9 and 11 hold the 11 seats: device 10 comes back to a full license.
+    assert_refused(server.authorize_on_code(devices[10]).await, StatusCode::FORBIDDEN, "DEVICE_LIMIT_REACHED");
+    assert_eq!(send(&server, devices[10], scans(3)).await, Err("DEVICE_LIMIT_REACHED".into()));
+    assert_eq!(server.scans_of("L-devices").await, 4, "the refused device's scans are counted all the same");
+}
+
+#[tokio::test]
+async fn a_seat_is_held_no_longer_than_the_license_runs() {
+    let server = Server::new("rules-seat-expiry").await;
+    server.import(&device_license("L-one", LicenseType::PerDevice, 1, Some(ActivePeriod::Yearly), NOW + 10 * DAY_MS)).await;
+    server.project(CODE, None, &["L-one"]).await;
+    let (first, second) = (new_device(), new_device());
+    server.authorize_on_code(first).await.unwrap();
+    assert_refused(server.authorize_on_code(second).await, StatusCode::FORBIDDEN, "DEVICE_LIMIT_REACHED");
+
+    // A yearly seat taken ten days before expiry lapses at expiry, not a year on: in the
+    // tolerance stage after it, the seat is free for another device.
+    server.set_now(NOW + 10 * DAY_MS + 1);
+    let authorization = server.authorize_on_code(second).await.unwrap();
+    assert_eq!(authorization.state, LicenseState::Tolerance);
+    assert_eq!(authorization.active_until, NOW + 10 * DAY_MS + Tolerance::default().expiry_ms);
+}
+
+#[tokio::test]
+async fn concurrent_devices_are_limited_per_slot_with_10_percent_overuse() {
+    let server = Server::new("rules-concurrent").await;
+    server.import(&device_license("L-concurrent", LicenseType::Concurrent, 10, None, NOW + YEAR)).await;
+    server.project(CODE, None, &["L-concurrent"]).await;
+    let devices: Vec<DeviceId> = (0..12).map(|_| new_device()).collect();
+
+    for device in &devices[..10] {
+        assert_eq!(server.authorize_on_code(*device).await.unwrap().state, LicenseState::Valid);
+    }
+    assert_eq!(server.authorize_on_code(devices[10]).await.unwrap().state, LicenseState::Tolerance);
+    assert_refused(server.authorize_on_code(devices[11]).await, StatusCode::FORBIDDEN, "CONCURRENT_LIMIT_REACHED");
+    // A device already in contact in this slot keeps working in it.
+    assert!(send(&server, devices[3], scans(1)).await.is_ok());
+
+    // In the next slot, the window starts empty.
+    server.set_now(NOW + SLOT_MS);
+    assert_eq!(server.authorize_on_code(devices[11]).await.unwrap().state, LicenseState::Valid);
+    for device in &devices[..10] {
+        assert!(send(&server, *device, scans(1)).await.is_ok());
+    }
+    // Devices 0 to 9 and 11 are in contact: the 12th to report this slot gets no renewal.
+    assert_eq!(send(&server, devices[10], scans(1)).await, Err("CONCURRENT_LIMIT_REACHED".into()));
+    assert_eq!(server.scans_of("L-concurrent").await, 12);
+}
+
+#[tokio::test]
+async fn a_per_domain_license_is_unlimited_on_its_bound_domain() {
+    let server = Server::new("rules-per-domain").await;
+    server.domain_license("L-domain", &["*.example.com"], false).await;
+    server.project(CODE, None, &["L-domain"]).await;
+
+    for _ in 0..30 {
+        let device = new_device();
+        assert_eq!(server.authorize_on_code(device).await.unwrap().state, LicenseState::Valid);
+        assert_eq!(send(&server, device, scans(1_000_000)).await, Ok(LicenseState::Valid));
+    }
+    assert_eq!(server.scans_of("L-domain").await, 30_000_000);
+}
+
+#[tokio::test]
+async fn reports_past_the_expiry_tolerance_are_counted_and_the_renewal_is_refused() {
+    let server = Server::new("rules-expired-reports").await;
+    server.import(&quota_license("L-pages", LicenseType::PerPage, &[Module::Core], 1000, NOW + DAY_MS)).await;
+    server.project(CODE, None, &["L-pages"]).await;
+    let device = new_device();
+    server.authorize_on_code(device).await.unwrap();
+
+    server.set_now(NOW + DAY_MS + 1);
+    assert_eq!(send(&server, device, pages(Module::Core, 2)).await, Ok(LicenseState::Tolerance));
+    server.set_now(NOW + DAY_MS + Tolerance::default().expiry_ms + 1);
+    assert_eq!(send(&server, device, pages(Module::Core, 3)).await, Err("LICENSE_EXPIRED".into()));
+    assert_eq!(total(&server.usage().await, "L-pages", UsageItem::Pages(Module::Core)), 5);
+}
+
+/// A server with a licensed project `CODE` and a public trial of `days` days on project `trial`.
+async fn trial_server(name: &str, days: u32) -> Server {
+    let server = Server::new(name).await;
+    server.license("L-pages", LicenseType::PerPage, &[Module::Core], NOW + YEAR).await;
+    server.project(CODE, None, &["L-pages"]).await;
+    server.domain_license("L-trial", &["*.example.com"], false).await;
+    server.project("trial", None, &["L-trial"]).await;
+    server.storage.set_trial_setting(&TrialSetting { handshake_code: "trial".into(), days, open: true }).await.unwrap();
+    server
+}
+
+#[tokio::test]
+async fn a_public_trial_is_granted_once_per_device_the_server_has_never_seen() {
+    let server = trial_server("rules-trial", 7).await;
+    let device = new_device();
+
+    let authorization = server.authorize(&authorize_request(device, None, None)).await.unwrap();
+    assert_eq!((authorization.state, authorization.handshake_code.as_str()), (LicenseState::Trial, "trial"));
+    assert_eq!((authorization.active_until, authorization.offline_until), (NOW + 7 * DAY_MS, NOW + 7 * DAY_MS));
+
+    // Six days on, the same trial goes on, ending when it started to.
+    server.set_now(NOW + 6 * DAY_MS);
+    let authorization = server.authorize(&authorize_request(device, None, None)).await.unwrap();
+    assert_eq!((authorization.state, authorization.active_until), (LicenseState::Trial, NOW + 7 * DAY_MS));
+    assert_eq!(send_trial(&server, device).await, Ok(LicenseState::Trial));
+
+    // Once it has run out, the device gets no second one, and its reports are still counted.
+    server.set_now(NOW + 7 * DAY_MS + 1);
+    assert_refused(server.authorize(&authorize_request(device, None, None)).await, StatusCode::FORBIDDEN, "TRIAL_USED");
+    assert_eq!(send_trial(&server, device).await, Err("TRIAL_USED".into()));
+    // Naming the trial's project does not get around it.
+    assert_refused(
+        server.authorize(&authorize_request(device, None, Some("trial"))).await,
+        StatusCode::FORBIDDEN,
+        "TRIAL_USED",
+    );
+    assert_eq!(total(&server.usage().await, "L-trial", UsageItem::Scans("QR_CODE".into())), 2);
+}
+
+/// Sends one QR code scan of a trial device: its reports name the trial's project.
+async fn send_trial(server: &Server, device: DeviceId) -> Result<LicenseState, String> {
+    let mut request = reports_request(device, vec![scans(1)]);
+    request.handshake_code = "trial".into();
+    server.send_reports(&request).await.1.map(|authorization| authorization.state)
+}
+
+#[tokio::test]
+async fn a_device_the_server_knows_gets_no_trial_and_the_trial_length_is_configurable() {
+    let server = trial_server("rules-trial-known", 3).await;
+    let licensed = new_device();
+    server.authorize_on_code(licensed).await.unwrap();
+
+    assert_refused(server.authorize(&authorize_request(licensed, None, None)).await, StatusCode::FORBIDDEN, "TRIAL_USED");
+
+    let fresh = new_device();
+    let authorization = server.authorize(&authorize_request(fresh, None, None)).await.unwrap();
+    assert_eq!(authorization.active_until, NOW + 3 * DAY_MS);
+
+    // Closing the trial refuses new ones, however the request names the project; the running
+    // one goes on to its end and no further.
+    let closed = TrialSetting { handshake_code: "trial".into(), days: 3, open: false };
+    server.storage.set_trial_setting(&closed).await.unwrap();
+    let stranger = new_device();
+    assert_refused(server.authorize(&authorize_request(stranger, None, None)).await, StatusCode::FORBIDDEN, "TRIAL_UNAVAILABLE");
+    let named = server.authorize(&authorize_request(stranger, None, Some("trial"))).await;
+    assert_refused(named, StatusCode::FORBIDDEN, "TRIAL_UNAVAILABLE");
+    let running = server.authorize(&authorize_request(fresh, None, Some("trial"))).await.unwrap();
+    assert_eq!((running.state, running.active_until), (LicenseState::Trial, NOW + 3 * DAY_MS));
+    server.set_now(NOW + 3 * DAY_MS + 1);
+    assert_refused(server.authorize(&authorize_request(fresh, None, Some("trial"))).await, StatusCode::FORBIDDEN, "TRIAL_USED");
+}
+
+#[tokio::test]
+async fn each_active_period_holds_a_seat_for_its_length_after_the_last_contact() {
+    for (period, days) in
+        [(ActivePeriod::Yearly, 365), (ActivePeriod::Quarterly, 90), (ActivePeriod::Monthly, 30), (ActivePeriod::Daily, 1)]
+    {
+        let server = Server::new(&format!("rules-period-{}", period.as_str())).await;
+        server.import(&device_license("L-one", LicenseType::PerDevice, 1, Some(period), NOW + 2 * YEAR)).await;
+        server.project(CODE, None, &["L-one"]).await;
+        let (holder, next) = (new_device(), new_device());
+        server.authorize_on_code(holder).await.unwrap();
+
+        server.set_now(NOW + days * DAY_MS);
+        let answer = server.authorize_on_code(next).await;
+        assert_refused(answer, StatusCode::FORBIDDEN, "DEVICE_LIMIT_REACHED");
+        server.set_now(NOW + days * DAY_MS + 1);
+        assert!(server.authorize_on_code(next).await.is_ok(), "{} seat lapses after {days} days", period.as_str());
+    }
+}
