@@ -116,7 +116,8 @@ test('a server that never answers is a network error after 30 s, and nothing is 
     });
     // The page's clock flows at the real rate between the test's jumps: this waits the 30 s.
     const outcome = await page.evaluate(() => window.attempt(() => window.licet.flush()));
-    assert.equal(held.length, 1, 'the report request was sent and held');
+    // The reporter's own schedule may send too if a slot closes during the 30 s: both are held.
+    assert.ok(held.length >= 1, 'the report request was sent and held');
     assert.equal(outcome.code, 'NETWORK_ERROR');
     await page.unroute('**/v1/reports');
     await Promise.all(held.map((route) => route.abort().catch(() => {})));
