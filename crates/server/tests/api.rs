@@ -92,6 +92,9 @@ async fn a_missing_or_wrong_session_password_is_refused_and_the_right_one_accept
     let server = Server::new("authorize-password").await;
     server.license("L-pages", LicenseType::PerPage, &[Module::Core], NOW + DAY_MS).await;
     server.project(CODE, Some("open sesame"), &["L-pages"]).await;
+    // Only a salted argon2id hash is stored, never the password itself.
+    let stored = server.storage.project(CODE).await.unwrap().unwrap().session_password_hash.unwrap();
+    assert!(stored.starts_with("$argon2id$") && !stored.contains("open sesame"), "{stored}");
     let device = DeviceId::from_random(random16());
     let mut request = authorize_request(device, None, Some(CODE));
 
