@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::sign::{Signed, SignedKind, SignedPayload};
 use crate::{b64, ProtocolError};
 
-const TEXT_PREFIX: &str = "licet-license-v1.";
+/// What the one-line text form of a signed license file starts with.
+pub const TEXT_PREFIX: &str = "licet-license-v1.";
 
 /// What a per-page license counts, one quota per module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -68,6 +69,16 @@ impl LicenseType {
     pub fn parse(name: &str) -> Option<LicenseType> {
         LicenseType::ALL.into_iter().find(|t| t.as_str() == name)
     }
+
+    /// Whether the type sells a quota (`LicenseFile::quota`): scans, or pages per module.
+    pub fn has_quota(self) -> bool {
+        matches!(self, LicenseType::PerScan | LicenseType::PerPage)
+    }
+
+    /// Whether the type limits devices (`LicenseFile::devices`): seats, or devices per slot.
+    pub fn limits_devices(self) -> bool {
+        matches!(self, LicenseType::PerDevice | LicenseType::Concurrent)
+    }
 }
 
 /// How long a per-device license keeps a seat after each contact.
@@ -93,6 +104,17 @@ impl ActivePeriod {
         [ActivePeriod::Yearly, ActivePeriod::Quarterly, ActivePeriod::Monthly, ActivePeriod::Daily]
             .into_iter()
             .find(|p| p.as_str() == name)
+    }
+
+    /// How long a seat is held after a contact: 365, 90, 30 or 1 days.
+    pub fn length_ms(self) -> u64 {
+        DAY_MS
+            * match self {
+                ActivePeriod::Yearly => 365,
+                ActivePeriod::Quarterly => 90,
+                ActivePeriod::Monthly => 30,
+                ActivePeriod::Daily => 1,
+            }
     }
 }
 

@@ -150,14 +150,19 @@ pub async fn assign_license(
     license_id: &str,
     now: u64,
 ) -> Result<(), ServerError> {
-    let licenses = storage.licenses().await?;
-    let record =
-        licenses.iter().find(|l| l.id == license_id).ok_or_else(|| StorageError::UnknownLicense(license_id.to_owned()))?;
-    let signed =
-        license::from_text(&record.text).map_err(|_| StorageError::Corrupt(format!("the text of license {license_id}")))?;
-    let file = license::verify(&signed, vendor).map_err(|_| ServerError::LicenseSignature)?;
+    let record = storage.license(license_id).await?.ok_or_else(|| StorageError::UnknownLicense(license_id.to_owned()))?;
+    let (_, file) = verify_record(&record, vendor)?;
     check_license_domains(&file)?;
     Ok(storage.assign_license(handshake_code, license_id, now).await?)
+}
+
+/// A stored license's text parsed and verified against the vendor key again: the database is
+/// not where license content is trusted.
+pub fn verify_record(record: &LicenseRecord, vendor: &VerifyingKey) -> Result<(Signed, LicenseFile), ServerError> {
+    let signed =
+        license::from_text(&record.text).map_err(|_| StorageError::Corrupt(format!("the text of license {}", record.id)))?;
+    let file = license::verify(&signed, vendor).map_err(|_| ServerError::LicenseSignature)?;
+    Ok((signed, file))
 }
 
 /// The license key `initLicense` takes for `project`, naming the organization and the code.
@@ -190,9 +195,6 @@ pub async fn usage(storage: &dyn Storage) -> Result<Vec<LicenseUsage>, ServerErr
         .collect();
     for total in storage.usage().await? {
         let Some(entry) = usage.iter_mut().find(|u| u.license.id == total.license_id) else { continue };
-        if total.count == 0 {
-            continue;
-        }
         match total.item {
             UsageItem::Pages(module) => entry.pages.push((module, total.count)),
             UsageItem::Scans(symbology) => entry.scans.push((symbology, total.count)),

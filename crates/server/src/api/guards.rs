@@ -13,9 +13,10 @@ use licet_protocol::wire::{Authorization, LicenseState};
 
 use super::rules::{Grant, InForce, LicenseItem};
 use super::ApiError;
+use crate::admin;
 use crate::http::Config;
 use crate::password;
-use crate::storage::{Admitted, Capacity, Project, Storage, TrialOutcome, TrialSetting};
+use crate::storage::{Admitted, Capacity, Project, Refusal, Storage, TrialOutcome, TrialSetting};
 
 /// How often a device should send its reports, in milliseconds: one closed slot at a time.
 pub const REPORT_INTERVAL_MS: u64 = licet_protocol::SLOT_MS;
@@ -65,12 +66,10 @@ pub async fn check_session_password(project: &Project, given: Option<&str>) -> R
 pub async fn license_items(config: &Config, handshake_code: &str) -> Result<Vec<LicenseItem>, ApiError> {
     let records = config.storage.project_licenses(handshake_code).await?;
     records
-        .into_iter()
+        .iter()
         .map(|record| {
-            let signed = license::from_text(&record.text)
-                .map_err(|e| ApiError::internal(format!("stored license {} cannot be parsed: {e}", record.id)))?;
-            let file = license::verify(&signed, &config.vendor_public)
-                .map_err(|e| ApiError::internal(format!("stored license {} does not verify: {e}", record.id)))?;
+            let (signed, file) = admin::verify_record(record, &config.vendor_public)
+                .map_err(|e| ApiError::internal(format!("stored license {}: {e}", record.id)))?;
             Ok(LicenseItem { file, signed })
         })
         .collect()
@@ -113,17 +112,12 @@ pub fn check_origin<'a>(
 
 /// The refusal a decided admission carries, if any.
 pub fn refusal(admitted: &Admitted) -> Option<ApiError> {
-    if admitted.trial == Some(TrialOutcome::Used) {
-        Some(ApiError::TrialUsed)
-    } else if admitted.trial == Some(TrialOutcome::Closed) {
-        Some(ApiError::TrialUnavailable)
-    } else if admitted.seat == Some(Capacity::Full) {
-        Some(ApiError::DeviceLimitReached)
-    } else if admitted.window == Some(Capacity::Full) {
-        Some(ApiError::ConcurrentLimitReached)
-    } else {
-        None
-    }
+    admitted.refusal().map(|refusal| match refusal {
+        Refusal::TrialUsed => ApiError::TrialUsed,
+        Refusal::TrialClosed => ApiError::TrialUnavailable,
+        Refusal::SeatsTaken => ApiError::DeviceLimitReached,
+        Refusal::SlotFull => ApiError::ConcurrentLimitReached,
+    })
 }
 
 /// Who an authorization is for and when it is signed.

@@ -109,8 +109,7 @@ pub(crate) async fn authorize(
     let in_force = InForce::at(&items, now)?;
     guards::check_domain(in_force.items.iter().copied(), &request.domain)?;
     guards::check_origin(in_force.items.iter().copied(), &request.domain, headers.get(header::ORIGIN))?;
-    let ids: Vec<String> = in_force.items.iter().map(|i| i.file.id.clone()).collect();
-    let grant = in_force.assess(&config.storage.license_usage(&ids).await?)?;
+    let grant = in_force.assess(&config.storage.license_usage(&in_force.quota_ids()).await?)?;
     let admission = in_force.claims(now, trial_claim(trial.as_ref(), &project.handshake_code, now));
     let contact = DeviceContact {
         device_id: request.device_id,
@@ -164,12 +163,9 @@ pub(crate) async fn reports(
     // The usage may be older than the items in force: any assigned item's binding admits it.
     guards::check_domain(&items, &request.domain)?;
     guards::check_origin(items.iter(), &request.domain, headers.get(header::ORIGIN))?;
-    // With every item past its tolerance, the usage is charged to the one that expired last.
-    let in_force = InForce::at(&items, now).or_else(|refusal| match items.iter().max_by_key(|i| i.file.expires_at) {
-        Some(last) => Ok(InForce { items: vec![last], past_expiry: true }),
-        None => Err(refusal),
-    })?;
-    let ids: Vec<String> = in_force.items.iter().map(|i| i.file.id.clone()).collect();
+    let live = InForce::at(&items, now);
+    let charged = InForce::charging(&items, now)?;
+    let ids = charged.quota_ids();
     let usage = config.storage.license_usage(&ids).await?;
     // One ID listed twice in a request is one report: the first copy is the one counted.
     let mut seen = HashSet::with_capacity(request.reports.len());
@@ -180,30 +176,30 @@ pub(crate) async fn reports(
         handshake_code: project.handshake_code.clone(),
         nonce: request.nonce,
         received_at: now,
-        reports: in_force.attribute(&usage, &reports),
+        reports: charged.attribute(&usage, &reports),
     };
-    let trial = config.storage.trial_setting().await?;
-    let live = InForce::at(&items, now);
     let admission = match &live {
-        Ok(in_force) => in_force.claims(now, trial_claim(trial.as_ref(), &project.handshake_code, now)),
+        Ok(in_force) => {
+            let trial = config.storage.trial_setting().await?;
+            in_force.claims(now, trial_claim(trial.as_ref(), &project.handshake_code, now))
+        }
         Err(_) => Admission::default(),
     };
     let admitted = config.storage.record_reports(&batch, &admission).await?;
-    // The renewal is judged on the usage with this batch counted.
-    let renewal = match live {
-        Err(refusal) => Err(refusal),
-        Ok(in_force) => match guards::refusal(&admitted) {
-            Some(refusal) => Err(refusal),
-            None => in_force.assess(&config.storage.license_usage(&ids).await?).map(|grant| {
-                let grantee =
-                    Grantee { device_id: request.device_id, handshake_code: &project.handshake_code, now, nonce: request.nonce };
-                guards::authorization(&config.keys.signing, &grantee, &in_force, &grant, &admitted)
-            }),
-        },
-    };
-    let renewal = match renewal {
-        Ok(signed) => Renewal::Renewed(signed),
-        Err(refusal) => Renewal::Refused(refusal.code().as_str().to_owned()),
+    let refused = |refusal: ApiError| Renewal::Refused(refusal.code().as_str().to_owned());
+    let renewal = match (live, guards::refusal(&admitted)) {
+        (Ok(in_force), None) => {
+            // The renewal is judged on the usage with this batch counted.
+            match in_force.assess(&config.storage.license_usage(&ids).await?) {
+                Ok(grant) => {
+                    let grantee =
+                        Grantee { device_id: request.device_id, handshake_code: &project.handshake_code, now, nonce: request.nonce };
+                    Renewal::Renewed(guards::authorization(&config.keys.signing, &grantee, &in_force, &grant, &admitted))
+                }
+                Err(refusal) => refused(refusal),
+            }
+        }
+        (Err(refusal), _) | (Ok(_), Some(refusal)) => refused(refusal),
     };
     let receipt = Receipt { device_id: request.device_id, accepted, server_time: now, nonce: request.nonce };
     Ok(seal(&key, &ReportsResponse { receipt: Signed::sign(&config.keys.signing, &receipt), renewal }))

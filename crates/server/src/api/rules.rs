@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use licet_protocol::license::{ActivePeriod, LicenseFile, LicenseType, Module, DAY_MS};
+use licet_protocol::license::{ActivePeriod, LicenseFile, LicenseType, Module};
 use licet_protocol::sign::Signed;
 use licet_protocol::wire::UsageReport;
 
@@ -51,16 +51,6 @@ enum Standing {
     Exhausted,
 }
 
-fn period_ms(period: ActivePeriod) -> u64 {
-    DAY_MS
-        * match period {
-            ActivePeriod::Yearly => 365,
-            ActivePeriod::Quarterly => 90,
-            ActivePeriod::Monthly => 30,
-            ActivePeriod::Daily => 1,
-        }
-}
-
 /// `value` per mille, rounded down: the tolerance of a quota or a device limit.
 fn permille(value: u64, permille: u32) -> u64 {
     value.saturating_mul(u64::from(permille)) / 1000
@@ -74,7 +64,7 @@ impl LicenseItem {
 
     /// Whether the type limits use by quota (per scan, per page) rather than by devices or domain.
     fn has_quota(&self) -> bool {
-        matches!(self.file.license_type, LicenseType::PerScan | LicenseType::PerPage)
+        self.file.license_type.has_quota()
     }
 
     /// Whether the item sells this kind of use. Per-scan items sell scans, per-page items the
@@ -130,6 +120,25 @@ impl<'a> InForce<'a> {
             return Err(ApiError::LicenseExpired);
         }
         Ok(InForce { items: tolerated, past_expiry: true })
+    }
+
+    /// The items usage is charged to at `now`: those in force; when every item is past its
+    /// tolerance, the one that expired last, so that usage is kept and shown, never dropped.
+    /// `NO_LICENSE` for a project without items.
+    pub fn charging(items: &'a [LicenseItem], now: u64) -> Result<InForce<'a>, ApiError> {
+        match InForce::at(items, now) {
+            Err(ApiError::LicenseExpired) => {
+                let last = items.iter().max_by_key(|i| i.file.expires_at).ok_or(ApiError::NoLicense)?;
+                Ok(InForce { items: vec![last], past_expiry: true })
+            }
+            other => other,
+        }
+    }
+
+    /// The IDs of the items with a quota: the only ones whose usage `assess` and `attribute`
+    /// read (none for a project of unlimited items, which then needs no usage at all).
+    pub fn quota_ids(&self) -> Vec<String> {
+        self.items.iter().filter(|i| i.has_quota()).map(|i| i.file.id.clone()).collect()
     }
 
     /// When an item's use ends: its expiry, or the end of its tolerance once past it.
@@ -193,7 +202,7 @@ impl<'a> InForce<'a> {
                     license_id: i.file.id.clone(),
                     seats: i.devices(),
                     held_until: now
-                        .saturating_add(period_ms(i.file.active.unwrap_or(ActivePeriod::Yearly)))
+                        .saturating_add(i.file.active.unwrap_or(ActivePeriod::Yearly).length_ms())
                         .min(self.end_of(i)),
                 })
                 .collect(),

@@ -104,7 +104,7 @@ pub fn decode(args: &DecodeArgs) -> Result<Outcome, ServerError> {
     let json = if text.starts_with(license_key::PREFIX) {
         let key = LicenseKey::decode(text).map_err(ServerError::BadLicenseKey)?;
         json!({ "kind": "licenseKey", "licenseKey": key })
-    } else if text.starts_with("licet-license-v1.") {
+    } else if text.starts_with(license::TEXT_PREFIX) {
         let signed = license::from_text(text).map_err(|e| ServerError::NotALicense(what.clone(), e))?;
         let file: LicenseFile = wire::decode(&signed.payload).map_err(|e| ServerError::NotALicense(what, e))?;
         let mut view = json!({ "kind": "license", "license": license_view(&file), "signature": b64::encode(&signed.signature) });

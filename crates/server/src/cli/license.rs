@@ -68,7 +68,7 @@ pub struct IssueArgs {
     /// Valid until this RFC 3339 time, e.g. 2030-01-31T00:00:00Z.
     #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
     expires: Option<u64>,
-    /// How long a device keeps working offline: 90s, 3m, 12h, 7d (3m to 365d).
+    /// How long a device keeps working offline: 3m, 12h, 7d (3m to 365d).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "7d")]
     offline_grace: u64,
     /// The license ID (default: L- and 12 random hex digits).
@@ -91,7 +91,8 @@ fn parse_active(text: &str) -> Result<ActivePeriod, String> {
     ActivePeriod::parse(text).ok_or_else(|| "expected yearly, quarterly, monthly or daily".to_owned())
 }
 
-/// Parses `90s`, `3m`, `12h` or `7d` into milliseconds within the offline grace range.
+/// Parses a number and a unit s, m, h or d (`600s`, `3m`, `12h`, `7d`) into milliseconds within
+/// the offline grace range.
 fn parse_duration(text: &str) -> Result<u64, String> {
     let digits_end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (digits, unit) = text.split_at(digits_end);
@@ -113,8 +114,8 @@ fn parse_duration(text: &str) -> Result<u64, String> {
 fn license_file(args: IssueArgs, issued_at: u64) -> Result<LicenseFile, ServerError> {
     let invalid = |message: &str| Err(ServerError::Invalid(message.to_owned()));
     let kind = args.license_type;
-    let counts_quota = matches!(kind, LicenseType::PerScan | LicenseType::PerPage);
-    let counts_devices = matches!(kind, LicenseType::PerDevice | LicenseType::Concurrent);
+    let counts_quota = kind.has_quota();
+    let counts_devices = kind.limits_devices();
     if counts_quota && args.quota.is_none() {
         return invalid(&format!("a {} license needs --quota N", kind.as_str()));
     }

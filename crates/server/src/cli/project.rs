@@ -9,7 +9,7 @@ use crate::admin;
 use crate::error::ServerError;
 
 /// Where a license key sends devices when no `--server-url` is given: `serve`'s default.
-pub(super) const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:8710";
+const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:8710";
 
 #[derive(Subcommand)]
 pub enum ProjectCommand {
@@ -37,16 +37,30 @@ pub struct CreateArgs {
     /// The handshake code (default: ORG- and 6 random hex digits).
     #[arg(long, value_name = "CODE")]
     handshake_code: Option<String>,
-    /// A URL devices reach this server at; repeat for standbys, main first.
-    #[arg(long = "server-url", value_name = "URL", default_value = DEFAULT_SERVER_URL)]
-    server_urls: Vec<String>,
+    #[command(flatten)]
+    servers: ServerUrls,
     /// A password devices must send to be authorized (stored hashed).
     #[arg(long, value_name = "PW")]
     session_password: Option<String>,
 }
 
+/// The server URLs a printed license key names.
+#[derive(Args)]
+pub(super) struct ServerUrls {
+    /// A URL devices reach this server at; repeat for standbys, main first.
+    #[arg(long = "server-url", value_name = "URL", default_value = DEFAULT_SERVER_URL)]
+    server_urls: Vec<String>,
+}
+
+impl ServerUrls {
+    /// The URLs, each checked by `server_url`.
+    pub(super) fn checked(&self) -> Result<Vec<String>, ServerError> {
+        self.server_urls.iter().map(|url| server_url(url)).collect()
+    }
+}
+
 /// Refuses server URLs a browser cannot post to, and drops a trailing slash.
-pub(super) fn server_url(url: &str) -> Result<String, ServerError> {
+fn server_url(url: &str) -> Result<String, ServerError> {
     let host = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
     match host {
         Some(host) if !host.is_empty() && !host.starts_with('/') && !url.contains(char::is_whitespace) => {
@@ -59,7 +73,7 @@ pub(super) fn server_url(url: &str) -> Result<String, ServerError> {
 }
 
 async fn create(args: CreateArgs) -> Result<Outcome, ServerError> {
-    let servers = args.server_urls.iter().map(|url| server_url(url)).collect::<Result<Vec<_>, _>>()?;
+    let servers = args.servers.checked()?;
     let (project, key) = with_config(&args.data, async |config| {
         let storage = config.storage.as_ref();
         let project =

@@ -4,7 +4,7 @@
 
 use clap::Subcommand;
 
-use super::project::{server_url, DEFAULT_SERVER_URL};
+use super::project::ServerUrls;
 use super::{with_config, DataArgs, Outcome};
 use crate::admin;
 use crate::error::ServerError;
@@ -25,9 +25,8 @@ pub enum TrialCommand {
         /// How long each device's trial lasts, from its first request (1 to 365).
         #[arg(long, value_name = "N", default_value_t = DEFAULT_TRIAL_DAYS, value_parser = clap::value_parser!(u32).range(1..=365))]
         days: u32,
-        /// A URL devices reach this server at; repeat for standbys, main first.
-        #[arg(long = "server-url", value_name = "URL", default_value = DEFAULT_SERVER_URL)]
-        server_urls: Vec<String>,
+        #[command(flatten)]
+        servers: ServerUrls,
     },
     /// Offer no more trials; trials already running go on until they end.
     Off {
@@ -43,8 +42,8 @@ pub enum TrialCommand {
 
 pub async fn run(command: TrialCommand) -> Result<Outcome, ServerError> {
     match command {
-        TrialCommand::Set { data, handshake_code, days, server_urls } => {
-            let servers = server_urls.iter().map(|url| server_url(url)).collect::<Result<Vec<_>, _>>()?;
+        TrialCommand::Set { data, handshake_code, days, servers } => {
+            let servers = servers.checked()?;
             let setting = TrialSetting { handshake_code, days, open: true };
             let key = with_config(&data, async |config| {
                 config.storage.set_trial_setting(&setting).await?;

@@ -154,7 +154,10 @@ pub struct TrialSetting {
     pub open: bool,
 }
 
-/// One per-device license item as a pool of seats.
+/// One per-device license item as a pool of seats. (The `seats` table's comment in migration
+/// 0002 says a lapsed row is overwritten by the next device; in fact each device keeps its own
+/// row per item, which holds no seat once past `held_until`. Applied migrations are never
+/// edited, so the correction lives here.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeatPool {
     pub license_id: String,
@@ -227,12 +230,30 @@ pub struct Admitted {
     pub trial: Option<TrialOutcome>,
 }
 
+/// Which claim of an `Admission` was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `TrialOutcome::Used`.
+    TrialUsed,
+    /// `TrialOutcome::Closed`.
+    TrialClosed,
+    /// The seats and their tolerance are taken.
+    SeatsTaken,
+    /// The slot's places and their tolerance are taken.
+    SlotFull,
+}
+
 impl Admitted {
-    /// True when some claim was refused: then the contact stored nothing at authorization.
-    pub fn refused(&self) -> bool {
-        self.seat == Some(Capacity::Full)
-            || self.window == Some(Capacity::Full)
-            || matches!(self.trial, Some(TrialOutcome::Used | TrialOutcome::Closed))
+    /// The first refused claim, in the order they are taken (trial, seat, slot); `None` when the
+    /// device is admitted. A refusal at authorization stores nothing.
+    pub fn refusal(&self) -> Option<Refusal> {
+        match (self.trial, self.seat, self.window) {
+            (Some(TrialOutcome::Used), _, _) => Some(Refusal::TrialUsed),
+            (Some(TrialOutcome::Closed), _, _) => Some(Refusal::TrialClosed),
+            (_, Some(Capacity::Full), _) => Some(Refusal::SeatsTaken),
+            (_, _, Some(Capacity::Full)) => Some(Refusal::SlotFull),
+            _ => None,
+        }
     }
 }
 
@@ -289,6 +310,9 @@ pub trait Storage: Send + Sync {
 
     /// Every imported license, by id.
     async fn licenses(&self) -> Result<Vec<LicenseRecord>, StorageError>;
+
+    /// The imported license with this id.
+    async fn license(&self, id: &str) -> Result<Option<LicenseRecord>, StorageError>;
 
     /// Creates a project; it is its organization's default when it is the organization's first.
     async fn create_project(

@@ -1,6 +1,7 @@
 //! The SQLite backend of `Storage`: one file `<data>/licet.db` in WAL mode with foreign keys on,
 //! its schema brought up to date by the migrations in `migrations/sqlite` at every open. It
-//! checks no license rule: it stores what the handlers decided, each change in one transaction.
+//! decides no license rule: it stores what the handlers decided and takes claims by the shared
+//! decisions of `storage`, each change in one transaction.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -51,6 +52,23 @@ impl SqliteStorage {
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(SqliteStorage { pool })
     }
+
+    /// The values of these settings keys, in their order; `None` for a key not set.
+    async fn setting_values<const N: usize>(&self, keys: [&str; N]) -> Result<[Option<String>; N], StorageError> {
+        let sql = format!("SELECT key, value FROM settings WHERE key IN ({})", placeholders(N));
+        let mut query = sqlx::query(&sql);
+        for key in keys {
+            query = query.bind(key);
+        }
+        let mut values = [const { None }; N];
+        for row in query.fetch_all(&self.pool).await? {
+            let key: String = row.try_get("key")?;
+            if let Some(at) = keys.iter().position(|k| *k == key) {
+                values[at] = Some(row.try_get("value")?);
+            }
+        }
+        Ok(values)
+    }
 }
 
 /// SQLite integers are signed; every u64 the server stores (times, slots, counts) fits in
@@ -62,6 +80,11 @@ fn to_db(value: u64) -> Result<i64, StorageError> {
 fn get_u64(row: &SqliteRow, column: &str) -> Result<u64, StorageError> {
     let value: i64 = row.try_get(column)?;
     u64::try_from(value).map_err(|_| StorageError::Corrupt(format!("negative {column}")))
+}
+
+/// `?, ?, ?` for an `IN (...)` list of `n` values.
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
 }
 
 fn is_unique_violation(error: &sqlx::Error) -> bool {
@@ -122,17 +145,20 @@ async fn admit(
         admitted.trial = Some(outcome);
     }
     if let Some(claim) = &admission.seat {
-        let mut live = Vec::new();
+        let sql = format!(
+            "SELECT license_id, device_id FROM seats WHERE held_until >= ? AND license_id IN ({})",
+            placeholders(claim.pools.len())
+        );
+        let mut query = sqlx::query(&sql).bind(to_db(now)?);
         for pool in &claim.pools {
-            let rows = sqlx::query("SELECT device_id FROM seats WHERE license_id = ? AND held_until >= ?")
-                .bind(&pool.license_id)
-                .bind(to_db(now)?)
-                .fetch_all(&mut **tx)
-                .await?;
-            for row in rows {
-                live.push((pool.license_id.clone(), row.try_get("device_id")?));
-            }
+            query = query.bind(&pool.license_id);
         }
+        let live = query
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get("license_id")?, row.try_get("device_id")?)))
+            .collect::<Result<Vec<(String, String)>, StorageError>>()?;
         let (pool, capacity) = claim.decide(&device, &live);
         if let Some(pool) = pool {
             sqlx::query(
@@ -245,18 +271,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn settings(&self) -> Result<Option<Settings>, StorageError> {
-        let rows = sqlx::query("SELECT key, value FROM settings").fetch_all(&self.pool).await?;
-        let mut vendor_public_key = None;
-        let mut server_keys = None;
-        for row in &rows {
-            let key: String = row.try_get("key")?;
-            let value: String = row.try_get("value")?;
-            match key.as_str() {
-                VENDOR_PUBLIC_KEY => vendor_public_key = Some(value),
-                SERVER_KEYS => server_keys = Some(value),
-                _ => {}
-            }
-        }
+        let [vendor_public_key, server_keys] = self.setting_values([VENDOR_PUBLIC_KEY, SERVER_KEYS]).await?;
         match (vendor_public_key, server_keys) {
             (Some(vendor_public_key), Some(server_keys)) => Ok(Some(Settings { vendor_public_key, server_keys })),
             (None, None) => Ok(None),
@@ -289,6 +304,11 @@ impl Storage for SqliteStorage {
     async fn licenses(&self) -> Result<Vec<LicenseRecord>, StorageError> {
         let rows = sqlx::query("SELECT * FROM licenses ORDER BY id").fetch_all(&self.pool).await?;
         rows.iter().map(license_record).collect()
+    }
+
+    async fn license(&self, id: &str) -> Result<Option<LicenseRecord>, StorageError> {
+        let row = sqlx::query("SELECT * FROM licenses WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(license_record).transpose()
     }
 
     async fn create_project(
@@ -399,7 +419,7 @@ impl Storage for SqliteStorage {
         insert_nonce(&mut tx, nonce, now).await?;
         // Before the device is stored: a trial asks whether the server has seen it.
         let admitted = admit(&mut tx, &device.device_id, &device.handshake_code, now, admission).await?;
-        if admitted.refused() {
+        if admitted.refusal().is_some() {
             // Dropping the transaction rolls it back: a refused request stores nothing.
             return Ok(admitted);
         }
@@ -477,59 +497,40 @@ impl Storage for SqliteStorage {
     }
 
     async fn license_usage(&self, license_ids: &[String]) -> Result<Vec<UsageTotal>, StorageError> {
-        let mut totals = Vec::new();
-        for license_id in license_ids {
-            let rows = sqlx::query(
-                "SELECT license_id, module, symbology, SUM(count) AS total FROM usage WHERE license_id = ?
-                 GROUP BY module, symbology ORDER BY module, symbology",
-            )
-            .bind(license_id)
-            .fetch_all(&self.pool)
-            .await?;
-            for row in &rows {
-                totals.push(usage_total(row)?);
-            }
+        if license_ids.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(totals)
+        let sql = format!(
+            "SELECT license_id, module, symbology, SUM(count) AS total FROM usage WHERE license_id IN ({})
+             GROUP BY license_id, module, symbology ORDER BY license_id, module, symbology",
+            placeholders(license_ids.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for license_id in license_ids {
+            query = query.bind(license_id);
+        }
+        query.fetch_all(&self.pool).await?.iter().map(usage_total).collect()
     }
 
     async fn trial_setting(&self) -> Result<Option<TrialSetting>, StorageError> {
-        let rows = sqlx::query("SELECT key, value FROM settings WHERE key IN (?, ?, ?)")
-            .bind(TRIAL_HANDSHAKE_CODE)
-            .bind(TRIAL_DAYS)
-            .bind(TRIAL_OPEN)
-            .fetch_all(&self.pool)
-            .await?;
-        let value = |key: &str| -> Result<Option<String>, StorageError> {
-            for row in &rows {
-                if row.try_get::<String, _>("key")? == key {
-                    return Ok(Some(row.try_get("value")?));
-                }
-            }
-            Ok(None)
-        };
-        match (value(TRIAL_HANDSHAKE_CODE)?, value(TRIAL_DAYS)?, value(TRIAL_OPEN)?) {
-            (Some(handshake_code), Some(days), Some(open)) => Ok(Some(TrialSetting {
+        match self.setting_values([TRIAL_HANDSHAKE_CODE, TRIAL_DAYS, TRIAL_OPEN]).await? {
+            [Some(handshake_code), Some(days), Some(open)] => Ok(Some(TrialSetting {
                 handshake_code,
                 days: days.parse().map_err(|_| StorageError::Corrupt(format!("trial days {days}")))?,
                 open: open == "1",
             })),
-            (None, None, None) => Ok(None),
+            [None, None, None] => Ok(None),
             _ => Err(StorageError::Corrupt("only part of the trial setting".into())),
         }
     }
 
     async fn set_trial_setting(&self, setting: &TrialSetting) -> Result<(), StorageError> {
-        let mut tx = self.pool.begin().await?;
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM projects WHERE handshake_code = ?)")
-            .bind(&setting.handshake_code)
-            .fetch_one(&mut *tx)
-            .await?;
-        if !exists {
-            return Err(StorageError::UnknownProject(setting.handshake_code.clone()));
-        }
-        sqlx::query(
-            "INSERT INTO settings (key, value) VALUES (?, ?), (?, ?), (?, ?)
+        // One statement, so it takes the write lock at once however busy the server is: the
+        // project must exist (projects are never deleted), and the three values change together.
+        let written = sqlx::query(
+            "INSERT INTO settings (key, value)
+             SELECT column1, column2 FROM (VALUES (?1, ?2), (?3, ?4), (?5, ?6))
+             WHERE EXISTS (SELECT 1 FROM projects WHERE handshake_code = ?2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
         .bind(TRIAL_HANDSHAKE_CODE)
@@ -538,9 +539,11 @@ impl Storage for SqliteStorage {
         .bind(setting.days.to_string())
         .bind(TRIAL_OPEN)
         .bind(if setting.open { "1" } else { "0" })
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await?;
-        tx.commit().await?;
+        if written.rows_affected() == 0 {
+            return Err(StorageError::UnknownProject(setting.handshake_code.clone()));
+        }
         Ok(())
     }
 
