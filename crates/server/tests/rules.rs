@@ -350,3 +350,38 @@ async fn each_active_period_holds_a_seat_for_its_length_after_the_last_contact()
         assert!(server.authorize_on_code(next).await.is_ok(), "{} seat lapses after {days} days", period.as_str());
     }
 }
+
+#[tokio::test]
+async fn a_report_sent_again_with_a_new_one_is_not_charged_again() {
+    let server = Server::new("rules-replay-charging").await;
+    server.import(&quota_license("L-first", LicenseType::PerScan, &[], 100, NOW + 30 * DAY_MS)).await;
+    server.import(&quota_license("L-next", LicenseType::PerScan, &[], 100, NOW + YEAR)).await;
+    server.project(CODE, None, &["L-first", "L-next"]).await;
+    let device = new_device();
+    server.authorize_on_code(device).await.unwrap();
+    let first = scans(60);
+    server.report(device, vec![first.clone()]).await;
+
+    // The receipt was lost: the device sends the first report again with a new one. Only the
+    // new one is charged, and the first item still has room for all of it.
+    let (receipt, _) = server.report(device, vec![first.clone(), scans(40)]).await;
+    assert_eq!(receipt.accepted.len(), 2);
+    assert_eq!((server.scans_of("L-first").await, server.scans_of("L-next").await), (100, 0));
+}
+
+#[tokio::test]
+async fn a_device_refused_for_its_trial_takes_no_seat() {
+    let server = Server::new("rules-trial-seat").await;
+    server.import(&device_license("L-trial", LicenseType::PerDevice, 1, Some(ActivePeriod::Daily), NOW + YEAR)).await;
+    server.project("trial", None, &["L-trial"]).await;
+    server.storage.set_trial_setting(&TrialSetting { handshake_code: "trial".into(), days: 3, open: true }).await.unwrap();
+    let first = new_device();
+    server.authorize(&authorize_request(first, None, None)).await.unwrap();
+
+    // Its trial over, the first device still reports: counted, refused, and no seat refreshed.
+    server.set_now(NOW + 4 * DAY_MS);
+    assert_eq!(send_trial(&server, first).await, Err("TRIAL_USED".into()));
+    let second = new_device();
+    let authorization = server.authorize(&authorize_request(second, None, None)).await.unwrap();
+    assert_eq!(authorization.state, LicenseState::Trial, "the one seat is free for a new trial device");
+}

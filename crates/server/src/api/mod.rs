@@ -165,19 +165,12 @@ pub(crate) async fn reports(
     guards::check_origin(items.iter(), &request.domain, headers.get(header::ORIGIN))?;
     let live = InForce::at(&items, now);
     let charged = InForce::charging(&items, now)?;
-    let ids = charged.quota_ids();
-    let usage = config.storage.license_usage(&ids).await?;
     // One ID listed twice in a request is one report: the first copy is the one counted.
     let mut seen = HashSet::with_capacity(request.reports.len());
     let reports: Vec<UsageReport> = request.reports.into_iter().filter(|r| seen.insert(r.report_id)).collect();
     let accepted = reports.iter().map(|r| r.report_id).collect();
-    let batch = ReportBatch {
-        device_id: request.device_id,
-        handshake_code: project.handshake_code.clone(),
-        nonce: request.nonce,
-        received_at: now,
-        reports: charged.attribute(&usage, &reports),
-    };
+    let batch =
+        ReportBatch { device_id: request.device_id, handshake_code: project.handshake_code.clone(), nonce: request.nonce, received_at: now, reports };
     let admission = match &live {
         Ok(in_force) => {
             let trial = config.storage.trial_setting().await?;
@@ -185,20 +178,18 @@ pub(crate) async fn reports(
         }
         Err(_) => Admission::default(),
     };
-    let admitted = config.storage.record_reports(&batch, &admission).await?;
+    let recorded = config.storage.record_reports(&batch, &charged, &admission).await?;
     let refused = |refusal: ApiError| Renewal::Refused(refusal.code().as_str().to_owned());
-    let renewal = match (live, guards::refusal(&admitted)) {
-        (Ok(in_force), None) => {
-            // The renewal is judged on the usage with this batch counted.
-            match in_force.assess(&config.storage.license_usage(&ids).await?) {
-                Ok(grant) => {
-                    let grantee =
-                        Grantee { device_id: request.device_id, handshake_code: &project.handshake_code, now, nonce: request.nonce };
-                    Renewal::Renewed(guards::authorization(&config.keys.signing, &grantee, &in_force, &grant, &admitted))
-                }
-                Err(refusal) => refused(refusal),
+    let renewal = match (live, guards::refusal(&recorded.admitted)) {
+        // The renewal is judged on the usage with this batch counted.
+        (Ok(in_force), None) => match in_force.assess(&recorded.usage) {
+            Ok(grant) => {
+                let grantee =
+                    Grantee { device_id: request.device_id, handshake_code: &project.handshake_code, now, nonce: request.nonce };
+                Renewal::Renewed(guards::authorization(&config.keys.signing, &grantee, &in_force, &grant, &recorded.admitted))
             }
-        }
+            Err(refusal) => refused(refusal),
+        },
         (Err(refusal), _) | (Ok(_), Some(refusal)) => refused(refusal),
     };
     let receipt = Receipt { device_id: request.device_id, accepted, server_time: now, nonce: request.nonce };

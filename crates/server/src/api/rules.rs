@@ -8,10 +8,11 @@ use std::collections::HashMap;
 
 use licet_protocol::license::{ActivePeriod, LicenseFile, LicenseType, Module};
 use licet_protocol::sign::Signed;
+use licet_protocol::ids::ReportId;
 use licet_protocol::wire::UsageReport;
 
 use super::ApiError;
-use crate::storage::{Admission, NewReport, SeatClaim, SeatPool, TrialClaim, UsageItem, UsageRow, UsageTotal, WindowClaim};
+use crate::storage::{Admission, Charging, SeatClaim, SeatPool, TrialClaim, UsageItem, UsageRow, UsageTotal, WindowClaim};
 
 /// A license item assigned to the project, decoded from its verified vendor-signed file.
 #[derive(Debug, Clone)]
@@ -218,14 +219,22 @@ impl<'a> InForce<'a> {
         Admission { seat, window, trial }
     }
 
+}
+
+impl Charging for InForce<'_> {
+    fn license_ids(&self) -> Vec<String> {
+        self.quota_ids()
+    }
+
     /// Charges every count of `reports` to an item in force that sells it: items without a
     /// quota first, then items with one in the order they expire, each up to its quota; what is
     /// left over goes to the last of them (into its tolerance). Use that no item in force sells
     /// is charged to the first item, so that it is kept and shown, never dropped.
-    pub fn attribute(&self, usage: &[UsageTotal], reports: &[UsageReport]) -> Vec<NewReport> {
+    fn charge(&self, usage: &[UsageTotal], reports: &[&UsageReport]) -> Vec<UsageRow> {
         let mut used: HashMap<(String, Kind), u64> =
             spent(usage).into_iter().map(|((id, kind), n)| (((*id).to_owned(), kind), n)).collect();
-        let mut charge = |slot: u64, item: UsageItem, count: u64, rows: &mut Vec<UsageRow>| {
+        let mut rows = Vec::new();
+        let mut charge = |report_id: ReportId, slot: u64, item: UsageItem, count: u64| {
             let kind = Kind::of(&item);
             let mut sellers: Vec<&LicenseItem> = self.items.iter().copied().filter(|i| i.sells(kind)).collect();
             // Stable: within each group, the expiry order of `items` stays.
@@ -246,29 +255,25 @@ impl<'a> InForce<'a> {
                     left
                 };
                 if taken > 0 {
-                    rows.push(UsageRow { license_id: seller.file.id.clone(), slot, item: item.clone(), count: taken });
+                    rows.push(UsageRow { report_id, license_id: seller.file.id.clone(), slot, item: item.clone(), count: taken });
                     left -= taken;
                 }
             }
             if left > 0 {
                 *used.entry((last.file.id.clone(), kind)).or_default() += left;
-                rows.push(UsageRow { license_id: last.file.id.clone(), slot, item, count: left });
+                rows.push(UsageRow { report_id, license_id: last.file.id.clone(), slot, item, count: left });
             }
         };
-        reports
-            .iter()
-            .map(|report| {
-                let mut rows = Vec::new();
-                for slot in &report.slots {
-                    let pages = slot.pages.iter().map(|&(module, count)| (UsageItem::Pages(module), count));
-                    let scans = slot.scans.iter().map(|(name, count)| (UsageItem::Scans(name.clone()), *count));
-                    for (item, count) in pages.chain(scans).filter(|(_, count)| *count > 0) {
-                        charge(slot.slot, item, count, &mut rows);
-                    }
+        for report in reports {
+            for slot in &report.slots {
+                let pages = slot.pages.iter().map(|&(module, count)| (UsageItem::Pages(module), count));
+                let scans = slot.scans.iter().map(|(name, count)| (UsageItem::Scans(name.clone()), *count));
+                for (item, count) in pages.chain(scans).filter(|(_, count)| *count > 0) {
+                    charge(report.report_id, slot.slot, item, count);
                 }
-                NewReport { report_id: report.report_id, rows }
-            })
-            .collect()
+            }
+        }
+        rows
     }
 }
 

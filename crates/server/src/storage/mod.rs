@@ -11,6 +11,7 @@ mod sqlite;
 use async_trait::async_trait;
 use licet_protocol::ids::{DeviceId, Nonce, ReportId};
 use licet_protocol::license::Module;
+use licet_protocol::wire::UsageReport;
 
 pub use sqlite::SqliteStorage;
 
@@ -112,27 +113,52 @@ pub enum UsageItem {
 /// One count of one slot of one report, attributed to a license.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageRow {
+    pub report_id: ReportId,
     pub license_id: String,
     pub slot: u64,
     pub item: UsageItem,
     pub count: u64,
 }
 
-/// A report ready to store: its rows are stored only if its ID is new.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewReport {
-    pub report_id: ReportId,
-    pub rows: Vec<UsageRow>,
-}
-
-/// Everything one `POST /v1/reports` stores, in one transaction.
+/// Everything one `POST /v1/reports` stores, in one transaction: the reports as the device sent
+/// them; those whose IDs are new are charged to licenses by a `Charging` inside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportBatch {
     pub device_id: DeviceId,
     pub handshake_code: String,
     pub nonce: Nonce,
     pub received_at: u64,
-    pub reports: Vec<NewReport>,
+    pub reports: Vec<UsageReport>,
+}
+
+/// Which license each count of new reports is charged to: a licensing decision (the handlers'),
+/// made by the store inside the transaction that stores the reports, from the usage it reads
+/// there, so that concurrent batches and reports already held are never charged twice.
+pub trait Charging: Send + Sync {
+    /// The licenses whose usage `charge` needs (none when no license has a quota).
+    fn license_ids(&self) -> Vec<String>;
+
+    /// The usage rows of `reports` (all new), given the usage already charged to `license_ids`.
+    fn charge(&self, usage: &[UsageTotal], reports: &[&UsageReport]) -> Vec<UsageRow>;
+}
+
+/// What storing a report batch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub admitted: Admitted,
+    /// The usage of the charging's `license_ids` with the batch counted.
+    pub usage: Vec<UsageTotal>,
+}
+
+/// `usage` with `rows` of its licenses added: the totals after a batch, without reading them.
+pub fn with_rows(mut usage: Vec<UsageTotal>, rows: &[UsageRow], license_ids: &[String]) -> Vec<UsageTotal> {
+    for row in rows.iter().filter(|row| license_ids.contains(&row.license_id)) {
+        match usage.iter_mut().find(|t| t.license_id == row.license_id && t.item == row.item) {
+            Some(total) => total.count += row.count,
+            None => usage.push(UsageTotal { license_id: row.license_id.clone(), item: row.item.clone(), count: row.count }),
+        }
+    }
+    usage
 }
 
 /// The total of one usage item for one license.
@@ -349,10 +375,16 @@ pub trait Storage: Send + Sync {
         admission: &Admission,
     ) -> Result<Admitted, StorageError>;
 
-    /// Stores the request's nonce, the reports whose IDs are new and their usage rows, the
-    /// device's last contact and what `admission` claims, in one transaction. `ReplayedNonce` as
-    /// above; a refused claim takes nothing, and the reports are stored all the same.
-    async fn record_reports(&self, batch: &ReportBatch, admission: &Admission) -> Result<Admitted, StorageError>;
+    /// Stores the request's nonce, the reports whose IDs are new and the usage rows `charging`
+    /// makes of them, the device's last contact and what `admission` claims, in one transaction.
+    /// `ReplayedNonce` as above; a refused claim takes nothing, and the reports are stored all
+    /// the same.
+    async fn record_reports(
+        &self,
+        batch: &ReportBatch,
+        charging: &dyn Charging,
+        admission: &Admission,
+    ) -> Result<Recorded, StorageError>;
 
     /// Usage totals of these licenses per item; items never counted are absent.
     async fn license_usage(&self, license_ids: &[String]) -> Result<Vec<UsageTotal>, StorageError>;

@@ -13,7 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    Admission, Admitted, Device, DeviceContact, Imported, LicenseRecord, Project, ReportBatch, Settings, Storage, StorageError,
+    with_rows, Admission, Admitted, Charging, Recorded, Device, DeviceContact, Imported, LicenseRecord, Project, ReportBatch, Settings, Storage, StorageError,
     TrialOutcome, TrialSetting, UsageItem, UsageTotal,
 };
 
@@ -143,6 +143,10 @@ async fn admit(
             }
         };
         admitted.trial = Some(outcome);
+        // A refused claim ends the admission: nothing more is taken for a refused device.
+        if admitted.refusal().is_some() {
+            return Ok(admitted);
+        }
     }
     if let Some(claim) = &admission.seat {
         let sql = format!(
@@ -172,6 +176,9 @@ async fn admit(
             .await?;
         }
         admitted.seat = Some(capacity);
+        if admitted.refusal().is_some() {
+            return Ok(admitted);
+        }
     }
     if let Some(claim) = &admission.window {
         let slot = to_db(claim.slot)?;
@@ -202,6 +209,23 @@ async fn admit(
         admitted.window = Some(capacity);
     }
     Ok(admitted)
+}
+
+/// The usage totals of these licenses per item, on a pool or inside a transaction.
+async fn usage_of<'c>(executor: impl sqlx::Executor<'c, Database = Sqlite>, license_ids: &[String]) -> Result<Vec<UsageTotal>, StorageError> {
+    if license_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT license_id, module, symbology, SUM(count) AS total FROM usage WHERE license_id IN ({})
+         GROUP BY license_id, module, symbology ORDER BY license_id, module, symbology",
+        placeholders(license_ids.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for license_id in license_ids {
+        query = query.bind(license_id);
+    }
+    query.fetch_all(executor).await?.iter().map(usage_total).collect()
 }
 
 fn license_record(row: &SqliteRow) -> Result<LicenseRecord, StorageError> {
@@ -446,7 +470,12 @@ impl Storage for SqliteStorage {
         Ok(admitted)
     }
 
-    async fn record_reports(&self, batch: &ReportBatch, admission: &Admission) -> Result<Admitted, StorageError> {
+    async fn record_reports(
+        &self,
+        batch: &ReportBatch,
+        charging: &dyn Charging,
+        admission: &Admission,
+    ) -> Result<Recorded, StorageError> {
         let device_id = batch.device_id.to_hyphenated();
         let now = to_db(batch.received_at)?;
         let mut tx = self.pool.begin().await?;
@@ -457,31 +486,34 @@ impl Storage for SqliteStorage {
             .bind(&batch.handshake_code)
             .execute(&mut *tx)
             .await?;
+        let mut new = Vec::with_capacity(batch.reports.len());
         for report in &batch.reports {
-            let report_id = report.report_id.to_hyphenated();
             let inserted = sqlx::query(
                 "INSERT INTO reports (report_id, device_id, handshake_code, received_at) VALUES (?, ?, ?, ?)
                  ON CONFLICT (report_id) DO NOTHING",
             )
-            .bind(&report_id)
+            .bind(report.report_id.to_hyphenated())
             .bind(&device_id)
             .bind(&batch.handshake_code)
             .bind(now)
             .execute(&mut *tx)
             .await?;
             // A report ID seen before was counted then: acknowledge it, count nothing again.
-            if inserted.rows_affected() == 0 {
-                continue;
+            if inserted.rows_affected() == 1 {
+                new.push(report);
             }
-            for row in &report.rows {
-                let (module, symbology) = match &row.item {
-                    UsageItem::Pages(module) => (Some(module.as_str()), None),
-                    UsageItem::Scans(symbology) => (None, Some(symbology.as_str())),
-                };
-                sqlx::query(
-                    "INSERT INTO usage (report_id, license_id, slot, module, symbology, count) VALUES (?, ?, ?, ?, ?, ?)",
-                )
-                .bind(&report_id)
+        }
+        // Read under the write lock the nonce took: no other batch charges in between.
+        let license_ids = charging.license_ids();
+        let usage = usage_of(&mut *tx, &license_ids).await?;
+        let rows = charging.charge(&usage, &new);
+        for row in &rows {
+            let (module, symbology) = match &row.item {
+                UsageItem::Pages(module) => (Some(module.as_str()), None),
+                UsageItem::Scans(symbology) => (None, Some(symbology.as_str())),
+            };
+            sqlx::query("INSERT INTO usage (report_id, license_id, slot, module, symbology, count) VALUES (?, ?, ?, ?, ?, ?)")
+                .bind(row.report_id.to_hyphenated())
                 .bind(&row.license_id)
                 .bind(to_db(row.slot)?)
                 .bind(module)
@@ -489,27 +521,14 @@ impl Storage for SqliteStorage {
                 .bind(to_db(row.count)?)
                 .execute(&mut *tx)
                 .await?;
-            }
         }
         let admitted = admit(&mut tx, &batch.device_id, &batch.handshake_code, batch.received_at, admission).await?;
         tx.commit().await?;
-        Ok(admitted)
+        Ok(Recorded { admitted, usage: with_rows(usage, &rows, &license_ids) })
     }
 
     async fn license_usage(&self, license_ids: &[String]) -> Result<Vec<UsageTotal>, StorageError> {
-        if license_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT license_id, module, symbology, SUM(count) AS total FROM usage WHERE license_id IN ({})
-             GROUP BY license_id, module, symbology ORDER BY license_id, module, symbology",
-            placeholders(license_ids.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for license_id in license_ids {
-            query = query.bind(license_id);
-        }
-        query.fetch_all(&self.pool).await?.iter().map(usage_total).collect()
+        usage_of(&self.pool, license_ids).await
     }
 
     async fn trial_setting(&self) -> Result<Option<TrialSetting>, StorageError> {
