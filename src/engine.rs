@@ -21,7 +21,8 @@ use crate::core::session::{self, AuthorizeParams, Pending, Renewal, Target};
 use crate::core::status::{self, Status};
 use crate::ports::{Clock, Store, Transport};
 
-fn rng() -> UnwrapErr<OsRng> {
+/// The platform CSPRNG.
+pub(crate) fn rng() -> UnwrapErr<OsRng> {
     OsRng.unwrap_err()
 }
 
@@ -37,50 +38,40 @@ pub async fn device_id(store: &impl Store) -> Result<DeviceId, LicetError> {
     store.device_id(DeviceId::from_random(random16())).await
 }
 
-/// Whether a failure says the license server could not be properly reached (no answer, a
-/// captive portal's page, a proxy's or the server's own failure), as opposed to a refusal by the
-/// server: such a failure tries the standby servers, and at start-up falls back to the cache.
-fn unreachable(code: ErrorCode) -> bool {
-    matches!(code, ErrorCode::NetworkError | ErrorCode::BadResponse | ErrorCode::Internal)
-}
-
-/// Whether a refusal says the license ran out (quota, expiry, seats, slot, trial) rather than
-/// that the request is wrong: a device already authorized keeps working until the
-/// `offline_until` of the authorization it holds, across reloads too, so such a refusal at
-/// start-up falls back to the cache like an unreachable server, and shows as the status code.
-fn lapsed(code: ErrorCode) -> bool {
-    matches!(
-        code,
-        ErrorCode::QuotaExhausted
-            | ErrorCode::LicenseExpired
-            | ErrorCode::DeviceLimitReached
-            | ErrorCode::ConcurrentLimitReached
-            | ErrorCode::TrialUsed
-    )
-}
-
 /// The most reports one request carries, so a long offline period never makes a request too
 /// large for the server (each is well under 100 bytes).
 const REPORTS_PER_REQUEST: usize = 256;
 
+/// The authorization this page works under, verified, and the signed form it is cached in:
+/// kept together so that they cannot part.
+struct Held {
+    signed: Signed,
+    authorization: Authorization,
+}
+
 #[derive(Default)]
 struct State {
-    authorization: Option<Authorization>,
+    held: Option<Held>,
     last_error: Option<ErrorCode>,
     /// `CLOCK_SET_BACK` or `CLOCK_SKEW` when the device clock was last found wanting.
     clock_warning: Option<ErrorCode>,
-    /// Why the server last refused to renew `authorization` with a receipt, and the receipt's
-    /// server time: the device works on until `offline_until`, with this code in `status()`,
-    /// until a later authorization (one of this tab's, or a newer one another tab cached).
+    /// Why the server last refused to renew the held authorization with a receipt, and the
+    /// receipt's server time: the device works on until `offline_until`, with this code in
+    /// `status()`, until a later authorization (one of this tab's, or a newer one another tab
+    /// cached).
     refusal: Option<(ErrorCode, u64)>,
     online: bool,
     /// Counts not yet written to the store.
     tally: Tally,
     time: TimeGuard,
-    /// The signed form of `authorization`, as cached.
-    signed: Option<Signed>,
     /// The trusted time last written to the cache.
     saved_time_ms: u64,
+}
+
+impl State {
+    fn authorization(&self) -> Option<&Authorization> {
+        self.held.as_ref().map(|held| &held.authorization)
+    }
 }
 
 /// How far trusted time may run ahead of the cached copy before `persist` writes it again: a
@@ -119,38 +110,32 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     /// cached authorization for the same project that is still inside its offline grace keeps
     /// the page working; offline, a cached one that was altered is refused with its own code
     /// (`BAD_SIGNATURE`, `DOMAIN_MISMATCH`) and one past its grace with `GRACE_EXPIRED`. So does
-    /// a refusal that says the license ran out (`lapsed`). Any other refusal by the server is
-    /// final and returned.
+    /// a refusal that says the license ran out (`ErrorCode::is_lapse`). Any other refusal by
+    /// the server is final and returned.
     pub async fn start(store: S, transport: T, clock: C, target: Target, params: AuthorizeParams) -> Result<Self, LicetError> {
         let device_id = device_id(&store).await?;
         let engine = Engine { store, transport, clock, target, device_id, domain: params.domain.clone(), state: RefCell::default() };
-        match engine.authorize(&params).await {
-            Ok(()) => Ok(engine),
-            // Only now is the cache read: online, the server's fresh answer and time replace it.
-            Err(error) if unreachable(error.code) || lapsed(error.code) => match engine.cached_authorization().await? {
-                Ok(Some((cached, signed, time))) => {
-                    let mut state = engine.state.borrow_mut();
-                    state.authorization = Some(cached);
-                    state.signed = Some(signed);
-                    // Time knowledge survives reloads, so a reload does not reset the clock guard.
-                    state.time = time;
-                    state.saved_time_ms = time.latest_ms;
-                    if lapsed(error.code) {
-                        state.online = true;
-                        state.refusal = Some((error.code, time.latest_ms));
-                    } else {
-                        state.last_error = Some(error.code);
-                    }
-                    drop(state);
-                    // Offline, the cached authorization counts only within its grace.
-                    engine.check_grace()?;
-                    Ok(engine)
-                }
-                Ok(None) => Err(error),
-                Err(altered) => Err(altered),
-            },
-            Err(error) => Err(error),
+        // `authorize` records its failure as the last error.
+        let Err(error) = engine.authorize(&params).await else { return Ok(engine) };
+        let lapsed = error.code.is_lapse();
+        if !lapsed && !error.code.is_unreachable() {
+            return Err(error);
         }
+        // Only now is the cache read: online, the server's fresh answer and time replace it.
+        let Some((held, time)) = engine.cached_authorization().await?? else { return Err(error) };
+        let mut state = engine.state.borrow_mut();
+        state.held = Some(held);
+        // Time knowledge survives reloads, so a reload does not reset the clock guard.
+        state.time = time;
+        state.saved_time_ms = time.latest_ms;
+        if lapsed {
+            state.online = true;
+            state.refusal = Some((error.code, time.latest_ms));
+        }
+        drop(state);
+        // Offline, the cached authorization counts only within its grace.
+        engine.check_grace()?;
+        Ok(engine)
     }
 
     /// The time to decide with: the device clock corrected by the server's last signed time,
@@ -168,14 +153,18 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     pub fn grace_ends_at(&self) -> Option<u64> {
         let trusted = self.now();
         let device = self.clock.now_ms();
-        let offline_until = self.state.borrow().authorization.as_ref()?.offline_until;
+        let offline_until = self.state.borrow().authorization()?.offline_until;
         Some(device.saturating_add(offline_until.saturating_sub(trusted)))
     }
 
     /// `GRACE_EXPIRED` once the trusted time is past the authorization's `offline_until`.
     fn check_grace(&self) -> Result<(), LicetError> {
-        let now = self.now();
-        match &self.state.borrow().authorization {
+        self.check_grace_at(self.now())
+    }
+
+    /// `check_grace` at a trusted time `now` already read.
+    fn check_grace_at(&self, now: u64) -> Result<(), LicetError> {
+        match self.state.borrow().authorization() {
             Some(authorization) if now > authorization.offline_until => Err(ErrorCode::GraceExpired.into()),
             _ => Ok(()),
         }
@@ -191,7 +180,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         // The end of the grace first, then a refused renewal (this device stops at its
         // `offline_until`), then a clock found wanting, then the last call's failure.
         let code = expired.or(state.refusal.map(|(code, _)| code)).or(state.clock_warning).or(state.last_error);
-        let mut status = status::status(state.authorization.as_ref(), code, state.online);
+        let mut status = status::status(state.authorization(), code, state.online);
         if expired.is_some() {
             status.state = "expired";
         }
@@ -201,15 +190,16 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     /// The cached authorization of this project, with the time knowledge saved beside it:
     /// `Ok(None)` when there is none, `Err` with the reason when one is there but does not
     /// verify for this device and host (one altered byte is enough).
-    async fn cached_authorization(&self) -> Result<Result<Option<(Authorization, Signed, TimeGuard)>, LicetError>, LicetError> {
+    async fn cached_authorization(&self) -> Result<Result<Option<(Held, TimeGuard)>, LicetError>, LicetError> {
         let Some(bytes) = self.store.load_authorization().await? else { return Ok(Ok(None)) };
         let Ok(cached) = wire::decode::<Cached>(&bytes) else { return Ok(Err(ErrorCode::BadSignature.into())) };
         Ok(self.verify_cached(cached))
     }
 
-    fn verify_cached(&self, cached: Cached) -> Result<Option<(Authorization, Signed, TimeGuard)>, LicetError> {
-        let authorization = session::verify_authorization(&cached.authorization, &self.target, self.device_id, &self.domain)?;
-        Ok(session::serves(&self.target, &authorization).then_some((authorization, cached.authorization, cached.time)))
+    fn verify_cached(&self, cached: Cached) -> Result<Option<(Held, TimeGuard)>, LicetError> {
+        let (authorization, licenses) = session::verify_authorization(&cached.authorization, &self.target, self.device_id, &self.domain)?;
+        let serves = session::serves(&self.target, &authorization, &licenses);
+        Ok(serves.then_some((Held { signed: cached.authorization, authorization }, cached.time)))
     }
 
     /// Writes this tab's authorization and clock guard to the cache. Every tab of the origin
@@ -222,8 +212,8 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         }
         let (bytes, latest) = {
             let state = self.state.borrow();
-            let Some(signed) = state.signed.clone() else { return Ok(()) };
-            (wire::encode(&Cached { authorization: signed, time: state.time }), state.time.latest_ms)
+            let Some(held) = &state.held else { return Ok(()) };
+            (wire::encode(&Cached { authorization: held.signed.clone(), time: state.time }), state.time.latest_ms)
         };
         self.store.save_authorization(&bytes).await?;
         self.state.borrow_mut().saved_time_ms = latest;
@@ -236,23 +226,22 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     pub async fn adopt_cached(&self) -> Result<(), LicetError> {
         let Some(bytes) = self.store.load_authorization().await? else { return Ok(()) };
         let Ok(cached) = wire::decode::<Cached>(&bytes) else { return Ok(()) };
-        let ours = self.state.borrow().authorization.as_ref().map_or(0, |a| a.server_time);
+        let ours = self.state.borrow().authorization().map_or(0, |a| a.server_time);
         // Verifying costs two signature checks, and most minutes nothing newer is there: look
         // at the (unverified) time first and verify only a copy that claims to be newer.
         let claimed = wire::decode::<Authorization>(&cached.authorization.payload).map_or(0, |a| a.server_time);
         if claimed <= ours {
             return Ok(());
         }
-        let Ok(Some((authorization, signed, time))) = self.verify_cached(cached) else { return Ok(()) };
+        // It verified, so its server time is the `claimed` one, newer than this tab's.
+        let Ok(Some((held, time))) = self.verify_cached(cached) else { return Ok(()) };
         let mut state = self.state.borrow_mut();
-        let same_project = state.authorization.as_ref().is_none_or(|a| a.handshake_code == authorization.handshake_code);
-        if same_project && authorization.server_time > ours {
+        if state.authorization().is_none_or(|a| a.handshake_code == held.authorization.handshake_code) {
             // Granted after this tab's renewal was refused: the refusal no longer stands.
-            if state.refusal.is_some_and(|(_, at)| authorization.server_time > at) {
+            if state.refusal.is_some_and(|(_, at)| held.authorization.server_time > at) {
                 state.refusal = None;
             }
-            state.authorization = Some(authorization);
-            state.signed = Some(signed);
+            state.held = Some(held);
             state.time.offset_ms = time.offset_ms;
             state.time.latest_ms = state.time.latest_ms.max(time.latest_ms);
         }
@@ -264,7 +253,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         let mut outcome = Err(ErrorCode::NetworkError.into());
         for url in self.target.urls(route) {
             outcome = self.transport.post(&url, body).await.and_then(session::sealed_body);
-            if !matches!(&outcome, Err(e) if unreachable(e.code)) {
+            if !matches!(&outcome, Err(e) if e.code.is_unreachable()) {
                 break;
             }
         }
@@ -294,8 +283,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             let agreement = state.time.server_time(authorization.server_time, self.clock.now_ms());
             state.clock_warning = (agreement == Agreement::Skewed).then_some(ErrorCode::ClockSkew);
             state.refusal = None;
-            state.signed = Some(signed);
-            state.authorization = Some(authorization);
+            state.held = Some(Held { signed, authorization });
         }
         self.save_cache(true).await
     }
@@ -314,11 +302,12 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     /// Adds counts to the in-memory tally, in the current 3-minute slot. Synchronous, so that
     /// counting never waits on storage.
     pub fn tally(&self, items: impl IntoIterator<Item = (UsageItem, u64)>) -> Result<(), LicetError> {
-        self.check_grace()?;
-        let slot = ledger::slot_of(self.now());
+        let now = self.now();
+        self.check_grace_at(now)?;
+        let slot = ledger::slot_of(now);
         let mut state = self.state.borrow_mut();
         let state = &mut *state;
-        let handshake_code = &state.authorization.as_ref().ok_or(ErrorCode::NotInitialized)?.handshake_code;
+        let handshake_code = &state.held.as_ref().ok_or(ErrorCode::NotInitialized)?.authorization.handshake_code;
         for (item, count) in items {
             if count > 0 {
                 state.tally.add(handshake_code, slot, item, count);
@@ -386,8 +375,13 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         let mut acknowledged = 0;
         let mut result = Ok(());
         for (handshake_code, reports) in by_project {
-            for batch in reports.chunks(REPORTS_PER_REQUEST) {
-                match self.send_reports(&handshake_code, batch.to_vec()).await {
+            let mut reports = reports.into_iter();
+            loop {
+                let batch: Vec<UsageReport> = reports.by_ref().take(REPORTS_PER_REQUEST).collect();
+                if batch.is_empty() {
+                    break;
+                }
+                match self.send_reports(&handshake_code, batch).await {
                     Ok(count) => acknowledged += count,
                     // One project's failure must not keep the others' reports from being sent.
                     Err(error) => {
@@ -411,8 +405,8 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         let deletable: Vec<ReportId> = sent.into_iter().filter(|id| accepted.contains(id)).collect();
         self.store.remove_reports(&deletable).await?;
         // Reports left over from another project refresh nothing: this page stays on its own.
-        let current = self.state.borrow().authorization.as_ref().map(|a| a.handshake_code.clone());
-        if current.as_deref() == Some(handshake_code) {
+        let current = self.state.borrow().authorization().is_some_and(|a| a.handshake_code == handshake_code);
+        if current {
             match renewal {
                 Renewal::Renewed(signed, authorization) => self.accept(signed, authorization).await?,
                 // The reports are counted; the authorization held stays in force until its end.

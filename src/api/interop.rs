@@ -14,11 +14,21 @@ use crate::core::status::Status;
 use crate::engine::Flushed;
 use crate::platform::browser::{property as get, set_property as set, string_property};
 
+/// Whether an optional value is left out: `undefined` or `null`.
+fn is_absent(value: &JsValue) -> bool {
+    value.is_undefined() || value.is_null()
+}
+
+/// Whether an options argument has the shape of one: an object, or left out.
+fn is_options(value: &JsValue) -> bool {
+    is_absent(value) || value.is_object()
+}
+
 /// An optional string option: absent, `undefined` or `null` is `None`; any other non-string is
 /// refused rather than stringified.
 fn optional_string(options: &JsValue, name: &str) -> Result<Option<String>, LicetError> {
     let value = get(options, name);
-    if value.is_undefined() || value.is_null() {
+    if is_absent(&value) {
         return Ok(None);
     }
     value.as_string().map(Some).ok_or_else(|| ErrorCode::InvalidArgument.into())
@@ -26,7 +36,7 @@ fn optional_string(options: &JsValue, name: &str) -> Result<Option<String>, Lice
 
 /// Reads `initLicense`'s options object.
 pub fn authorize_params(options: &JsValue, domain: String) -> Result<AuthorizeParams, LicetError> {
-    if !(options.is_undefined() || options.is_null() || options.is_object()) {
+    if !is_options(options) {
         return Err(ErrorCode::InvalidArgument.into());
     }
     Ok(AuthorizeParams {
@@ -102,7 +112,7 @@ pub fn with_barcode_results<R>(results: &JsValue, use_pairs: impl FnOnce(&[(&str
 
 /// Reads `duplicateForgetTime` from a scan session's options; absent means the default.
 pub fn forget_time(options: &JsValue) -> Result<u64, JsValue> {
-    if !(options.is_undefined() || options.is_null() || options.is_object()) {
+    if !is_options(options) {
         return Err(super::errors::wrong_type("scan session options must be an object"));
     }
     let value = get(options, "duplicateForgetTime");
@@ -121,7 +131,7 @@ pub fn forget_time_value(value: &JsValue) -> Result<u64, JsValue> {
 
 /// An optional frame timestamp in milliseconds; `undefined` means now.
 pub fn timestamp(value: &JsValue) -> Result<Option<u64>, JsValue> {
-    if value.is_undefined() || value.is_null() {
+    if is_absent(value) {
         return Ok(None);
     }
     match value.as_f64() {

@@ -18,6 +18,7 @@ use crate::platform::lock::{self, LockHandle};
 use crate::ports::Clock;
 
 use licet_protocol::ErrorCode;
+use rand_core::RngCore;
 use wasm_bindgen::prelude::*;
 
 use crate::core::error::LicetError;
@@ -194,8 +195,7 @@ async fn report_loop(engine: Weak<BrowserEngine>) {
         let grace_ends_at = current.grace_ends_at();
         drop(current);
         let now = BrowserClock.now_ms();
-        let random = u64::from_le_bytes(crate::engine::random16()[..8].try_into().unwrap_or_default());
-        let mut next = schedule.next(now, sent, random);
+        let mut next = schedule.next(now, sent, engine::rng().next_u64());
         if let (true, Some(ends)) = (sent, grace_ends_at) {
             next = crate::core::schedule::before_grace_ends(next, now, ends);
         }
@@ -273,10 +273,16 @@ impl LicenseManager {
     pub fn init_license(license_key: LicenseKeyOrProject, options: InitOptions) -> LicenseStatusPromise {
         promise(async move {
             let result = async {
-                // A session being replaced first writes the counts it still holds in memory.
-                let previous = SESSION.with_borrow_mut(Option::take);
-                if let Some(previous) = previous {
-                    previous.engine.persist().await?;
+                // A session being replaced first writes the counts it still holds in memory. It is
+                // taken out meanwhile, so that nothing counts into it unwritten, and put back if
+                // the write fails, with those counts (unless another session took its place).
+                if let Some(previous) = SESSION.with_borrow_mut(Option::take) {
+                    if let Err(error) = previous.engine.persist().await {
+                        SESSION.with_borrow_mut(|current| {
+                            current.get_or_insert(previous);
+                        });
+                        return Err(error);
+                    }
                 }
                 let params = interop::authorize_params(&options, browser::host_name())?;
                 let target = Target::new(interop::license_key(&license_key)?, crate::VENDOR_PUBLIC_KEY)?;
@@ -424,17 +430,17 @@ impl ScanSession {
         let at = interop::timestamp(&timestamp_ms)?;
         let engine = engine().map_err(errors::to_js)?;
         let at = at.unwrap_or_else(|| BrowserClock.now_ms());
-        let scans: Vec<(String, u64)> = interop::with_barcode_results(&results, |pairs| {
+        let added = interop::with_barcode_results(&results, |pairs| {
             let scans = self.dedup.borrow_mut().record_frame(pairs.iter().copied(), at);
-            scans.into_iter().map(|(format, n)| (format.to_owned(), n)).collect()
+            if scans.is_empty() {
+                // The common case while a barcode stays in view: nothing to count.
+                return Ok(0);
+            }
+            let added: u64 = scans.iter().map(|(_, n)| n).sum();
+            engine.tally(scans.into_iter().map(|(format, n)| (UsageItem::Scans(format.to_owned()), n)))?;
+            Ok(added)
         })?;
-        if scans.is_empty() {
-            // The common case while a barcode stays in view: nothing to count.
-            return Ok(0);
-        }
-        let added: u64 = scans.iter().map(|(_, n)| n).sum();
-        engine.tally(scans.into_iter().map(|(format, n)| (UsageItem::Scans(format), n))).map_err(count_failure)?;
-        Ok(added as u32)
+        Ok(added.map_err(count_failure)? as u32)
     }
 }
 

@@ -39,6 +39,11 @@ pub enum Agreement {
     Skewed,
 }
 
+/// `a - b` in ms, held to what an `i64` can say.
+fn difference(a: u64, b: u64) -> i64 {
+    (a as i128 - b as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
 fn corrected(now: u64, offset_ms: i64) -> u64 {
     now.saturating_add_signed(offset_ms)
 }
@@ -49,7 +54,7 @@ impl TimeGuard {
     /// ahead is corrected). Only fresh answers, whose nonce matched, may be passed here, so an
     /// old signed time cannot be replayed to turn trusted time back.
     pub fn server_time(&mut self, server_time: u64, now: u64) -> Agreement {
-        self.offset_ms = (server_time as i128 - now as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64;
+        self.offset_ms = difference(server_time, now);
         self.latest_ms = server_time;
         self.last_reading_ms = now;
         if server_time.abs_diff(now) > SKEW_TOLERANCE_MS { Agreement::Skewed } else { Agreement::Agrees }
@@ -64,7 +69,7 @@ impl TimeGuard {
         let reading = if now.saturating_add(ROLLBACK_TOLERANCE_MS) < self.last_reading_ms { Reading::SetBack } else { Reading::Normal };
         self.last_reading_ms = now;
         if corrected(now, self.offset_ms) < self.latest_ms {
-            self.offset_ms = (self.latest_ms as i128 - now as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64;
+            self.offset_ms = difference(self.latest_ms, now);
         }
         let trusted = corrected(now, self.offset_ms).max(self.latest_ms);
         self.latest_ms = trusted;

@@ -7,9 +7,7 @@
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hasher};
 
-use licet_protocol::ErrorCode;
-
-use crate::core::error::LicetError;
+use crate::core::error::{whole_number, LicetError};
 
 /// `duplicateForgetTime` when the app does not set one.
 pub const DEFAULT_FORGET_MS: u64 = 3_000;
@@ -23,11 +21,7 @@ pub const MAX_TRACKED: usize = 4_096;
 /// Checks a `duplicateForgetTime` from JS: a whole number of milliseconds from 0 to
 /// `MAX_FORGET_MS`.
 pub fn forget_time(ms: f64) -> Result<u64, LicetError> {
-    if ms.is_finite() && ms >= 0.0 && ms.fract() == 0.0 && ms <= MAX_FORGET_MS as f64 {
-        Ok(ms as u64)
-    } else {
-        Err(ErrorCode::InvalidArgument.into())
-    }
+    whole_number(ms, MAX_FORGET_MS)
 }
 
 /// The sighting state of one scan session.
@@ -86,18 +80,18 @@ impl Deduplicator {
         self.latest = now;
         self.expire(now);
         let mut scans: Vec<(&'a str, u64)> = Vec::new();
-        let mut frame: Vec<u128> = Vec::new();
+        // Every sighting touched in this frame gets a sequence number above `start`, and none is
+        // forgotten before the frame ends (eviction comes after it), so such a number marks a
+        // result already seen in this frame.
+        let start = self.sequence;
         for (format, text) in results {
             let key = key(format, text);
-            if frame.contains(&key) {
-                continue;
-            }
             let new_scan = match self.seen.get(&key) {
+                Some(&(_, sequence)) if sequence > start => continue,
                 Some(&(last, _)) => now - last >= self.forget_ms,
                 None => true,
             };
             self.touch(key, now);
-            frame.push(key);
             if new_scan {
                 match scans.iter_mut().find(|(seen, _)| *seen == format) {
                     Some((_, count)) => *count += 1,

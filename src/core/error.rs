@@ -32,3 +32,12 @@ impl From<ProtocolError> for LicetError {
         code.into()
     }
 }
+
+/// Checks a number from JS: a whole number from 0 to `max`, else `INVALID_ARGUMENT`.
+pub fn whole_number(n: f64, max: u64) -> Result<u64, LicetError> {
+    if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= max as f64 {
+        Ok(n as u64)
+    } else {
+        Err(ErrorCode::InvalidArgument.into())
+    }
+}

@@ -6,10 +6,11 @@
 use licet_protocol::ids::ReportId;
 use licet_protocol::license::Module;
 use licet_protocol::wire::{self, SlotUsage, UsageReport};
-use licet_protocol::{ErrorCode, SLOT_MS};
+pub use licet_protocol::slot_of;
+use licet_protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
 
-use crate::core::error::LicetError;
+use crate::core::error::{whole_number, LicetError};
 use crate::ports::OutboxEntry;
 
 /// The most pages one `countPages` call may add: more is a bug in the caller, not a scan job.
@@ -53,8 +54,11 @@ pub struct Tally(Vec<((String, u64, UsageItem), u64)>);
 
 impl Tally {
     pub fn add(&mut self, handshake_code: &str, slot: u64, item: UsageItem, count: u64) {
-        let total = group(&mut self.0, (handshake_code.to_owned(), slot, item));
-        *total = total.saturating_add(count);
+        // Compared in place: the project's name is copied only for a new entry.
+        match self.0.iter_mut().find(|((code, at, what), _)| code == handshake_code && *at == slot && *what == item) {
+            Some((_, total)) => *total = total.saturating_add(count),
+            None => self.0.push(((handshake_code.to_owned(), slot, item), count)),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -86,18 +90,9 @@ pub struct OutboxReport {
     pub report: UsageReport,
 }
 
-/// The slot that `now` falls in.
-pub fn slot_of(now: u64) -> u64 {
-    now / SLOT_MS
-}
-
 /// Checks a page count from JS: a whole number from 0 to `MAX_PAGES_PER_CALL`.
 pub fn page_count(n: f64) -> Result<u64, LicetError> {
-    if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= MAX_PAGES_PER_CALL as f64 {
-        Ok(n as u64)
-    } else {
-        Err(ErrorCode::InvalidArgument.into())
-    }
+    whole_number(n, MAX_PAGES_PER_CALL)
 }
 
 /// Parses a module name from JS.

@@ -2,7 +2,7 @@
 //! shifted by a random jitter so a fleet of devices does not reach the server in one burst, and
 //! after a failure, again after a capped exponential backoff. It only computes times.
 
-use licet_protocol::SLOT_MS;
+use licet_protocol::{slot_of, SLOT_MS};
 
 /// The delay after a slot boundary before its report is sealed: longer than the ~1 s in which
 /// every tab writes its counts, so the closed slot is complete in storage.
@@ -37,7 +37,7 @@ impl Schedule {
     pub fn next(&mut self, now: u64, ok: bool, random: u64) -> u64 {
         if ok {
             self.failures = 0;
-            let next_boundary = (now / SLOT_MS + 1) * SLOT_MS;
+            let next_boundary = (slot_of(now) + 1) * SLOT_MS;
             next_boundary + SETTLE_MS + random % JITTER_MS
         } else {
             self.failures = self.failures.saturating_add(1);

@@ -183,7 +183,13 @@ pub fn sealed_body(reply: Reply) -> Result<SealedResponse, LicetError> {
 /// Verifies a signed authorization (fresh or cached) for this device on this host: the
 /// server's signature, the vendor's signature on every license in it, and that one of those
 /// licenses allows the host (`DOMAIN_MISMATCH` otherwise), by the same rule as the server's.
-pub fn verify_authorization(signed: &Signed, target: &Target, device_id: DeviceId, host: &str) -> Result<Authorization, LicetError> {
+/// Returns it with its licenses, verified and decoded.
+pub fn verify_authorization(
+    signed: &Signed,
+    target: &Target,
+    device_id: DeviceId,
+    host: &str,
+) -> Result<(Authorization, Vec<LicenseFile>), LicetError> {
     let authorization: Authorization = signed.verify(&target.server)?;
     if authorization.device_id != device_id {
         return Err(ErrorCode::BadResponse.into());
@@ -191,20 +197,18 @@ pub fn verify_authorization(signed: &Signed, target: &Target, device_id: DeviceI
     let licenses =
         authorization.licenses.iter().map(|signed| license::verify(signed, &target.vendor)).collect::<Result<Vec<LicenseFile>, _>>()?;
     domain::licenses_allow_host(&licenses, host).map_err(|refusal| LicetError::from(refusal.code()))?;
-    Ok(within_licenses(authorization, &licenses))
+    Ok((within_licenses(authorization, &licenses), licenses))
 }
 
-/// Whether a verified authorization (a cached one) serves the project `target` asks for: the
-/// same handshake code when it names one; else a license of the organization it names; else,
-/// for a target that asks for the public trial, a trial authorization. So an offline start never
+/// Whether a verified authorization (a cached one) with its `licenses`, as
+/// `verify_authorization` returns them, serves the project `target` asks for: the same
+/// handshake code when it names one; else a license of the organization it names; else, for a
+/// target that asks for the public trial, a trial authorization. So an offline start never
 /// passes one project's authorization off as another's.
-pub fn serves(target: &Target, authorization: &Authorization) -> bool {
+pub fn serves(target: &Target, authorization: &Authorization, licenses: &[LicenseFile]) -> bool {
     match (&target.handshake_code, &target.organization_id) {
         (Some(code), _) => *code == authorization.handshake_code,
-        (None, Some(org)) => authorization
-            .licenses
-            .iter()
-            .any(|signed| wire::decode::<LicenseFile>(&signed.payload).is_ok_and(|file| file.organization_id == *org)),
+        (None, Some(org)) => licenses.iter().any(|file| file.organization_id == *org),
         (None, None) => authorization.state == LicenseState::Trial,
     }
 }
@@ -223,7 +227,7 @@ pub fn within_licenses(mut authorization: Authorization, licenses: &[LicenseFile
 }
 
 fn checked(pending: &Pending, signed: &Signed, target: &Target) -> Result<Authorization, LicetError> {
-    let authorization = verify_authorization(signed, target, pending.device_id, &pending.host)?;
+    let (authorization, _) = verify_authorization(signed, target, pending.device_id, &pending.host)?;
     if authorization.nonce != pending.nonce {
         return Err(ErrorCode::NonceMismatch.into());
     }

@@ -70,6 +70,32 @@ codes! {
     ClockSkew = "CLOCK_SKEW", 0, "the device clock differs from the license server's by more than 5 minutes: licensing uses the server's time";
 }
 
+impl ErrorCode {
+    /// Whether this failure says the license server could not be properly reached (no answer,
+    /// a captive portal's page, a proxy's or the server's own failure), as opposed to a refusal
+    /// by the server: the browser module then tries the standby servers, and at start-up falls
+    /// back to its cached authorization.
+    pub fn is_unreachable(self) -> bool {
+        matches!(self, ErrorCode::NetworkError | ErrorCode::BadResponse | ErrorCode::Internal)
+    }
+
+    /// Whether this refusal says the license ran out (quota, expiry, seats, concurrent slot,
+    /// trial) rather than that the request is wrong: a device already authorized keeps working
+    /// until the `offline_until` of the authorization it holds, across reloads too, so at
+    /// start-up the browser module falls back to its cached authorization as for an unreachable
+    /// server, and shows this code in its status.
+    pub fn is_lapse(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::QuotaExhausted
+                | ErrorCode::LicenseExpired
+                | ErrorCode::DeviceLimitReached
+                | ErrorCode::ConcurrentLimitReached
+                | ErrorCode::TrialUsed
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::ErrorCode;
@@ -83,5 +109,13 @@ mod tests {
             assert!(code.message().chars().next().is_some_and(|c| c.is_lowercase()));
         }
         assert_eq!(ErrorCode::parse("NOT_A_CODE"), None);
+    }
+
+    #[test]
+    fn unreachable_and_lapse_name_the_documented_codes() {
+        let unreachable: Vec<_> = ErrorCode::ALL.iter().filter(|code| code.is_unreachable()).map(|code| code.as_str()).collect();
+        assert_eq!(unreachable, ["INTERNAL", "NETWORK_ERROR", "BAD_RESPONSE"]);
+        let lapse: Vec<_> = ErrorCode::ALL.iter().filter(|code| code.is_lapse()).map(|code| code.as_str()).collect();
+        assert_eq!(lapse, ["LICENSE_EXPIRED", "QUOTA_EXHAUSTED", "DEVICE_LIMIT_REACHED", "CONCURRENT_LIMIT_REACHED", "TRIAL_USED"]);
     }
 }

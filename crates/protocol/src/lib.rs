@@ -24,3 +24,8 @@ pub use error::ProtocolError;
 
 /// Length of one usage slot: usage is counted in absolute 3-minute slots since the Unix epoch.
 pub const SLOT_MS: u64 = 3 * 60 * 1000;
+
+/// The slot that a time `ms` (Unix ms) falls in.
+pub fn slot_of(ms: u64) -> u64 {
+    ms / SLOT_MS
+}

@@ -212,7 +212,7 @@ impl<'a> InForce<'a> {
         let concurrent: Vec<&&LicenseItem> =
             self.items.iter().filter(|i| i.file.license_type == LicenseType::Concurrent).collect();
         let window = (!concurrent.is_empty()).then(|| WindowClaim {
-            slot: now / licet_protocol::SLOT_MS,
+            slot: licet_protocol::slot_of(now),
             limit: concurrent.iter().map(|i| i.devices()).sum(),
             tolerance: concurrent.iter().map(|i| permille(i.devices(), i.file.tolerance.devices_permille)).sum(),
         });
