@@ -20,6 +20,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
+import { CHROMIUM, ok, openTestPage, world } from '../tests/e2e/harness.mjs';
 import { build, useDemoVendorKey } from './build.mjs';
 import { ROOT, capture, run } from './lib/proc.mjs';
 
@@ -44,7 +45,7 @@ function percentile(sorted, p) {
 async function machine() {
   const cpuinfo = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
   const cpu = cpuinfo.match(/^model name\s*:\s*(.+)$/m)?.[1]?.trim() ?? 'unknown CPU';
-  const chromium = (await capture(process.env.CHROMIUM || '/usr/bin/chromium', ['--version'], { check: false })).stdout.trim();
+  const chromium = (await capture(CHROMIUM, ['--version'], { check: false })).stdout.trim();
   return { cores: availableParallelism(), cpu, chromium, node: process.version };
 }
 
@@ -73,9 +74,8 @@ function measureRecordFrame(page) {
 }
 
 async function measureInit() {
-  // Imported here, once LICET_SERVER_BIN names the release build the harness must start.
+  // The harness starts the licet-server that LICET_SERVER_BIN names: the release build.
   process.env.LICET_SERVER_BIN = SERVER_RELEASE;
-  const { ok, openTestPage, world } = await import('../tests/e2e/harness.mjs');
   const w = await world();
   try {
     const page = await openTestPage(w.context, w.origin);

@@ -5,6 +5,12 @@
 //   3. wasm-opt -Oz from the npm package `binaryen` (Debian's wasm-opt is too old)
 //   4. pkg/package.json, then a table of raw and gzip -9 sizes, also written to pkg/sizes.json
 //
+// Steps 2 to 4 are skipped, and it prints "pkg/ up to date" with the recorded sizes, when pkg/
+// is complete and pkg/sizes.json records the same inputs: the sha256 of the wasm cargo built
+// (step 1 always runs and decides that), the trusted vendor public key, LICET_LICENSE_SERVER
+// (compiled in when set), the package version, the wasm-bindgen and wasm-opt versions, and the
+// sha256 of this script.
+//
 // The trusted vendor public key is compiled in from LICET_VENDOR_PUBLIC_KEY; without it the
 // build trusts the committed demo key (demo/vendor-public-key.txt) and says so loudly.
 // It refuses a LICET_VENDOR_PUBLIC_KEY that is not a base64url Ed25519 public key, and a
@@ -12,17 +18,19 @@
 // scripts/ensure-tools.sh installs the right one). It writes nothing outside pkg/ and target/.
 // Importable: `build()` is what scripts/test.mjs, scripts/start.mjs and scripts/bench.mjs call.
 
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 import { ROOT, capture, run, seconds } from './lib/proc.mjs';
+import { demoVendorPublicKey } from './lib/server-cli.mjs';
 
 const PKG = join(ROOT, 'pkg');
+const SIZES = join(PKG, 'sizes.json');
 const WASM = join(ROOT, 'target', 'wasm32-unknown-unknown', 'wasm', 'licet.wasm');
 const WASM_OPT = join(ROOT, 'node_modules', '.bin', 'wasm-opt');
-const DEMO_PUBLIC_KEY = join(ROOT, 'demo', 'vendor-public-key.txt');
 
 // The features rustc's wasm32-unknown-unknown output uses today (its `target_features`
 // section, shown by `wasm-opt --print-features`). Naming them keeps wasm-opt from using any
@@ -68,7 +76,24 @@ async function vendorKey() {
     }
     return { key: fromEnv, demo: false };
   }
-  return { key: (await readFile(DEMO_PUBLIC_KEY, 'utf8')).trim(), demo: true };
+  return { key: await demoVendorPublicKey(), demo: true };
+}
+
+async function sha256(file) {
+  return createHash('sha256').update(await readFile(file)).digest('hex');
+}
+
+/** pkg/sizes.json when it records exactly `inputs` and every file of pkg/package.json exists; else null. */
+async function upToDate(inputs) {
+  try {
+    const report = JSON.parse(await readFile(SIZES, 'utf8'));
+    if (!Object.entries(inputs).every(([name, value]) => report[name] === value)) return null;
+    const { files } = JSON.parse(await readFile(join(PKG, 'package.json'), 'utf8'));
+    await Promise.all(files.map((f) => stat(join(PKG, f))));
+    return report;
+  } catch {
+    return null; // missing or unreadable: build it
+  }
 }
 
 /** Raw and gzip -9 sizes: the wasm, and the JS files each gzipped on their own, as served. */
@@ -103,40 +128,56 @@ export function useDemoVendorKey(who) {
 }
 
 /**
- * Builds pkg/ and returns what pkg/sizes.json holds. `log` receives the progress lines.
+ * Builds pkg/, unless it is up to date, and returns what pkg/sizes.json holds.
  */
-export async function build({ log = console.log } = {}) {
+export async function build() {
   const started = Date.now();
   const { key, demo } = await vendorKey();
   if (demo) {
-    log(
+    console.log(
       '\n' +
         '  WARNING: LICET_VENDOR_PUBLIC_KEY is not set. This build trusts the DEMO vendor key\n' +
         `  ${key} (demo/vendor-public-key.txt),\n` +
         '  whose secret half is committed. Use such a build for demos and tests only.\n',
     );
   } else {
-    log(`build: trusting the vendor public key from LICET_VENDOR_PUBLIC_KEY: ${key}`);
+    console.log(`build: trusting the vendor public key from LICET_VENDOR_PUBLIC_KEY: ${key}`);
   }
+  const trusting = `trusting the ${demo ? 'DEMO' : 'given'} vendor key`;
   const bindgenVersion = await checkWasmBindgen();
 
-  log('build: cargo build -p licet --lib --target wasm32-unknown-unknown --profile wasm');
+  console.log('build: cargo build -p licet --lib --target wasm32-unknown-unknown --profile wasm');
   await run('cargo', ['build', '-p', 'licet', '--lib', '--target', 'wasm32-unknown-unknown', '--profile', 'wasm'], {
     env: demo ? {} : { LICET_VENDOR_PUBLIC_KEY: key },
   });
 
-  log(`build: wasm-bindgen ${bindgenVersion} --target web`);
+  const cargoToml = await readFile(join(ROOT, 'Cargo.toml'), 'utf8');
+  const version = cargoToml.match(/\[package\][^[]*?\nversion = "([^"]+)"/)?.[1] ?? '0.0.0';
+  const wasmOptVersion = (await capture(WASM_OPT, ['--version'])).stdout.trim();
+  const inputs = {
+    inputWasmSha256: await sha256(WASM),
+    vendorPublicKey: key,
+    licenseServer: process.env.LICET_LICENSE_SERVER ?? null,
+    version,
+    wasmBindgen: bindgenVersion,
+    wasmOpt: wasmOptVersion,
+    buildScriptSha256: await sha256(fileURLToPath(import.meta.url)),
+  };
+  const current = await upToDate(inputs);
+  if (current) {
+    console.log(`build: pkg/ up to date (checked in ${seconds(Date.now() - started)}), ${trusting}\n${sizeTable(current)}`);
+    return current;
+  }
+
+  console.log(`build: wasm-bindgen ${bindgenVersion} --target web`);
   await rm(PKG, { recursive: true, force: true });
   await mkdir(PKG, { recursive: true });
   await run('wasm-bindgen', ['--target', 'web', '--out-dir', PKG, '--out-name', 'licet', WASM]);
 
-  const wasmOptVersion = (await capture(WASM_OPT, ['--version'])).stdout.trim();
-  log(`build: ${wasmOptVersion} -Oz`);
+  console.log(`build: ${wasmOptVersion} -Oz`);
   const bgWasm = join(PKG, 'licet_bg.wasm');
   await run(WASM_OPT, ['-Oz', ...WASM_FEATURES, bgWasm, '-o', bgWasm]);
 
-  const cargoToml = await readFile(join(ROOT, 'Cargo.toml'), 'utf8');
-  const version = cargoToml.match(/\[package\][^[]*?\nversion = "([^"]+)"/)?.[1] ?? '0.0.0';
   // The glue, and the small JS modules it imports (wasm-bindgen `inline_js` snippets).
   const snippets = (await readdir(PKG, { recursive: true })).filter((f) => f.startsWith('snippets') && f.endsWith('.js')).sort();
   const files = ['licet_bg.wasm', 'licet_bg.wasm.d.ts', 'licet.js', 'licet.d.ts', ...(snippets.length ? ['snippets'] : [])];
@@ -161,16 +202,9 @@ export async function build({ log = console.log } = {}) {
 
   const js = await Promise.all(['licet.js', ...snippets].map((f) => readFile(join(PKG, f))));
   const sizes = sizesOf(await readFile(bgWasm), js);
-  const report = {
-    ...sizes,
-    vendorPublicKey: key,
-    demoVendorKey: demo,
-    wasmBindgen: bindgenVersion,
-    wasmOpt: wasmOptVersion,
-    builtAt: new Date().toISOString(),
-  };
-  await writeFile(join(PKG, 'sizes.json'), `${JSON.stringify(report, null, 2)}\n`);
-  log(`build: pkg/ ready in ${seconds(Date.now() - started)}, trusting the ${demo ? 'DEMO' : 'given'} vendor key\n${sizeTable(sizes)}`);
+  const report = { ...sizes, ...inputs, demoVendorKey: demo, builtAt: new Date().toISOString() };
+  await writeFile(SIZES, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`build: pkg/ ready in ${seconds(Date.now() - started)}, ${trusting}\n${sizeTable(sizes)}`);
   return report;
 }
 

@@ -70,6 +70,5 @@ if [ -f package-lock.json ]; then
     say "node_modules" "installed (npm ci)"
   fi
 else
-  npm install --no-audit --no-fund
-  say "node_modules" "installed (npm install, no lock file)"
+  die "package-lock.json is missing: it is tracked in git, restore it (git checkout -- package-lock.json)"
 fi

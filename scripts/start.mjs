@@ -8,9 +8,10 @@
 // handshake code "demo-org-default" whose license key names http://127.0.0.1:PORT. Later runs
 // reuse all of it; another PORT gets its own project, since a license key names its server.
 //
-// The server is the debug build (`cargo build -p licet-server`): `npm test` builds the same
-// binary, so a first `npm start` after the tests compiles nothing more, and a demo on
-// loopback does not need release speed (a release build would compile every dependency again).
+// The server is the debug build (`cargo build -p licet-server`; LICET_SERVER_BIN names another
+// binary, as for the end-to-end tests): `npm test` builds the same binary, so a first
+// `npm start` after the tests compiles nothing more, and a demo on loopback does not need
+// release speed (a release build would compile every dependency again).
 //
 // It builds with the demo vendor key whatever LICET_VENDOR_PUBLIC_KEY says (the demo license
 // is signed with it). It listens on 127.0.0.1 only and refuses to run over a .licet-demo/ it did not finish
@@ -23,16 +24,15 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 import { build, useDemoVendorKey } from './build.mjs';
-import { ROOT, capture, run, toolEnv } from './lib/proc.mjs';
+import { ROOT, run, toolEnv } from './lib/proc.mjs';
+import { licensedStore, projectKey, serverBin } from './lib/server-cli.mjs';
 
-const PORT = Number(process.env.PORT || 8710);
+const DEFAULT_PORT = 8710;
+const PORT = Number(process.env.PORT || DEFAULT_PORT);
 const SERVER_URL = `http://127.0.0.1:${PORT}`;
 const DEMO = join(ROOT, '.licet-demo');
 const STATE = join(DEMO, 'demo.json');
-const SERVER_BIN = join(ROOT, 'target', 'debug', 'licet-server');
-const VENDOR_SECRET = join(ROOT, 'demo', 'vendor-secret-key.txt');
 const ORG = 'demo-org';
-const DEFAULT_PORT = 8710;
 const STARTUP_TIMEOUT_MS = 60_000;
 
 if (!Number.isInteger(PORT) || PORT < 1 || PORT > 65535) {
@@ -42,30 +42,14 @@ if (!Number.isInteger(PORT) || PORT < 1 || PORT > 65535) {
 
 const exists = (path) => access(path).then(() => true, () => false);
 
-async function server(...args) {
-  return (await capture(SERVER_BIN, args)).stdout;
-}
-
-async function serverJson(...args) {
-  return JSON.parse(await server(...args, '--json'));
-}
-
 /** First run: license, store and default project, made in a temp dir and renamed into place. */
 async function createDemo() {
   const tmp = `${DEMO}.partial`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
-  const data = join(tmp, 'data');
-  const licenseFile = join(tmp, 'license.txt');
   console.log('start: first run: creating the demo license, store and project in .licet-demo/');
-  const license = await serverJson(
-    'license', 'issue', '--vendor-key', VENDOR_SECRET, '--org', ORG, '--type', 'per-page', '--quota', '10000',
-    '--modules', 'core,webcam,pdfr,ocr', '--days', '365', '--out', licenseFile,
-  );
-  const vendorPublicKey = (await readFile(join(ROOT, 'demo', 'vendor-public-key.txt'), 'utf8')).trim();
-  await server('init', '--data', data, '--vendor-public-key', vendorPublicKey);
-  await server('license', 'import', '--data', data, licenseFile);
-  await writeFile(join(tmp, 'demo.json'), `${JSON.stringify({ licenseId: license.id, expiresAt: license.expiresAt, projects: {} }, null, 2)}\n`);
+  const { licenseId, expiresAt } = await licensedStore(tmp, { org: ORG, quota: 10_000, modules: 'core,webcam,pdfr,ocr', days: 365 });
+  await writeFile(join(tmp, 'demo.json'), `${JSON.stringify({ licenseId, expiresAt, projects: {} }, null, 2)}\n`);
   await rename(tmp, DEMO);
 }
 
@@ -73,14 +57,10 @@ async function createDemo() {
 async function licenseKeyFor(state) {
   if (state.projects[SERVER_URL]) return state.projects[SERVER_URL].licenseKey;
   const handshakeCode = PORT === DEFAULT_PORT ? 'demo-org-default' : `demo-org-port-${PORT}`;
-  const data = join(DEMO, 'data');
-  const project = await serverJson(
-    'project', 'create', '--data', data, '--org', ORG, '--handshake-code', handshakeCode, '--server-url', SERVER_URL,
-  );
-  await server('project', 'assign', '--data', data, '--handshake-code', project.handshakeCode, '--license', state.licenseId);
-  state.projects[SERVER_URL] = { handshakeCode: project.handshakeCode, licenseKey: project.licenseKey };
+  const licenseKey = await projectKey({ data: join(DEMO, 'data'), org: ORG, licenseId: state.licenseId }, SERVER_URL, handshakeCode);
+  state.projects[SERVER_URL] = { handshakeCode, licenseKey };
   await writeFile(STATE, `${JSON.stringify(state, null, 2)}\n`);
-  return project.licenseKey;
+  return licenseKey;
 }
 
 /** .licet-demo/www: www/, pkg/ and the demo license key, rebuilt on every start. */
@@ -94,7 +74,7 @@ async function assembleWww(licenseKey) {
 }
 
 function serve(www) {
-  const child = spawn(SERVER_BIN, ['serve', '--data', join(DEMO, 'data'), '--listen', `127.0.0.1:${PORT}`, '--www', www], {
+  const child = spawn(serverBin(), ['serve', '--data', join(DEMO, 'data'), '--listen', `127.0.0.1:${PORT}`, '--www', www], {
     cwd: ROOT,
     env: toolEnv(),
     // Its own process group: Ctrl-C reaches this script, which forwards it exactly once.

@@ -40,12 +40,13 @@ export function run(cmd, args, { cwd = ROOT, env = {} } = {}) {
 }
 
 /**
- * Runs a command and collects its output: resolves `{ code, stdout, stderr }`. With
- * `check` (the default) a non-zero exit rejects instead, carrying stderr in the message.
+ * Runs a command and collects its output: resolves `{ code, signal, stdout, stderr }`. With
+ * `check` (the default) a non-zero exit rejects instead, carrying stderr in the message. With
+ * `timeout` (ms), a command still running then is killed with SIGKILL.
  */
-export function capture(cmd, args, { cwd = ROOT, env = {}, check = true, input } = {}) {
+export function capture(cmd, args, { cwd = ROOT, env = {}, check = true, timeout } = {}) {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { cwd, env: toolEnv(env), stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd, env: toolEnv(env), stdio: ['ignore', 'pipe', 'pipe'], timeout, killSignal: 'SIGKILL' });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
@@ -55,10 +56,6 @@ export function capture(cmd, args, { cwd = ROOT, env = {}, check = true, input }
       if (check && code !== 0) reject(failure(cmd, args, code, signal, stderr));
       else resolvePromise({ code, signal, stdout, stderr });
     });
-    if (input !== undefined) {
-      child.stdin.on('error', () => {}); // a child that exits without reading its input
-      child.stdin.end(input);
-    }
   });
 }
 

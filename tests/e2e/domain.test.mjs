@@ -18,14 +18,13 @@ withWorld(
 );
 
 test('the same page works on the bound origin and is refused on another', BOUNDED, async () => {
-  const origin = (host) => `http://${host}:${w.server.port}`;
-  const bound = await openTestPage(w.context, origin('app.licet.test'));
+  const bound = await openTestPage(w.context, w.originOf('app.licet.test'));
   assert.equal((await ok(bound, 'initLicense', w.licenseKey)).state, 'valid');
   await ok(bound, 'countPages', 'core', 1);
   await ok(bound, 'flush');
   assert.equal(await corePages(w.data, w.licenseId), 1);
 
-  const unbound = await openTestPage(w.context, origin('other.licet.test'));
+  const unbound = await openTestPage(w.context, w.originOf('other.licet.test'));
   const refused = await call(unbound, 'initLicense', w.licenseKey);
   assert.equal(refused.code, 'DOMAIN_MISMATCH', refused.message);
   const counted = await call(unbound, 'countPages', 'core', 1);

@@ -12,9 +12,12 @@ const DAY = 24 * 60 * 60 * 1000;
 
 let w;
 
-withWorld((made) => {
-  w = made;
-});
+withWorld(
+  (made) => {
+    w = made;
+  },
+  { browser: false },
+);
 
 test('offline: counting goes on for 6 days, stops at 8 with GRACE_EXPIRED, and resumes online', BOUNDED, async () => {
   await inClockedBrowser(join(w.dir, 'clocked'), async (context) => {
@@ -54,14 +57,9 @@ test('an authorization edited in IndexedDB is refused offline and replaced onlin
     const edited = await page.evaluate(async () => {
       const db = await window.openLicetDb();
       const store = db.transaction('meta', 'readwrite').objectStore('meta');
-      const bytes = await new Promise((resolve) => {
-        const get = store.get('authorization');
-        get.onsuccess = () => resolve(get.result);
-      });
+      const bytes = await window.idbRequest(store.get('authorization'));
       bytes[bytes.length >> 1] ^= 0x01;
-      await new Promise((resolve) => {
-        store.put(bytes, 'authorization').onsuccess = resolve;
-      });
+      await window.idbRequest(store.put(bytes, 'authorization'));
       db.close();
       return bytes.length;
     });

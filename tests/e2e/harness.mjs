@@ -1,25 +1,27 @@
-// Shared set-up of the end-to-end tests: the licet-server CLI, a license world in a temp
-// directory (demo vendor key, per-page license, store, project), a `licet-server serve` on a
-// free loopback port serving the test page and pkg/, and headless Chromium with a fresh
-// profile. Everything lives under one temp directory per test file, removed afterwards.
+// Shared set-up of the end-to-end tests: a license world in a temp directory (demo vendor key,
+// per-page license, store, project: scripts/lib/server-cli.mjs, whose CLI helpers this module
+// re-exports), a `licet-server serve` on a free loopback port serving the test page and pkg/,
+// and headless Chromium with a fresh profile. Everything lives under one temp directory per
+// test file, removed afterwards.
 //
 // It needs `npm run build` (pkg/) and `cargo build -p licet-server` done first (scripts/test.mjs
 // does both) and refuses to start otherwise. It binds 127.0.0.1 only, and every wait is bounded.
 
 import { spawn } from 'node:child_process';
-import { access, cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const SERVER_BIN = process.env.LICET_SERVER_BIN || join(ROOT, 'target', 'debug', 'licet-server');
-export const DEMO_VENDOR_SECRET = join(ROOT, 'demo', 'vendor-secret-key.txt');
-export const DEMO_VENDOR_PUBLIC = join(ROOT, 'demo', 'vendor-public-key.txt');
+import { ROOT } from '../../scripts/lib/proc.mjs';
+import { cliJson, licensedStore, projectKey, serverBin } from '../../scripts/lib/server-cli.mjs';
+
+export { ROOT };
+export { DEMO_VENDOR_SECRET, cli, cliJson, cliRaw, demoVendorPublicKey } from '../../scripts/lib/server-cli.mjs';
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -29,11 +31,10 @@ export const BOUNDED = { timeout: 90_000 };
 const HERE = dirname(fileURLToPath(import.meta.url));
 const STARTUP_TIMEOUT_MS = 30_000;
 const SHUTDOWN_TIMEOUT_MS = 10_000;
-const CLI_TIMEOUT_MS = 60_000;
 
 /** Fails with a clear message when the build steps before the e2e tests did not run. */
 export async function checkBuilt({ pkg = true } = {}) {
-  const needed = [[SERVER_BIN, 'cargo build -p licet-server']];
+  const needed = [[serverBin(), 'cargo build -p licet-server']];
   if (pkg) needed.push([join(ROOT, 'pkg', 'licet.js'), 'npm run build'], [join(ROOT, 'pkg', 'licet_bg.wasm'), 'npm run build']);
   for (const [file, how] of needed) {
     await access(file).catch(() => {
@@ -46,75 +47,6 @@ export async function checkBuilt({ pkg = true } = {}) {
 export async function tempDir(name = 'licet-e2e-') {
   const path = await mkdtemp(join(tmpdir(), name));
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
-}
-
-/** Runs the licet-server CLI: resolves `{ code, stdout, stderr }` whatever the exit code. */
-export function cliRaw(args) {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(SERVER_BIN, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), CLI_TIMEOUT_MS);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolvePromise({ code, signal, stdout, stderr });
-    });
-  });
-}
-
-/** Runs the CLI and insists on exit code 0; returns its stdout. */
-export async function cli(args) {
-  const r = await cliRaw(args);
-  if (r.code !== 0) {
-    throw new Error(`licet-server ${args.join(' ')} exited with ${r.code ?? r.signal}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  }
-  return r.stdout;
-}
-
-/** Runs the CLI with `--json` appended and parses what it prints. */
-export async function cliJson(args) {
-  const out = await cli([...args, '--json']);
-  try {
-    return JSON.parse(out);
-  } catch {
-    throw new Error(`licet-server ${args.join(' ')} --json printed no JSON: ${out}`);
-  }
-}
-
-export async function demoVendorPublicKey() {
-  return (await readFile(DEMO_VENDOR_PUBLIC, 'utf8')).trim();
-}
-
-/**
- * A license server store under `dir`: initialized with the demo vendor public key, holding one
- * per-page license signed by the demo vendor key. Returns `{ data, licenseId }`.
- */
-export async function licensedStore(dir, { org = 'e2e-org', quota = 100_000, modules = 'core,webcam,pdfr,ocr', domains = [] } = {}) {
-  const data = join(dir, 'data');
-  const licenseFile = join(dir, 'license.txt');
-  const issued = await cliJson([
-    'license', 'issue', '--vendor-key', DEMO_VENDOR_SECRET, '--org', org, '--type', 'per-page',
-    '--quota', String(quota), '--modules', modules, '--days', '30', '--out', licenseFile,
-    ...domains.flatMap((d) => ['--domain', d]),
-  ]);
-  await cli(['init', '--data', data, '--vendor-public-key', await demoVendorPublicKey()]);
-  await cli(['license', 'import', '--data', data, licenseFile]);
-  return { data, org, licenseId: issued.id, licenseFile };
-}
-
-/** Creates a project whose license key names `serverUrl`, assigns the license; returns the key. */
-export async function projectKey({ data, org, licenseId }, serverUrl, handshakeCode = `${org}-e2e`) {
-  const project = await cliJson([
-    'project', 'create', '--data', data, '--org', org, '--handshake-code', handshakeCode, '--server-url', serverUrl,
-  ]);
-  await cli(['project', 'assign', '--data', data, '--handshake-code', project.handshakeCode, '--license', licenseId]);
-  return project.licenseKey;
 }
 
 /** What `licet-server usage --json` says one license used: `{ pages, scans }`. */
@@ -130,7 +62,7 @@ export async function corePages(data, licenseId) {
 }
 
 /** A www directory for `serve --www`: the e2e test page and worker, and a copy of pkg/. */
-export async function testWww(dir) {
+async function testWww(dir) {
   const www = join(dir, 'www');
   await mkdir(www, { recursive: true });
   await cp(join(HERE, 'page.html'), join(www, 'page.html'));
@@ -141,12 +73,12 @@ export async function testWww(dir) {
 
 /**
  * Starts `licet-server serve` on 127.0.0.1 with `port` (default: one the OS picks), and
- * resolves once it printed its listening line (30 s at most). Returns `{ url, port, stop, log }`:
+ * resolves once it printed its listening line (30 s at most). Returns `{ url, port, stop }`:
  * `stop()` sends SIGTERM and resolves `{ code, signal }` when the process has exited.
  */
 export function startServer({ data, www, port = 0 }) {
   const args = ['serve', '--data', data, '--listen', `127.0.0.1:${port}`, ...(www ? ['--www', www] : [])];
-  const child = spawn(SERVER_BIN, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(serverBin(), args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const keep = (d) => {
     log = (log + d).slice(-64 * 1024);
@@ -190,7 +122,7 @@ export function startServer({ data, www, port = 0 }) {
       if (!m) return;
       listening = true;
       clearTimeout(timer);
-      resolvePromise({ url: m[1], port: Number(m[2]), stop, log: () => log });
+      resolvePromise({ url: m[1], port: Number(m[2]), stop });
     });
   });
 }
@@ -199,7 +131,7 @@ export function startServer({ data, www, port = 0 }) {
  * Headless Chromium with a fresh profile under `dir`: a persistent context, so IndexedDB
  * behaves as in a real browser profile.
  */
-export async function launchBrowser(dir) {
+async function launchBrowser(dir) {
   const profile = join(dir, 'chromium-profile');
   await mkdir(profile, { recursive: true });
   const context = await chromium.launchPersistentContext(profile, {
@@ -232,6 +164,12 @@ export async function openTestPage(context, origin) {
   return page;
 }
 
+/** Reloads a page opened by `openTestPage` and waits until the package is initialized again. */
+export async function reloadTestPage(page) {
+  await page.reload();
+  await page.evaluate(() => window.licetReady);
+}
+
 /**
  * Calls `LicenseManager[method](...args)` in the page and returns the outcome as data, since
  * an Error's `code` does not survive page.evaluate: `{ ok: true, value }` or
@@ -249,10 +187,12 @@ export async function ok(page, method, ...args) {
 }
 
 /**
- * The whole world most browser tests need: store, server, license key, browser. If any step
- * fails, what was already started is stopped and the temp directory removed.
+ * The whole world most browser tests need: store, server, license key, browser (`context`;
+ * `browser: false` leaves it out, for tests that open their own, as `inClockedBrowser` does).
+ * `originOf(host)` is the server's origin under another host name. If any step fails, what was
+ * already started is stopped and the temp directory removed.
  */
-export async function world({ quota, domains, modules } = {}) {
+export async function world({ quota, domains, modules, browser = true } = {}) {
   await checkBuilt();
   const dir = await tempDir();
   let server;
@@ -269,14 +209,16 @@ export async function world({ quota, domains, modules } = {}) {
     www = await testWww(dir.path);
     server = await startServer({ data: store.data, www });
     const licenseKey = await projectKey(store, server.url);
-    context = await launchBrowser(dir.path);
+    if (browser) context = await launchBrowser(dir.path);
+    const originOf = (host) => `http://${host}:${server.port}`;
     return {
       ...store,
       dir: dir.path,
       www,
       server,
       origin: server.url,
-      altOrigin: server.url.replace('127.0.0.1', 'localhost'),
+      altOrigin: originOf('localhost'),
+      originOf,
       licenseKey,
       context,
       close,
@@ -307,7 +249,7 @@ export function withWorld(use, options) {
  * minutes and days pass in an instant. Real network work still takes real time: `advanceUntil`
  * keeps the fake clock from racing past a request in flight.
  */
-export async function clockedBrowser(dir) {
+async function clockedBrowser(dir) {
   const context = await launchBrowser(dir);
   await context.clock.install({ time: Date.now() });
   let inflight = 0;

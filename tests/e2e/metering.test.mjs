@@ -12,9 +12,12 @@ const SLOT_MS = 180_000;
 
 let w;
 
-withWorld((made) => {
-  w = made;
-});
+withWorld(
+  (made) => {
+    w = made;
+  },
+  { browser: false },
+);
 
 let browsers = 0;
 
@@ -136,10 +139,7 @@ test('counts still in memory are written when the page is hidden, without waitin
     const pendingRecords = () =>
       page.evaluate(async () => {
         const db = await window.openLicetDb();
-        const count = await new Promise((resolve) => {
-          const request = db.transaction('pending').objectStore('pending').count();
-          request.onsuccess = () => resolve(request.result);
-        });
+        const count = await window.idbRequest(db.transaction('pending').objectStore('pending').count());
         db.close();
         return count;
       });

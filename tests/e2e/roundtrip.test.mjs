@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { BOUNDED, UUID_V4, call, cliJson, corePages, ok, openTestPage, withWorld } from './harness.mjs';
+import { BOUNDED, UUID_V4, call, cliJson, corePages, ok, openTestPage, reloadTestPage, withWorld } from './harness.mjs';
 
 let w;
 let page;
@@ -42,8 +42,7 @@ test('initLicense, countPages("core", 3) and flush(): the server holds exactly 3
 test('the device UUID survives a reload and differs on another origin', BOUNDED, async () => {
   const first = await ok(page, 'getDeviceUUID');
   assert.match(first, UUID_V4);
-  await page.reload();
-  await page.evaluate(() => window.licetReady);
+  await reloadTestPage(page);
   assert.equal(await ok(page, 'getDeviceUUID'), first);
   // Also before any initLicense in a brand-new tab of the same origin.
   const again = await openTestPage(w.context, w.origin);
@@ -55,8 +54,7 @@ test('the device UUID survives a reload and differs on another origin', BOUNDED,
   assert.match(second, UUID_V4);
   assert.notEqual(second, first);
   // And that origin keeps its own one too.
-  await other.reload();
-  await other.evaluate(() => window.licetReady);
+  await reloadTestPage(other);
   assert.equal(await ok(other, 'getDeviceUUID'), second);
   await other.close();
 

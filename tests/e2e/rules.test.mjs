@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { BOUNDED, call, cli, cliJson, corePages, DEMO_VENDOR_SECRET, ok, openTestPage, usageOf, withWorld } from './harness.mjs';
+import { BOUNDED, call, cli, cliJson, corePages, DEMO_VENDOR_SECRET, ok, openTestPage, reloadTestPage, usageOf, withWorld } from './harness.mjs';
 
 let w;
 
@@ -49,8 +49,7 @@ test('a quota goes through its tolerance stage to exhaustion, and the page is to
   // The device keeps working on the authorization it holds, after a reload too (here with the
   // { organizationID, handshakeCode } form, its server taken from the license key).
   await ok(page, 'countPages', 'core', 1);
-  await page.reload();
-  await page.evaluate(() => window.licetReady);
+  await reloadTestPage(page);
   const project = { organizationID: w.org, handshakeCode: `${w.org}-e2e`, licenseServer: w.licenseKey };
   const reloaded = await ok(page, 'initLicense', project);
   assert.equal(reloaded.code, 'QUOTA_EXHAUSTED');
@@ -76,7 +75,7 @@ test('the public trial goes to a device the server has never seen, once', BOUNDE
   await cli(['project', 'assign', '--data', w.data, '--handshake-code', 'trial', '--license', issued.id]);
   const trial = await cliJson(['trial', 'set', '--data', w.data, '--handshake-code', 'trial', '--server-url', w.server.url]);
 
-  const fresh = await openTestPage(w.context, `http://app.licet.test:${w.server.port}`);
+  const fresh = await openTestPage(w.context, w.originOf('app.licet.test'));
   const started = Date.now();
   const granted = await ok(fresh, 'initLicense', { licenseServer: trial.licenseKey });
   assert.equal(granted.state, 'trial');

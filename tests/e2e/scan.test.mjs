@@ -101,11 +101,7 @@ test('barcode text never reaches IndexedDB', BOUNDED, async () => {
     const text = (value) => (value instanceof Uint8Array ? latin1(value) : JSON.stringify(value));
     const out = [];
     for (const name of db.objectStoreNames) {
-      const values = await new Promise((resolve, reject) => {
-        const request = db.transaction(name).objectStore(name).getAll();
-        request.onsuccess = () => resolve(request.result);
-        request.onerror = () => reject(request.error);
-      });
+      const values = await window.idbRequest(db.transaction(name).objectStore(name).getAll());
       out.push(...values.map(text));
     }
     db.close();

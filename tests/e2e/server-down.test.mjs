@@ -9,9 +9,12 @@ import { BOUNDED, advanceUntil, corePages, inClockedBrowser, ok, openTestPage, s
 
 let w;
 
-withWorld((made) => {
-  w = made;
-});
+withWorld(
+  (made) => {
+    w = made;
+  },
+  { browser: false },
+);
 
 test('usage counted while the server was down at start-up arrives when it is back', BOUNDED, async () => {
   let restarted;
