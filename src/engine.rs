@@ -353,8 +353,23 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
 
     /// Seals the usage of closed slots into reports and sends the outbox: the scheduled send,
     /// which leaves the open slot to fill so that a device sends one report per slot.
+    /// When no report of this page's project went out and half of its offline grace has
+    /// passed, it sends an empty report instead: an idle page in contact renews too, rather than
+    /// run into `GRACE_EXPIRED` while online (renewals come with receipts).
     pub async fn report(&self) -> Result<Flushed, LicetError> {
-        self.send(ledger::slot_of(self.now())).await
+        let flushed = self.send(ledger::slot_of(self.now())).await?;
+        let now = self.now();
+        let idle_code = match self.state.borrow().authorization() {
+            Some(a) if flushed.acknowledged == 0 && now >= a.server_time + a.offline_until.saturating_sub(a.server_time) / 2 => {
+                Some(a.handshake_code.clone())
+            }
+            _ => None,
+        };
+        if let Some(handshake_code) = idle_code {
+            let renewed = self.send_reports(&handshake_code, Vec::new()).await;
+            self.record(renewed)?;
+        }
+        Ok(flushed)
     }
 
     /// Seals the pending usage of slots before `open_slot` into reports, sends every report in

@@ -302,6 +302,31 @@ fn a_scheduled_report_sends_closed_slots_and_leaves_the_open_one_filling() {
 const DAY: u64 = 24 * 60 * 60 * 1000;
 
 #[test]
+fn an_idle_page_online_renews_once_half_its_grace_has_passed() {
+    let world = World::new();
+    let engine = world.start().unwrap();
+    let requests = || world.server.received.borrow().len();
+    let after_start = requests();
+
+    // Nothing to report and most of the grace left: the scheduled send sends nothing.
+    world.clock.0.set(NOW + 3 * DAY);
+    world.server.now.set(NOW + 3 * DAY);
+    assert_eq!(ready(engine.report()).unwrap(), Flushed { acknowledged: 0, waiting: 0 });
+    assert_eq!(requests(), after_start);
+
+    // Past half of the 7-day grace, an empty report renews the authorization.
+    world.clock.0.set(NOW + 4 * DAY);
+    world.server.now.set(NOW + 4 * DAY);
+    assert_eq!(ready(engine.report()).unwrap(), Flushed { acknowledged: 0, waiting: 0 });
+    assert_eq!(requests(), after_start + 1);
+    assert_eq!(engine.status().offline_until, Some(NOW + 11 * DAY));
+
+    // So a page that counted nothing for 8 days in contact can still count.
+    world.clock.0.set(NOW + 8 * DAY);
+    ready(engine.count_pages(Module::Core, 1)).unwrap();
+}
+
+#[test]
 fn offline_the_grace_holds_six_days_ends_at_eight_and_a_contact_renews_it() {
     let world = World::new();
     let engine = world.start().unwrap();

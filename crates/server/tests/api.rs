@@ -461,3 +461,15 @@ async fn serve_answers_over_tcp_and_returns_on_shutdown() {
     server.await.unwrap().expect("serve returns Ok after shutdown");
     assert!(tokio::net::TcpStream::connect(address).await.is_err(), "the listener is closed");
 }
+
+#[tokio::test]
+async fn a_report_request_with_no_reports_renews_the_authorization() {
+    let (server, device) = licensed_server("reports-empty").await;
+    server.now.store(NOW + 4 * DAY_MS, Ordering::SeqCst);
+
+    let (receipt, renewal) = server.report(device, vec![]).await;
+
+    assert!(receipt.accepted.is_empty());
+    assert_eq!(renewal.unwrap().offline_until, NOW + 4 * DAY_MS + license::DEFAULT_OFFLINE_GRACE_MS);
+    assert!(server.usage().await.is_empty());
+}
