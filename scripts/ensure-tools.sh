@@ -5,6 +5,9 @@
 #   - the Rust target wasm32-unknown-unknown (rustup);
 #   - the wasm-bindgen CLI at exactly the version Cargo.lock resolves for the crate's `=` pin;
 #   - Chromium and ChromeDriver (Debian packages chromium, chromium-driver) at /usr/bin;
+#   - PostgreSQL's server binaries (Debian package postgresql) under /usr/lib/postgresql, for the
+#     server tests on PostgreSQL (the tests start a throwaway cluster of their own; the
+#     package's own cluster is left alone);
 #   - node_modules/ (npm ci), when missing or installed from another package-lock.json.
 #
 # It refuses to install a Rust toolchain, Node or npm (a machine of this kind has them), and it
@@ -55,6 +58,21 @@ else
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y chromium chromium-driver
   [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || die "apt-get installed chromium but /usr/bin/chromium or /usr/bin/chromedriver is missing"
   say "chromium, chromedriver" "installed"
+fi
+
+# PostgreSQL, from Debian: only its binaries are used.
+if compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null; then
+  say "postgresql" "present"
+else
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "postgresql is missing and installing it needs root: apt-get install -y postgresql"
+    sudo="sudo"
+  fi
+  $sudo apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y postgresql
+  compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || die "apt-get installed postgresql but no /usr/lib/postgresql/*/bin/pg_ctl is there"
+  say "postgresql" "installed"
 fi
 
 # node_modules, checked against the package-lock.json it was installed from.

@@ -1,13 +1,15 @@
 // `npm test` (after scripts/ensure-tools.sh): every test of the project, in this order,
 // stopping at the first step that fails and exiting with its exit code:
 //
-//   1. native tests           cargo test --workspace
-//   2. the npm package        the build of scripts/build.mjs (pkg/)
-//   3. browser unit tests     cargo test -p licet --lib --target wasm32-unknown-unknown,
+//   1. native tests           cargo test --workspace (the server's on SQLite)
+//   2. server on PostgreSQL   cargo test -p licet-server again, against a throwaway PostgreSQL
+//                             cluster on loopback (scripts/lib/postgres.mjs), which it stops after
+//   3. the npm package        the build of scripts/build.mjs (pkg/)
+//   4. browser unit tests     cargo test -p licet --lib --target wasm32-unknown-unknown,
 //                             run by wasm-bindgen-test-runner in headless Chromium through
 //                             ChromeDriver (options in webdriver.json at the crate root)
-//   4. the server binary      cargo build -p licet-server
-//   5. end-to-end tests       node --test tests/e2e/ (real Chromium against the real server)
+//   5. the server binary      cargo build -p licet-server
+//   6. end-to-end tests       node --test tests/e2e/ (real Chromium against the real server)
 //
 // Each runner writes to this terminal as it goes, so CI reads their own summary lines. This
 // script retries nothing and skips nothing: a step that fails ends the run. The tests sign
@@ -17,12 +19,24 @@
 import { join } from 'node:path';
 
 import { build, useDemoVendorKey } from './build.mjs';
+import { startPostgres } from './lib/postgres.mjs';
 import { ROOT, run, seconds } from './lib/proc.mjs';
 
 useDemoVendorKey('npm test');
 
 const steps = [
   ['native tests: cargo test --workspace', () => run('cargo', ['test', '--workspace'])],
+  [
+    'server tests on PostgreSQL: cargo test -p licet-server (LICET_TEST_POSTGRES)',
+    async () => {
+      const postgres = await startPostgres();
+      try {
+        await run('cargo', ['test', '-p', 'licet-server'], { env: { LICET_TEST_POSTGRES: postgres.url } });
+      } finally {
+        await postgres.stop();
+      }
+    },
+  ],
   ['npm package: build pkg/', () => build()],
   [
     'browser unit tests: cargo test -p licet --lib --target wasm32-unknown-unknown',

@@ -27,8 +27,11 @@ pub enum ServerError {
     BadVendorKeyFile(PathBuf, ProtocolError),
     #[error("{0:?} is not a vendor public key ({1:?}): pass the key printed by `licet-server vendor public-key`")]
     BadVendorPublicKey(String, ProtocolError),
-    #[error("{} is not a licet data directory: run `licet-server init --data {} --vendor-public-key KEY` first", .0.display(), .0.display())]
-    NotInitialized(PathBuf),
+    /// `store` names the data directory or database as `DataArgs` shows it; `flag` its option.
+    #[error("{store} is not an initialized licet store: run `licet-server init {flag} {store} --vendor-public-key KEY` first")]
+    NotInitialized { store: String, flag: &'static str },
+    #[error("--database {0} is not a PostgreSQL URL: give postgres://USER:PASSWORD@HOST/DATABASE, or --data DIR for an SQLite store")]
+    NotADatabaseUrl(String),
     #[error("this data directory was initialized with another vendor public key: use a new data directory, or the vendor key it was made with")]
     VendorKeyMismatch,
     #[error("{0} is not a licet license file ({1:?}): check that the whole file was copied")]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use licet_protocol::keys::VendorKey;
 use licet_protocol::license::{self, LicenseFile, LicenseType, Module, Tolerance, DAY_MS};
-use licet_server::storage::{LicenseRecord, SqliteStorage, Storage};
+use licet_server::storage::{LicenseRecord, Storage};
 use licet_server::{admin, ServerError};
 use rand_core::{OsRng, TryRngCore};
 
@@ -20,7 +20,7 @@ struct Store {
 }
 
 async fn store(name: &str) -> Store {
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&common::temp_dir(name), true).await.unwrap());
+    let storage = common::open_store(name).await;
     let vendor = VendorKey::generate(&mut OsRng.unwrap_err());
     admin::initialize(storage.as_ref(), &vendor.public_text()).await.unwrap();
     admin::create_project(storage.as_ref(), "acme", Some("acme-web"), None, NOW).await.unwrap();

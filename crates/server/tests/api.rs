@@ -6,7 +6,6 @@ mod common;
 use common::router::*;
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
@@ -18,7 +17,7 @@ use licet_protocol::sign::Signed;
 use licet_protocol::wire::{
     self, Authorization, AuthorizeRequest, ErrorBody, LicenseState, Receipt, ReportsResponse,
 };
-use licet_server::storage::{SqliteStorage, Storage, UsageItem};
+use licet_server::storage::UsageItem;
 use licet_server::{admin, Config};
 use rand_core::{OsRng, TryRngCore};
 use tower::ServiceExt;
@@ -439,8 +438,7 @@ async fn cors_preflight_is_answered_for_any_origin() {
 async fn serve_answers_over_tcp_and_returns_on_shutdown() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let dir = common::temp_dir("serve-tcp");
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir, true).await.unwrap());
+    let storage = common::open_store("serve-tcp").await;
     admin::initialize(storage.as_ref(), &VendorKey::generate(&mut OsRng.unwrap_err()).public_text()).await.unwrap();
     let config = Config::load(storage).await.unwrap().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -39,10 +39,10 @@ fn path(dir: &Path, name: &str) -> String {
     dir.join(name).display().to_string()
 }
 
-/// A vendor key, an initialized data directory, and its paths.
+/// A vendor key, an initialized store (the options that name it), and the test's directory.
 struct Setup {
     dir: PathBuf,
-    data: String,
+    store: [String; 2],
     vendor_key: String,
     vendor_public: String,
 }
@@ -51,9 +51,9 @@ fn setup(name: &str) -> Setup {
     let dir = common::temp_dir(name);
     let vendor_key = path(&dir, "vendor.key");
     let vendor_public = json(&["vendor", "keygen", "--out", &vendor_key])["publicKey"].as_str().unwrap().to_owned();
-    let data = path(&dir, "data");
-    json(&["init", "--data", &data, "--vendor-public-key", &vendor_public]);
-    Setup { dir, data, vendor_key, vendor_public }
+    let store = common::store_args(&dir, name);
+    json(&["init", &store[0], &store[1], "--vendor-public-key", &vendor_public]);
+    Setup { dir, store, vendor_key, vendor_public }
 }
 
 impl Setup {
@@ -78,7 +78,7 @@ impl Setup {
     }
 
     fn licenses(&self) -> Value {
-        json(&["license", "list", "--data", &self.data])["licenses"].clone()
+        json(&["license", "list", &self.store[0], &self.store[1]])["licenses"].clone()
     }
 }
 
@@ -112,16 +112,16 @@ fn from_a_vendor_key_to_a_project_with_a_license() {
     assert!(id.starts_with("L-") && id.len() == 14, "{id}");
     assert_eq!(issued["type"], "per-page");
 
-    let init_again = json(&["init", "--data", &s.data, "--vendor-public-key", &s.vendor_public]);
+    let init_again = json(&["init", &s.store[0], &s.store[1], "--vendor-public-key", &s.vendor_public]);
     assert_eq!(init_again["created"], false);
 
-    let imported = json(&["license", "import", "--data", &s.data, &out]);
+    let imported = json(&["license", "import", &s.store[0], &s.store[1], &out]);
     assert_eq!((imported["id"].as_str(), imported["imported"].as_bool()), (Some(id.as_str()), Some(true)));
     assert_eq!(imported["expiresAt"], issued["expiresAt"]);
     // The identical file again changes nothing.
-    assert_eq!(json(&["license", "import", "--data", &s.data, &out])["imported"], false);
+    assert_eq!(json(&["license", "import", &s.store[0], &s.store[1], &out])["imported"], false);
 
-    let project = json(&["project", "create", "--data", &s.data, "--org", "acme", "--server-url", "http://127.0.0.1:9999/"]);
+    let project = json(&["project", "create", &s.store[0], &s.store[1], "--org", "acme", "--server-url", "http://127.0.0.1:9999/"]);
     let code = project["handshakeCode"].as_str().unwrap();
     assert!(code.starts_with("acme-"), "{code}");
     let key = LicenseKey::decode(project["licenseKey"].as_str().unwrap()).unwrap();
@@ -130,11 +130,11 @@ fn from_a_vendor_key_to_a_project_with_a_license() {
     assert_eq!(key.signing_key, init_again["signingKey"].as_str().unwrap());
     assert_eq!(b64::encode(&key.server_keys().unwrap().hpke), init_again["hpkeKey"].as_str().unwrap());
 
-    let assigned = json(&["project", "assign", "--data", &s.data, "--handshake-code", code, "--license", &id]);
+    let assigned = json(&["project", "assign", &s.store[0], &s.store[1], "--handshake-code", code, "--license", &id]);
     assert_eq!(assigned, json!({ "handshakeCode": code, "license": id }));
 
-    assert_eq!(json(&["usage", "--data", &s.data]), json!({ "licenses": [{ "license": id, "pages": {}, "scans": {} }] }));
-    assert_eq!(json(&["devices", "--data", &s.data]), json!({ "devices": [] }));
+    assert_eq!(json(&["usage", &s.store[0], &s.store[1]]), json!({ "licenses": [{ "license": id, "pages": {}, "scans": {} }] }));
+    assert_eq!(json(&["devices", &s.store[0], &s.store[1]]), json!({ "devices": [] }));
 
     let decoded = json(&["decode", &out, "--vendor-public-key", &s.vendor_public]);
     assert_eq!((decoded["license"]["id"].as_str(), decoded["signatureVerifies"].as_bool()), (Some(id.as_str()), Some(true)));
@@ -146,7 +146,7 @@ fn from_a_vendor_key_to_a_project_with_a_license() {
 fn a_license_with_one_altered_character_is_refused_and_nothing_is_stored() {
     let s = setup("cli-altered");
     let id = s.issue(&s.vendor_key, "good.txt");
-    json(&["license", "import", "--data", &s.data, &path(&s.dir, "good.txt")]);
+    json(&["license", "import", &s.store[0], &s.store[1], &path(&s.dir, "good.txt")]);
     let before = s.licenses();
     // Another license, one character of its payload changed to another base64 letter.
     s.issue(&s.vendor_key, "altered.txt");
@@ -156,7 +156,7 @@ fn a_license_with_one_altered_character_is_refused_and_nothing_is_stored() {
     text[at] = if text[at] == b'A' { b'B' } else { b'A' };
     std::fs::write(&altered, &text).unwrap();
 
-    let stderr = refused(&["license", "import", "--data", &s.data, &altered]);
+    let stderr = refused(&["license", "import", &s.store[0], &s.store[1], &altered]);
 
     assert!(stderr.contains("the license file's vendor signature does not verify"), "{stderr}");
     assert_eq!(s.licenses(), before);
@@ -171,7 +171,7 @@ fn a_license_signed_by_another_vendor_key_is_refused() {
     json(&["vendor", "keygen", "--out", &other_key]);
     s.issue(&other_key, "foreign.txt");
 
-    let stderr = refused(&["license", "import", "--data", &s.data, &path(&s.dir, "foreign.txt")]);
+    let stderr = refused(&["license", "import", &s.store[0], &s.store[1], &path(&s.dir, "foreign.txt")]);
 
     assert!(stderr.contains("the license file's vendor signature does not verify"), "{stderr}");
     assert_eq!(s.licenses(), json!([]));
@@ -184,7 +184,7 @@ fn refusals_say_what_to_do() {
     assert!(refused(&["vendor", "keygen", "--out", &s.vendor_key]).contains("already exists"));
     // A data directory belongs to one vendor key.
     let other = json(&["vendor", "keygen", "--out", &path(&s.dir, "other.key")])["publicKey"].as_str().unwrap().to_owned();
-    assert!(refused(&["init", "--data", &s.data, "--vendor-public-key", &other]).contains("another vendor public key"));
+    assert!(refused(&["init", &s.store[0], &s.store[1], "--vendor-public-key", &other]).contains("another vendor public key"));
     // Commands on a directory that was never initialized say how to initialize it.
     assert!(refused(&["usage", "--data", &path(&s.dir, "nowhere")]).contains("licet-server init"));
     // Licenses whose options sell nothing coherent are not issued.
@@ -218,10 +218,10 @@ fn refusals_say_what_to_do() {
     assert_eq!(grace.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&grace.stderr).contains("from 3m to 365d"));
     // A project's handshake code is unique.
-    json(&["project", "create", "--data", &s.data, "--org", "acme", "--handshake-code", "acme-1"]);
-    assert!(refused(&["project", "create", "--data", &s.data, "--org", "acme", "--handshake-code", "acme-1"])
+    json(&["project", "create", &s.store[0], &s.store[1], "--org", "acme", "--handshake-code", "acme-1"]);
+    assert!(refused(&["project", "create", &s.store[0], &s.store[1], "--org", "acme", "--handshake-code", "acme-1"])
         .contains("already exists"));
-    assert!(refused(&["project", "assign", "--data", &s.data, "--handshake-code", "acme-1", "--license", "L-none"])
+    assert!(refused(&["project", "assign", &s.store[0], &s.store[1], "--handshake-code", "acme-1", "--license", "L-none"])
         .contains("L-none"));
 }
 
@@ -240,7 +240,7 @@ fn every_license_type_can_be_issued() {
             ["license", "issue", "--vendor-key", s.vendor_key.as_str(), "--org", "acme", "--type", kind, "--out", out.as_str()];
         let issued = json(&[&base[..], extra, &["--expires", "2031-01-01T00:00:00Z"]].concat());
         assert_eq!((issued["type"].as_str(), issued["expiresAt"].as_u64()), (Some(kind), Some(1_924_992_000_000)));
-        let imported = json(&["license", "import", "--data", &s.data, &out]);
+        let imported = json(&["license", "import", &s.store[0], &s.store[1], &out]);
         assert_eq!(imported["type"], kind);
     }
     let decoded = json(&["decode", &out]);
@@ -250,11 +250,11 @@ fn every_license_type_can_be_issued() {
 
 #[test]
 fn a_vendor_public_key_that_starts_with_a_hyphen_is_taken_as_the_value() {
-    let dir = common::temp_dir("cli-hyphen-key");
+    let store = common::store_args(&common::temp_dir("cli-hyphen-key"), "cli-hyphen-key");
     // A real vendor public key: one in 64 starts with '-', a base64url letter.
     let key = "-I280tu80C_O23x7ROa5X3Lb_dS2RIQEqnl3EjVlU4Q";
 
-    assert_eq!(json(&["init", "--data", &path(&dir, "data"), "--vendor-public-key", key])["created"], true);
+    assert_eq!(json(&["init", &store[0], &store[1], "--vendor-public-key", key])["created"], true);
 }
 
 #[test]
@@ -303,7 +303,7 @@ fn domain_patterns_are_normalized_and_never_cover_a_public_suffix() {
     let decoded = json(&["decode", &out]);
     assert_eq!(decoded["license"]["domains"], json!(["acme.github.io", "*.xn--bcher-kva.de", "10.0.0.7", "[2001:db8::1]"]));
     assert_eq!(decoded["license"]["allowDevHosts"], true);
-    assert_eq!(json(&["license", "import", "--data", &s.data, &out])["imported"], true);
+    assert_eq!(json(&["license", "import", &s.store[0], &s.store[1], &out])["imported"], true);
 
     json(&issue(&["shop.example.org"]).iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(json(&["decode", &out])["license"]["allowDevHosts"], false);
@@ -316,7 +316,7 @@ fn serve_prints_its_address_serves_and_stops_cleanly_on_sigterm() {
     std::fs::create_dir_all(&www).unwrap();
     std::fs::write(www.join("index.html"), "<p>demo</p>").unwrap();
     let mut server = Command::new(env!("CARGO_BIN_EXE_licet-server"))
-        .args(["serve", "--data", &s.data, "--listen", "127.0.0.1:0", "--www", &www.display().to_string()])
+        .args(["serve", &s.store[0], &s.store[1], "--listen", "127.0.0.1:0", "--www", &www.display().to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -346,19 +346,19 @@ fn serve_prints_its_address_serves_and_stops_cleanly_on_sigterm() {
 #[test]
 fn the_public_trial_is_set_shown_and_turned_off() {
     let s = setup("cli-trial");
-    assert_eq!(json(&["trial", "show", "--data", &s.data]), json!({ "trial": null }));
-    let stderr = refused(&["trial", "set", "--data", &s.data, "--handshake-code", "no-such-code"]);
+    assert_eq!(json(&["trial", "show", &s.store[0], &s.store[1]]), json!({ "trial": null }));
+    let stderr = refused(&["trial", "set", &s.store[0], &s.store[1], "--handshake-code", "no-such-code"]);
     assert!(stderr.contains("project create"), "{stderr}");
 
-    json(&["project", "create", "--data", &s.data, "--org", "vendor", "--handshake-code", "trial"]);
-    let set = json(&["trial", "set", "--data", &s.data, "--handshake-code", "trial", "--days", "14"]);
+    json(&["project", "create", &s.store[0], &s.store[1], "--org", "vendor", "--handshake-code", "trial"]);
+    let set = json(&["trial", "set", &s.store[0], &s.store[1], "--handshake-code", "trial", "--days", "14"]);
     assert_eq!((set["handshakeCode"].as_str(), set["days"].as_u64()), (Some("trial"), Some(14)));
     // The trial key names no project: that is what makes a device ask for the trial.
     let key = LicenseKey::decode(set["licenseKey"].as_str().unwrap()).unwrap();
     assert_eq!((key.organization_id, key.handshake_code), (None, None));
-    assert_eq!(json(&["trial", "show", "--data", &s.data]), json!({ "trial": { "handshakeCode": "trial", "days": 14, "open": true } }));
+    assert_eq!(json(&["trial", "show", &s.store[0], &s.store[1]]), json!({ "trial": { "handshakeCode": "trial", "days": 14, "open": true } }));
 
-    assert_eq!(json(&["trial", "off", "--data", &s.data]), json!({ "open": false }));
-    assert_eq!(json(&["trial", "show", "--data", &s.data])["trial"]["open"], false);
-    assert_eq!(licet(&["trial", "set", "--data", &s.data, "--handshake-code", "trial", "--days", "0"]).status.code(), Some(2));
+    assert_eq!(json(&["trial", "off", &s.store[0], &s.store[1]]), json!({ "open": false }));
+    assert_eq!(json(&["trial", "show", &s.store[0], &s.store[1]])["trial"]["open"], false);
+    assert_eq!(licet(&["trial", "set", &s.store[0], &s.store[1], "--handshake-code", "trial", "--days", "0"]).status.code(), Some(2));
 }

@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 
 use crate::error::ServerError;
 use crate::http::{system_clock, Config};
-use crate::storage::{SqliteStorage, Storage};
+use crate::storage::{PostgresStorage, SqliteStorage, Storage};
 
 /// Licet license server: issues and imports licenses, serves devices, counts their usage.
 #[derive(Parser)]
@@ -61,12 +61,68 @@ enum Command {
     Decode(inspect::DecodeArgs),
 }
 
-/// The data directory every store command takes.
+/// Where the store of every store command is: a data directory (SQLite) or a PostgreSQL
+/// database, exactly one of them.
 #[derive(Args)]
+#[group(required = true, multiple = false)]
 struct DataArgs {
-    /// The data directory made by `licet-server init`.
+    /// The data directory made by `licet-server init`: an SQLite store, for one server.
     #[arg(long, value_name = "DIR")]
-    data: PathBuf,
+    data: Option<PathBuf>,
+    /// A PostgreSQL database (postgres://USER:PASSWORD@HOST/DATABASE), which several server
+    /// instances can share.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+}
+
+impl DataArgs {
+    /// Opens the store; an SQLite store must exist unless `create` is set (the database of a
+    /// PostgreSQL URL must exist in any case: its tables are created at the first open).
+    async fn open(&self, create: bool) -> Result<Arc<dyn Storage>, ServerError> {
+        match (&self.data, &self.database) {
+            (_, Some(url)) if !PostgresStorage::accepts(url) => Err(ServerError::NotADatabaseUrl(redacted(url))),
+            (_, Some(url)) => Ok(Arc::new(PostgresStorage::open(url).await?)),
+            (Some(dir), None) if !create && !SqliteStorage::path(dir).is_file() => Err(self.not_initialized()),
+            (Some(dir), None) => {
+                if create {
+                    std::fs::create_dir_all(dir).map_err(|source| ServerError::Io { action: "create", path: dir.clone(), source })?;
+                }
+                Ok(Arc::new(SqliteStorage::open(dir, create).await?))
+            }
+            // clap's group makes one of the two required.
+            (None, None) => Err(ServerError::Invalid("give --data DIR or --database URL".into())),
+        }
+    }
+
+    fn not_initialized(&self) -> ServerError {
+        let flag = if self.database.is_some() { "--database" } else { "--data" };
+        ServerError::NotInitialized { store: self.to_string(), flag }
+    }
+}
+
+/// The store as logs and messages name it: a database URL without its password.
+impl std::fmt::Display for DataArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.database, &self.data) {
+            (Some(url), _) => f.write_str(&redacted(url)),
+            (None, Some(dir)) => write!(f, "{}", dir.display()),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+/// `url` with the password of its user part, if any, replaced by `***`.
+fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split_once(':').map_or(user_info, |(user, _)| user);
+            let hidden = if user_info.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{hidden}@{host}{}", &rest[authority_end..])
+        }
+        None => url.to_owned(),
+    }
 }
 
 #[derive(Args)]
@@ -135,32 +191,26 @@ async fn run(command: Command) -> Result<Option<Outcome>, ServerError> {
 }
 
 async fn init(args: InitArgs) -> Result<Outcome, ServerError> {
-    let dir = &args.data.data;
-    std::fs::create_dir_all(dir).map_err(|source| ServerError::Io { action: "create", path: dir.clone(), source })?;
-    let storage = SqliteStorage::open(dir, true).await?;
-    let result = crate::admin::initialize(&storage, &args.vendor_public_key).await;
+    let storage = args.data.open(true).await?;
+    let result = crate::admin::initialize(storage.as_ref(), &args.vendor_public_key).await;
     storage.close().await;
     let initialized = result?;
     let signing = licet_protocol::b64::encode(&initialized.keys.signing);
     let hpke = licet_protocol::b64::encode(&initialized.keys.hpke);
     let status = if initialized.created { "initialized" } else { "already initialized" };
     Ok(Outcome {
-        text: format!("{status} {}\nserver signing key: {signing}\nserver hpke key: {hpke}", dir.display()),
-        json: serde_json::json!({ "data": dir, "created": initialized.created, "signingKey": signing, "hpkeKey": hpke }),
+        text: format!("{status} {}\nserver signing key: {signing}\nserver hpke key: {hpke}", args.data),
+        json: serde_json::json!({ "store": args.data.to_string(), "created": initialized.created, "signingKey": signing, "hpkeKey": hpke }),
     })
 }
 
 /// Runs `f` on the store of an initialized data directory, with the configuration `init`
 /// stored, and closes the store after it.
 async fn with_config<T>(args: &DataArgs, f: impl AsyncFnOnce(&Config) -> Result<T, ServerError>) -> Result<T, ServerError> {
-    let not_initialized = || ServerError::NotInitialized(args.data.clone());
-    if !SqliteStorage::path(&args.data).is_file() {
-        return Err(not_initialized());
-    }
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&args.data, false).await?);
+    let storage = args.open(false).await?;
     let result = match Config::load(storage.clone()).await {
         Ok(Some(config)) => f(&config).await,
-        Ok(None) => Err(not_initialized()),
+        Ok(None) => Err(args.not_initialized()),
         Err(e) => Err(e),
     };
     storage.close().await;
@@ -222,5 +272,15 @@ mod tests {
         assert!(parse_rfc3339("1969-12-31T23:59:59Z").is_err());
         assert!(parse_rfc3339("next tuesday").is_err());
         assert_eq!(rfc3339(u64::MAX), u64::MAX.to_string());
+    }
+
+    #[test]
+    fn a_database_url_is_shown_without_its_password() {
+        let url = "postgres://licet:s3cret@db.example:5432/licet?sslmode=require";
+        assert_eq!(redacted(url), "postgres://licet:***@db.example:5432/licet?sslmode=require");
+        assert_eq!(redacted("postgres://licet@db/licet"), "postgres://licet@db/licet");
+        assert_eq!(redacted("postgres://db/licet"), "postgres://db/licet");
+        assert_eq!(redacted("postgresql://u:p:q@h/d"), "postgresql://u:***@h/d");
+        assert_eq!(redacted("not a url"), "not a url");
     }
 }

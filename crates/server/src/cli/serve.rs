@@ -69,7 +69,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
         let mut stdout = std::io::stdout();
         // A closed stdout must not stop the server: the line is for whoever is listening.
         let _ = writeln!(stdout, "licet-server listening on http://{address}").and_then(|()| stdout.flush());
-        tracing::info!(%address, data = %args.data.data.display(), "serving");
+        tracing::info!(%address, store = %args.data, "serving");
         http::serve(config, listener, shutdown).await
     })
     .await

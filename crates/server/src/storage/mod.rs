@@ -1,11 +1,13 @@
 //! The one storage interface of the server: what the HTTP handlers and the CLI read and write,
-//! as typed records. It holds no SQL: each backend (`sqlite` now, PostgreSQL later) keeps its
-//! dialect and migrations to itself. Every method that changes more than one row does it in one
-//! transaction. The handlers decide the licensing rules; the one decision made here is whether a
-//! claim on a limited pool (a seat, a place in a slot, a trial) fits, because only the
-//! transaction that takes it can know that without a race. Those decisions are the pure
-//! functions below, shared by every backend.
+//! as typed records. It holds no SQL: each backend (`sqlite` for one server, `postgres` for
+//! several) keeps its dialect and migrations to itself. Every method that changes more than one
+//! row does it in one transaction. The handlers decide the licensing rules; the one decision
+//! made here is whether a claim on a limited pool (a seat, a place in a slot, a trial) fits,
+//! because only the transaction that takes it can know that without a race. Those decisions are
+//! the pure functions below, shared by every backend.
 
+mod postgres;
+mod rows;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -13,6 +15,7 @@ use licet_protocol::ids::{DeviceId, Nonce, ReportId};
 use licet_protocol::license::Module;
 use licet_protocol::wire::UsageReport;
 
+pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 
 /// Why a storage operation failed.

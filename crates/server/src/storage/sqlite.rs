@@ -8,21 +8,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use licet_protocol::ids::{DeviceId, Nonce};
-use licet_protocol::license::Module;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, Transaction};
 
+use super::rows::keys::{SERVER_KEYS, TRIAL_DAYS, TRIAL_HANDSHAKE_CODE, TRIAL_OPEN, VENDOR_PUBLIC_KEY};
+use super::rows::{self, device, license_record, project, to_db, usage_columns, usage_total, StoredRow, PROJECT_COLUMNS};
 use super::{
     with_rows, Admission, Admitted, Charging, Recorded, Device, DeviceContact, Imported, LicenseRecord, Project, ReportBatch, Settings, Storage, StorageError,
-    TrialOutcome, TrialSetting, UsageItem, UsageTotal,
+    TrialOutcome, TrialSetting, UsageTotal,
 };
 
 const FILE_NAME: &str = "licet.db";
-const VENDOR_PUBLIC_KEY: &str = "vendor_public_key";
-const SERVER_KEYS: &str = "server_keys";
-const TRIAL_HANDSHAKE_CODE: &str = "trial_handshake_code";
-const TRIAL_DAYS: &str = "trial_days";
-const TRIAL_OPEN: &str = "trial_open";
 
 /// The SQLite store of one data directory.
 pub struct SqliteStorage {
@@ -69,17 +65,6 @@ impl SqliteStorage {
         }
         Ok(values)
     }
-}
-
-/// SQLite integers are signed; every u64 the server stores (times, slots, counts) fits in
-/// one, and a value that does not is refused rather than wrapped.
-fn to_db(value: u64) -> Result<i64, StorageError> {
-    i64::try_from(value).map_err(|_| StorageError::OutOfRange(value))
-}
-
-fn get_u64(row: &SqliteRow, column: &str) -> Result<u64, StorageError> {
-    let value: i64 = row.try_get(column)?;
-    u64::try_from(value).map_err(|_| StorageError::Corrupt(format!("negative {column}")))
 }
 
 /// `?, ?, ?` for an `IN (...)` list of `n` values.
@@ -197,7 +182,7 @@ async fn admit(
         .bind(slot)
         .fetch_one(&mut **tx)
         .await?;
-        let (write, capacity) = claim.decide(get_u64(&row, "in_contact")?, get_u64(&row, "present")? > 0);
+        let (write, capacity) = claim.decide(row.unsigned("in_contact")?, row.unsigned("present")? > 0);
         if write {
             sqlx::query("INSERT INTO slot_contacts (handshake_code, slot, device_id) VALUES (?, ?, ?)")
                 .bind(handshake_code)
@@ -228,59 +213,6 @@ async fn usage_of<'c>(executor: impl sqlx::Executor<'c, Database = Sqlite>, lice
     query.fetch_all(executor).await?.iter().map(usage_total).collect()
 }
 
-fn license_record(row: &SqliteRow) -> Result<LicenseRecord, StorageError> {
-    Ok(LicenseRecord {
-        id: row.try_get("id")?,
-        text: row.try_get("text")?,
-        organization_id: row.try_get("organization_id")?,
-        product: row.try_get("product")?,
-        license_type: row.try_get("license_type")?,
-        expires_at: get_u64(row, "expires_at")?,
-    })
-}
-
-fn project(row: &SqliteRow) -> Result<Project, StorageError> {
-    Ok(Project {
-        handshake_code: row.try_get("handshake_code")?,
-        organization_id: row.try_get("organization_id")?,
-        is_default: row.try_get("is_default")?,
-        session_password_hash: row.try_get("session_password_hash")?,
-        created_at: get_u64(row, "created_at")?,
-    })
-}
-
-fn device(row: &SqliteRow) -> Result<Device, StorageError> {
-    let id: String = row.try_get("device_id")?;
-    let device_id = DeviceId::parse(&id).ok_or_else(|| StorageError::Corrupt(format!("device id {id}")))?;
-    Ok(Device {
-        contact: DeviceContact {
-            device_id,
-            handshake_code: row.try_get("handshake_code")?,
-            domain: row.try_get("domain")?,
-            name: row.try_get("name")?,
-            product: row.try_get("product")?,
-            sdk_version: row.try_get("sdk_version")?,
-        },
-        first_seen: get_u64(row, "first_seen")?,
-        last_seen: get_u64(row, "last_seen")?,
-    })
-}
-
-fn usage_total(row: &SqliteRow) -> Result<UsageTotal, StorageError> {
-    let module: Option<String> = row.try_get("module")?;
-    let symbology: Option<String> = row.try_get("symbology")?;
-    let item = match (module, symbology) {
-        (Some(name), None) => {
-            UsageItem::Pages(Module::parse(&name).ok_or_else(|| StorageError::Corrupt(format!("module {name}")))?)
-        }
-        (None, Some(name)) => UsageItem::Scans(name),
-        _ => return Err(StorageError::Corrupt("a usage row with both or neither of module and symbology".into())),
-    };
-    Ok(UsageTotal { license_id: row.try_get("license_id")?, item, count: get_u64(row, "total")? })
-}
-
-const PROJECT_COLUMNS: &str = "handshake_code, organization_id, is_default, session_password_hash, created_at";
-
 #[async_trait]
 impl Storage for SqliteStorage {
     async fn initialize(&self, settings: &Settings) -> Result<Settings, StorageError> {
@@ -295,12 +227,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn settings(&self) -> Result<Option<Settings>, StorageError> {
-        let [vendor_public_key, server_keys] = self.setting_values([VENDOR_PUBLIC_KEY, SERVER_KEYS]).await?;
-        match (vendor_public_key, server_keys) {
-            (Some(vendor_public_key), Some(server_keys)) => Ok(Some(Settings { vendor_public_key, server_keys })),
-            (None, None) => Ok(None),
-            _ => Err(StorageError::Corrupt("only half of the server settings".into())),
-        }
+        rows::settings(self.setting_values([VENDOR_PUBLIC_KEY, SERVER_KEYS]).await?)
     }
 
     async fn import_license(&self, license: &LicenseRecord, now: u64) -> Result<Imported, StorageError> {
@@ -508,10 +435,7 @@ impl Storage for SqliteStorage {
         let usage = usage_of(&mut *tx, &license_ids).await?;
         let rows = charging.charge(&usage, &new);
         for row in &rows {
-            let (module, symbology) = match &row.item {
-                UsageItem::Pages(module) => (Some(module.as_str()), None),
-                UsageItem::Scans(symbology) => (None, Some(symbology.as_str())),
-            };
+            let (module, symbology) = usage_columns(&row.item);
             sqlx::query("INSERT INTO usage (report_id, license_id, slot, module, symbology, count) VALUES (?, ?, ?, ?, ?, ?)")
                 .bind(row.report_id.to_hyphenated())
                 .bind(&row.license_id)
@@ -532,15 +456,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn trial_setting(&self) -> Result<Option<TrialSetting>, StorageError> {
-        match self.setting_values([TRIAL_HANDSHAKE_CODE, TRIAL_DAYS, TRIAL_OPEN]).await? {
-            [Some(handshake_code), Some(days), Some(open)] => Ok(Some(TrialSetting {
-                handshake_code,
-                days: days.parse().map_err(|_| StorageError::Corrupt(format!("trial days {days}")))?,
-                open: open == "1",
-            })),
-            [None, None, None] => Ok(None),
-            _ => Err(StorageError::Corrupt("only part of the trial setting".into())),
-        }
+        rows::trial_setting(self.setting_values([TRIAL_HANDSHAKE_CODE, TRIAL_DAYS, TRIAL_OPEN]).await?)
     }
 
     async fn set_trial_setting(&self, setting: &TrialSetting) -> Result<(), StorageError> {

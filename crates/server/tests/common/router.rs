@@ -19,14 +19,14 @@ use licet_protocol::wire::{
     self, Authorization, AuthorizeRequest, ErrorBody, Receipt, Renewal, ReportsRequest, ReportsResponse, SealedResponse,
     SlotUsage, UsageReport,
 };
-use licet_server::storage::{SqliteStorage, Storage, UsageItem, UsageTotal};
+use licet_server::storage::{Storage, UsageItem, UsageTotal};
 use licet_server::{admin, router, Config};
 use rand_core::{OsRng, RngCore, TryRngCore};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tower::ServiceExt;
 
-use super::temp_dir;
+use super::open_store;
 
 /// The server's time in these tests: 2027-01-15.
 pub const NOW: u64 = 1_800_000_000_000;
@@ -53,8 +53,7 @@ pub type Answer<T> = Result<T, (StatusCode, ErrorBody)>;
 
 impl Server {
     pub async fn new(name: &str) -> Server {
-        let dir = temp_dir(name);
-        let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir, true).await.unwrap());
+        let storage = open_store(name).await;
         let vendor = VendorKey::generate(&mut OsRng.unwrap_err());
         admin::initialize(storage.as_ref(), &vendor.public_text()).await.unwrap();
         let now = Arc::new(AtomicU64::new(NOW));

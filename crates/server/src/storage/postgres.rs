@@ -1,0 +1,645 @@
+//! The PostgreSQL backend of `Storage`, for several server instances on one database: its
+//! schema brought up to date by the migrations in `migrations/postgres` at every open. Where the
+//! SQLite store relies on SQLite's single writer, this one takes transaction-scoped advisory
+//! locks on what a transaction claims or charges (a license's seats and quota, a project's slot,
+//! a device's trial), always in one order so that two transactions never wait on each other in
+//! a cycle. It decides no license rule: like the SQLite store it applies the shared decisions.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use licet_protocol::ids::{DeviceId, Nonce};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+
+use super::rows::keys::{
+    SERVER_KEYS, TRIAL_DAYS, TRIAL_HANDSHAKE_CODE, TRIAL_OPEN, VENDOR_PUBLIC_KEY,
+};
+use super::rows::{
+    self, device, license_record, project, to_db, usage_columns, usage_total, StoredRow,
+    PROJECT_COLUMNS,
+};
+use super::{
+    with_rows, Admission, Admitted, Charging, Device, DeviceContact, Imported, LicenseRecord,
+    Project, Recorded, ReportBatch, Settings, Storage, StorageError, TrialOutcome, TrialSetting,
+    UsageTotal,
+};
+
+/// How many connections one server instance keeps to the database.
+const MAX_CONNECTIONS: u32 = 16;
+
+/// The PostgreSQL store behind one `postgres://` URL.
+pub struct PostgresStorage {
+    pool: PgPool,
+}
+
+impl PostgresStorage {
+    /// True for the URLs this backend takes (`postgres://` or `postgresql://`).
+    pub fn accepts(url: &str) -> bool {
+        url.starts_with("postgres://") || url.starts_with("postgresql://")
+    }
+
+    /// Connects to the database at `url` and applies the migrations it lacks.
+    pub async fn open(url: &str) -> Result<Self, StorageError> {
+        let options: PgConnectOptions = url.parse()?;
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            // An instance whose database is away answers 500 after this, not never.
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(PostgresStorage { pool })
+    }
+
+    /// The values of these settings keys, in their order; `None` for a key not set.
+    async fn setting_values<const N: usize>(
+        &self,
+        keys: [&str; N],
+    ) -> Result<[Option<String>; N], StorageError> {
+        let found: Vec<(String, String)> =
+            sqlx::query_as("SELECT key, value FROM settings WHERE key = ANY($1)")
+                .bind(keys.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>())
+                .fetch_all(&self.pool)
+                .await?;
+        let mut values = [const { None }; N];
+        for (key, value) in found {
+            if let Some(at) = keys.iter().position(|k| *k == key) {
+                values[at] = Some(value);
+            }
+        }
+        Ok(values)
+    }
+}
+
+/// Takes the advisory locks of `keys` for the rest of the transaction, in the order of their
+/// hashes (the same order in every transaction, so no two can deadlock on them). Two keys that
+/// hash alike share a lock, which only serializes a little more.
+async fn lock(tx: &mut Transaction<'_, Postgres>, keys: Vec<String>) -> Result<(), StorageError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(h) FROM
+         (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY h) AS ordered",
+    )
+    .bind(keys)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// What a transaction of `admission` (and of charging `license_ids`) must hold: each license
+/// whose seats or quota it reads to decide, the project's slot, the device's trial.
+fn lock_keys(
+    device: &DeviceId,
+    handshake_code: &str,
+    admission: &Admission,
+    license_ids: &[String],
+) -> Vec<String> {
+    let mut keys: Vec<String> = license_ids
+        .iter()
+        .map(|id| format!("license:{id}"))
+        .collect();
+    if let Some(claim) = &admission.seat {
+        keys.extend(
+            claim
+                .pools
+                .iter()
+                .map(|pool| format!("license:{}", pool.license_id)),
+        );
+    }
+    if admission.window.is_some() {
+        keys.push(format!("slots:{handshake_code}"));
+    }
+    if admission.trial.is_some() {
+        keys.push(format!("trial:{}", device.to_hyphenated()));
+    }
+    keys
+}
+
+/// Stores a request's nonce; a nonce seen before is a replay.
+async fn insert_nonce(
+    tx: &mut Transaction<'_, Postgres>,
+    nonce: &Nonce,
+    now: u64,
+) -> Result<(), StorageError> {
+    let inserted = sqlx::query(
+        "INSERT INTO nonces (nonce, received_at) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING",
+    )
+    .bind(nonce.to_hyphenated())
+    .bind(to_db(now)?)
+    .execute(&mut **tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(StorageError::ReplayedNonce);
+    }
+    Ok(())
+}
+
+/// Takes what `admission` claims for `device`, inside the transaction of its contact, which
+/// holds the locks of `lock_keys` for it.
+async fn admit(
+    tx: &mut Transaction<'_, Postgres>,
+    device: &DeviceId,
+    handshake_code: &str,
+    now: u64,
+    admission: &Admission,
+) -> Result<Admitted, StorageError> {
+    let device = device.to_hyphenated();
+    let mut admitted = Admitted::default();
+    if let Some(claim) = &admission.trial {
+        let ends_at: Option<i64> =
+            sqlx::query_scalar("SELECT ends_at FROM trials WHERE device_id = $1")
+                .bind(&device)
+                .fetch_optional(&mut **tx)
+                .await?;
+        let outcome = match ends_at {
+            Some(ends_at) if ends_at >= to_db(now)? => TrialOutcome::Granted {
+                ends_at: ends_at as u64,
+            },
+            Some(_) => TrialOutcome::Used,
+            None if !claim.open => TrialOutcome::Closed,
+            None => {
+                let seen: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM devices WHERE device_id = $1)",
+                )
+                .bind(&device)
+                .fetch_one(&mut **tx)
+                .await?;
+                if seen {
+                    TrialOutcome::Used
+                } else {
+                    sqlx::query(
+                        "INSERT INTO trials (device_id, started_at, ends_at) VALUES ($1, $2, $3)",
+                    )
+                    .bind(&device)
+                    .bind(to_db(now)?)
+                    .bind(to_db(claim.ends_at)?)
+                    .execute(&mut **tx)
+                    .await?;
+                    TrialOutcome::Granted {
+                        ends_at: claim.ends_at,
+                    }
+                }
+            }
+        };
+        admitted.trial = Some(outcome);
+        // A refused claim ends the admission: nothing more is taken for a refused device.
+        if admitted.refusal().is_some() {
+            return Ok(admitted);
+        }
+    }
+    if let Some(claim) = &admission.seat {
+        let license_ids: Vec<String> = claim
+            .pools
+            .iter()
+            .map(|pool| pool.license_id.clone())
+            .collect();
+        let live: Vec<(String, String)> =
+            sqlx::query_as("SELECT license_id, device_id FROM seats WHERE held_until >= $1 AND license_id = ANY($2)")
+                .bind(to_db(now)?)
+                .bind(license_ids)
+                .fetch_all(&mut **tx)
+                .await?;
+        let (pool, capacity) = claim.decide(&device, &live);
+        if let Some(pool) = pool {
+            sqlx::query(
+                "INSERT INTO seats (license_id, device_id, held_until) VALUES ($1, $2, $3)
+                 ON CONFLICT (license_id, device_id) DO UPDATE SET held_until = GREATEST(seats.held_until, excluded.held_until)",
+            )
+            .bind(&pool.license_id)
+            .bind(&device)
+            .bind(to_db(pool.held_until)?)
+            .execute(&mut **tx)
+            .await?;
+        }
+        admitted.seat = Some(capacity);
+        if admitted.refusal().is_some() {
+            return Ok(admitted);
+        }
+    }
+    if let Some(claim) = &admission.window {
+        let slot = to_db(claim.slot)?;
+        // Slots before the previous one are of no use to any decision: keep the table small.
+        sqlx::query("DELETE FROM slot_contacts WHERE handshake_code = $1 AND slot < $2")
+            .bind(handshake_code)
+            .bind(slot - 1)
+            .execute(&mut **tx)
+            .await?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS in_contact, COUNT(*) FILTER (WHERE device_id = $1) AS present
+             FROM slot_contacts WHERE handshake_code = $2 AND slot = $3",
+        )
+        .bind(&device)
+        .bind(handshake_code)
+        .bind(slot)
+        .fetch_one(&mut **tx)
+        .await?;
+        let (write, capacity) =
+            claim.decide(row.unsigned("in_contact")?, row.unsigned("present")? > 0);
+        if write {
+            sqlx::query(
+                "INSERT INTO slot_contacts (handshake_code, slot, device_id) VALUES ($1, $2, $3)",
+            )
+            .bind(handshake_code)
+            .bind(slot)
+            .bind(&device)
+            .execute(&mut **tx)
+            .await?;
+        }
+        admitted.window = Some(capacity);
+    }
+    Ok(admitted)
+}
+
+/// The usage totals of these licenses per item, on the pool or inside a transaction.
+async fn usage_of<'c>(
+    executor: impl sqlx::Executor<'c, Database = Postgres>,
+    license_ids: &[String],
+) -> Result<Vec<UsageTotal>, StorageError> {
+    if license_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query(
+        "SELECT license_id, module, symbology, SUM(count)::BIGINT AS total FROM usage WHERE license_id = ANY($1)
+         GROUP BY license_id, module, symbology ORDER BY license_id COLLATE \"C\", module, symbology COLLATE \"C\"",
+    )
+    .bind(license_ids)
+    .fetch_all(executor)
+    .await?
+    .iter()
+    .map(usage_total)
+    .collect()
+}
+
+#[async_trait]
+impl Storage for PostgresStorage {
+    async fn initialize(&self, settings: &Settings) -> Result<Settings, StorageError> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2), ($3, $4) ON CONFLICT (key) DO NOTHING")
+            .bind(VENDOR_PUBLIC_KEY)
+            .bind(&settings.vendor_public_key)
+            .bind(SERVER_KEYS)
+            .bind(&settings.server_keys)
+            .execute(&self.pool)
+            .await?;
+        self.settings().await?.ok_or_else(|| {
+            StorageError::Corrupt("settings vanished while they were written".into())
+        })
+    }
+
+    async fn settings(&self) -> Result<Option<Settings>, StorageError> {
+        rows::settings(
+            self.setting_values([VENDOR_PUBLIC_KEY, SERVER_KEYS])
+                .await?,
+        )
+    }
+
+    async fn import_license(
+        &self,
+        license: &LicenseRecord,
+        now: u64,
+    ) -> Result<Imported, StorageError> {
+        let inserted = sqlx::query(
+            "INSERT INTO licenses (id, text, organization_id, product, license_type, expires_at, imported_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&license.id)
+        .bind(&license.text)
+        .bind(&license.organization_id)
+        .bind(&license.product)
+        .bind(&license.license_type)
+        .bind(to_db(license.expires_at)?)
+        .bind(to_db(now)?)
+        .execute(&self.pool)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            return Ok(Imported::New);
+        }
+        let stored: String = sqlx::query_scalar("SELECT text FROM licenses WHERE id = $1")
+            .bind(&license.id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(if stored == license.text {
+            Imported::AlreadyPresent
+        } else {
+            Imported::IdTaken
+        })
+    }
+
+    async fn licenses(&self) -> Result<Vec<LicenseRecord>, StorageError> {
+        let rows = sqlx::query("SELECT * FROM licenses ORDER BY id COLLATE \"C\"")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(license_record).collect()
+    }
+
+    async fn license(&self, id: &str) -> Result<Option<LicenseRecord>, StorageError> {
+        let row = sqlx::query("SELECT * FROM licenses WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(license_record).transpose()
+    }
+
+    async fn create_project(
+        &self,
+        handshake_code: &str,
+        organization_id: &str,
+        session_password_hash: Option<&str>,
+        now: u64,
+    ) -> Result<Project, StorageError> {
+        let created = sqlx::query(&format!(
+            "INSERT INTO projects ({PROJECT_COLUMNS})
+             VALUES ($1, $2, NOT EXISTS (SELECT 1 FROM projects WHERE organization_id = $2), $3, $4)
+             RETURNING {PROJECT_COLUMNS}"
+        ))
+        .bind(handshake_code)
+        .bind(organization_id)
+        .bind(session_password_hash)
+        .bind(to_db(now)?)
+        .fetch_one(&self.pool)
+        .await;
+        match created {
+            Ok(row) => project(&row),
+            // The other unique index (one default per organization) can only fail when two
+            // projects of a new organization are created at the same instant.
+            Err(sqlx::Error::Database(e))
+                if e.is_unique_violation() && e.constraint() == Some("projects_pkey") =>
+            {
+                Err(StorageError::HandshakeCodeTaken(handshake_code.to_owned()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn project(&self, handshake_code: &str) -> Result<Option<Project>, StorageError> {
+        let row = sqlx::query(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE handshake_code = $1"
+        ))
+        .bind(handshake_code)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(project).transpose()
+    }
+
+    async fn default_project(
+        &self,
+        organization_id: &str,
+    ) -> Result<Option<Project>, StorageError> {
+        let row = sqlx::query(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE organization_id = $1 AND is_default"
+        ))
+        .bind(organization_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(project).transpose()
+    }
+
+    async fn assign_license(
+        &self,
+        handshake_code: &str,
+        license_id: &str,
+        now: u64,
+    ) -> Result<(), StorageError> {
+        let inserted = sqlx::query(
+            "INSERT INTO project_licenses (handshake_code, license_id, assigned_at) VALUES ($1, $2, $3)
+             ON CONFLICT (handshake_code, license_id) DO NOTHING",
+        )
+        .bind(handshake_code)
+        .bind(license_id)
+        .bind(to_db(now)?)
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => Ok(()),
+            // Name the missing side rather than pass on the database's constraint name.
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => Err(
+                if e.constraint() == Some("project_licenses_license_id_fkey") {
+                    StorageError::UnknownLicense(license_id.to_owned())
+                } else {
+                    StorageError::UnknownProject(handshake_code.to_owned())
+                },
+            ),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn project_licenses(
+        &self,
+        handshake_code: &str,
+    ) -> Result<Vec<LicenseRecord>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT l.* FROM project_licenses pl JOIN licenses l ON l.id = pl.license_id
+             WHERE pl.handshake_code = $1 ORDER BY pl.assigned_at, pl.position",
+        )
+        .bind(handshake_code)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(license_record).collect()
+    }
+
+    async fn device_known(
+        &self,
+        device_id: &DeviceId,
+        handshake_code: &str,
+    ) -> Result<bool, StorageError> {
+        let known = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM devices WHERE device_id = $1 AND handshake_code = $2)",
+        )
+        .bind(device_id.to_hyphenated())
+        .bind(handshake_code)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(known)
+    }
+
+    async fn record_authorization(
+        &self,
+        device: &DeviceContact,
+        nonce: &Nonce,
+        now: u64,
+        admission: &Admission,
+    ) -> Result<Admitted, StorageError> {
+        let mut tx = self.pool.begin().await?;
+        insert_nonce(&mut tx, nonce, now).await?;
+        lock(
+            &mut tx,
+            lock_keys(&device.device_id, &device.handshake_code, admission, &[]),
+        )
+        .await?;
+        // Before the device is stored: a trial asks whether the server has seen it.
+        let admitted = admit(
+            &mut tx,
+            &device.device_id,
+            &device.handshake_code,
+            now,
+            admission,
+        )
+        .await?;
+        if admitted.refusal().is_some() {
+            // Dropping the transaction rolls it back: a refused request stores nothing.
+            return Ok(admitted);
+        }
+        sqlx::query(
+            "INSERT INTO devices (device_id, handshake_code, domain, name, product, sdk_version, first_seen, last_seen)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+             ON CONFLICT (device_id, handshake_code) DO UPDATE SET
+                 domain = excluded.domain,
+                 name = COALESCE(excluded.name, devices.name),
+                 product = excluded.product,
+                 sdk_version = excluded.sdk_version,
+                 last_seen = GREATEST(devices.last_seen, excluded.last_seen)",
+        )
+        .bind(device.device_id.to_hyphenated())
+        .bind(&device.handshake_code)
+        .bind(&device.domain)
+        .bind(&device.name)
+        .bind(&device.product)
+        .bind(&device.sdk_version)
+        .bind(to_db(now)?)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(admitted)
+    }
+
+    async fn record_reports(
+        &self,
+        batch: &ReportBatch,
+        charging: &dyn Charging,
+        admission: &Admission,
+    ) -> Result<Recorded, StorageError> {
+        let device_id = batch.device_id.to_hyphenated();
+        let now = to_db(batch.received_at)?;
+        let license_ids = charging.license_ids();
+        let mut tx = self.pool.begin().await?;
+        insert_nonce(&mut tx, &batch.nonce, batch.received_at).await?;
+        lock(
+            &mut tx,
+            lock_keys(
+                &batch.device_id,
+                &batch.handshake_code,
+                admission,
+                &license_ids,
+            ),
+        )
+        .await?;
+        sqlx::query("UPDATE devices SET last_seen = GREATEST(last_seen, $1) WHERE device_id = $2 AND handshake_code = $3")
+            .bind(now)
+            .bind(&device_id)
+            .bind(&batch.handshake_code)
+            .execute(&mut *tx)
+            .await?;
+        // One statement for the batch; a report ID seen before (by this instance or another)
+        // was counted then: it is acknowledged and counted nothing again.
+        let ids: Vec<String> = batch
+            .reports
+            .iter()
+            .map(|r| r.report_id.to_hyphenated())
+            .collect();
+        let inserted: Vec<String> = sqlx::query_scalar(
+            "INSERT INTO reports (report_id, device_id, handshake_code, received_at)
+             SELECT id, $2, $3, $4 FROM unnest($1::text[]) AS id
+             ON CONFLICT (report_id) DO NOTHING RETURNING report_id",
+        )
+        .bind(&ids)
+        .bind(&device_id)
+        .bind(&batch.handshake_code)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let new: Vec<_> = batch
+            .reports
+            .iter()
+            .zip(&ids)
+            .filter(|(_, id)| inserted.contains(id))
+            .map(|(r, _)| r)
+            .collect();
+        // Read under the licenses' locks: no other batch charges them in between.
+        let usage = usage_of(&mut *tx, &license_ids).await?;
+        let rows = charging.charge(&usage, &new);
+        for row in &rows {
+            let (module, symbology) = usage_columns(&row.item);
+            sqlx::query("INSERT INTO usage (report_id, license_id, slot, module, symbology, count) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(row.report_id.to_hyphenated())
+                .bind(&row.license_id)
+                .bind(to_db(row.slot)?)
+                .bind(module)
+                .bind(symbology)
+                .bind(to_db(row.count)?)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let admitted = admit(
+            &mut tx,
+            &batch.device_id,
+            &batch.handshake_code,
+            batch.received_at,
+            admission,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Recorded {
+            admitted,
+            usage: with_rows(usage, &rows, &license_ids),
+        })
+    }
+
+    async fn license_usage(&self, license_ids: &[String]) -> Result<Vec<UsageTotal>, StorageError> {
+        usage_of(&self.pool, license_ids).await
+    }
+
+    async fn trial_setting(&self) -> Result<Option<TrialSetting>, StorageError> {
+        rows::trial_setting(
+            self.setting_values([TRIAL_HANDSHAKE_CODE, TRIAL_DAYS, TRIAL_OPEN])
+                .await?,
+        )
+    }
+
+    async fn set_trial_setting(&self, setting: &TrialSetting) -> Result<(), StorageError> {
+        // One statement: the project must exist (projects are never deleted), and the three
+        // values change together.
+        let written = sqlx::query(
+            "INSERT INTO settings (key, value)
+             SELECT k, v FROM (VALUES ($1, $2), ($3, $4), ($5, $6)) AS t (k, v)
+             WHERE EXISTS (SELECT 1 FROM projects WHERE handshake_code = $2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(TRIAL_HANDSHAKE_CODE)
+        .bind(&setting.handshake_code)
+        .bind(TRIAL_DAYS)
+        .bind(setting.days.to_string())
+        .bind(TRIAL_OPEN)
+        .bind(if setting.open { "1" } else { "0" })
+        .execute(&self.pool)
+        .await?;
+        if written.rows_affected() == 0 {
+            return Err(StorageError::UnknownProject(setting.handshake_code.clone()));
+        }
+        Ok(())
+    }
+
+    async fn devices(&self) -> Result<Vec<Device>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT * FROM devices ORDER BY first_seen, device_id, handshake_code COLLATE \"C\"",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(device).collect()
+    }
+
+    async fn usage(&self) -> Result<Vec<UsageTotal>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT license_id, module, symbology, SUM(count)::BIGINT AS total FROM usage
+             GROUP BY license_id, module, symbology ORDER BY license_id COLLATE \"C\", module, symbology COLLATE \"C\"",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(usage_total).collect()
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,168 @@
+//! Reading stored rows back into the storage records, for every backend: the column names and
+//! types are the same in each backend's schema (text, 64-bit integers, booleans), so one mapper
+//! serves both. It writes nothing and holds no SQL of either dialect.
+
+use licet_protocol::ids::DeviceId;
+use licet_protocol::license::Module;
+use sqlx::{ColumnIndex, Decode, Row, Type};
+
+use super::{Device, DeviceContact, LicenseRecord, Project, StorageError, UsageItem, UsageTotal};
+
+/// A row of a backend whose columns decode into the types the records use.
+pub(super) trait StoredRow {
+    fn text(&self, column: &str) -> Result<String, StorageError>;
+    fn optional_text(&self, column: &str) -> Result<Option<String>, StorageError>;
+    fn flag(&self, column: &str) -> Result<bool, StorageError>;
+    /// A stored time, slot or count: a signed integer in the store, never negative.
+    fn unsigned(&self, column: &str) -> Result<u64, StorageError>;
+}
+
+impl<R: Row> StoredRow for R
+where
+    for<'a> &'a str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Option<String>: Decode<'r, R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn text(&self, column: &str) -> Result<String, StorageError> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn optional_text(&self, column: &str) -> Result<Option<String>, StorageError> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn flag(&self, column: &str) -> Result<bool, StorageError> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn unsigned(&self, column: &str) -> Result<u64, StorageError> {
+        let value: i64 = self.try_get(column)?;
+        u64::try_from(value).map_err(|_| StorageError::Corrupt(format!("negative {column}")))
+    }
+}
+
+/// Every u64 the server stores (times, slots, counts) fits in a signed 64-bit integer, the
+/// integer of both backends; a value that does not is refused rather than wrapped.
+pub(super) fn to_db(value: u64) -> Result<i64, StorageError> {
+    i64::try_from(value).map_err(|_| StorageError::OutOfRange(value))
+}
+
+pub(super) fn license_record<R: StoredRow>(row: &R) -> Result<LicenseRecord, StorageError> {
+    Ok(LicenseRecord {
+        id: row.text("id")?,
+        text: row.text("text")?,
+        organization_id: row.text("organization_id")?,
+        product: row.text("product")?,
+        license_type: row.text("license_type")?,
+        expires_at: row.unsigned("expires_at")?,
+    })
+}
+
+/// The columns `project` reads, in every backend's projects table.
+pub(super) const PROJECT_COLUMNS: &str =
+    "handshake_code, organization_id, is_default, session_password_hash, created_at";
+
+pub(super) fn project<R: StoredRow>(row: &R) -> Result<Project, StorageError> {
+    Ok(Project {
+        handshake_code: row.text("handshake_code")?,
+        organization_id: row.text("organization_id")?,
+        is_default: row.flag("is_default")?,
+        session_password_hash: row.optional_text("session_password_hash")?,
+        created_at: row.unsigned("created_at")?,
+    })
+}
+
+pub(super) fn device<R: StoredRow>(row: &R) -> Result<Device, StorageError> {
+    let id = row.text("device_id")?;
+    let device_id =
+        DeviceId::parse(&id).ok_or_else(|| StorageError::Corrupt(format!("device id {id}")))?;
+    Ok(Device {
+        contact: DeviceContact {
+            device_id,
+            handshake_code: row.text("handshake_code")?,
+            domain: row.text("domain")?,
+            name: row.optional_text("name")?,
+            product: row.text("product")?,
+            sdk_version: row.text("sdk_version")?,
+        },
+        first_seen: row.unsigned("first_seen")?,
+        last_seen: row.unsigned("last_seen")?,
+    })
+}
+
+/// A row of `license_id, module, symbology, total` (a sum of usage counts).
+pub(super) fn usage_total<R: StoredRow>(row: &R) -> Result<UsageTotal, StorageError> {
+    let item = match (
+        row.optional_text("module")?,
+        row.optional_text("symbology")?,
+    ) {
+        (Some(name), None) => UsageItem::Pages(
+            Module::parse(&name).ok_or_else(|| StorageError::Corrupt(format!("module {name}")))?,
+        ),
+        (None, Some(name)) => UsageItem::Scans(name),
+        _ => {
+            return Err(StorageError::Corrupt(
+                "a usage row with both or neither of module and symbology".into(),
+            ))
+        }
+    };
+    Ok(UsageTotal {
+        license_id: row.text("license_id")?,
+        item,
+        count: row.unsigned("total")?,
+    })
+}
+
+/// The module and symbology columns of a usage row: exactly one is set.
+pub(super) fn usage_columns(item: &UsageItem) -> (Option<&str>, Option<&str>) {
+    match item {
+        UsageItem::Pages(module) => (Some(module.as_str()), None),
+        UsageItem::Scans(symbology) => (None, Some(symbology.as_str())),
+    }
+}
+
+/// The trial setting from its three stored values (all or none set).
+pub(super) fn trial_setting(
+    values: [Option<String>; 3],
+) -> Result<Option<super::TrialSetting>, StorageError> {
+    match values {
+        [Some(handshake_code), Some(days), Some(open)] => Ok(Some(super::TrialSetting {
+            handshake_code,
+            days: days
+                .parse()
+                .map_err(|_| StorageError::Corrupt(format!("trial days {days}")))?,
+            open: open == "1",
+        })),
+        [None, None, None] => Ok(None),
+        _ => Err(StorageError::Corrupt(
+            "only part of the trial setting".into(),
+        )),
+    }
+}
+
+/// The server settings from their two stored values (both or neither set).
+pub(super) fn settings(
+    values: [Option<String>; 2],
+) -> Result<Option<super::Settings>, StorageError> {
+    match values {
+        [Some(vendor_public_key), Some(server_keys)] => Ok(Some(super::Settings {
+            vendor_public_key,
+            server_keys,
+        })),
+        [None, None] => Ok(None),
+        _ => Err(StorageError::Corrupt(
+            "only half of the server settings".into(),
+        )),
+    }
+}
+
+/// The settings keys both backends store.
+pub(super) mod keys {
+    pub const VENDOR_PUBLIC_KEY: &str = "vendor_public_key";
+    pub const SERVER_KEYS: &str = "server_keys";
+    pub const TRIAL_HANDSHAKE_CODE: &str = "trial_handshake_code";
+    pub const TRIAL_DAYS: &str = "trial_days";
+    pub const TRIAL_OPEN: &str = "trial_open";
+}
