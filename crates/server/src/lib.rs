@@ -7,6 +7,7 @@ pub mod admin;
 pub mod api;
 pub mod cli;
 mod error;
+pub mod housekeeping;
 pub mod http;
 mod password;
 mod random;

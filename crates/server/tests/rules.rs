@@ -13,6 +13,7 @@ use licet_protocol::ids::{DeviceId, ReportId};
 use licet_protocol::license::{ActivePeriod, LicenseFile, LicenseType, Module, Tolerance, DAY_MS};
 use licet_protocol::wire::{Authorization, LicenseState, SlotUsage, UsageReport};
 use licet_protocol::SLOT_MS;
+use licet_server::housekeeping;
 use licet_server::storage::{TrialSetting, UsageItem};
 
 const YEAR: u64 = 365 * DAY_MS;
@@ -186,6 +187,43 @@ async fn per_device_seats_stop_at_the_limit_plus_10_percent_and_lapse_after_the_
     assert_refused(server.authorize_on_code(devices[10]).await, StatusCode::FORBIDDEN, "DEVICE_LIMIT_REACHED");
     assert_eq!(send(&server, devices[10], scans(3)).await, Err("DEVICE_LIMIT_REACHED".into()));
     assert_eq!(server.scans_of("L-devices").await, 4, "the refused device's scans are counted all the same");
+}
+
+#[tokio::test]
+async fn housekeeping_releases_lapsed_seats_and_devices_shows_it() {
+    let server = Server::new("rules-housekeeping").await;
+    server.import(&device_license("L-devices", LicenseType::PerDevice, 10, Some(ActivePeriod::Daily), NOW + YEAR)).await;
+    server.project(CODE, None, &["L-devices"]).await;
+    let (early, late) = (new_device(), new_device());
+    server.authorize_on_code(early).await.unwrap();
+    server.set_now(NOW + DAY_MS / 2);
+    server.authorize_on_code(late).await.unwrap();
+    let seats = |devices: Vec<licet_server::storage::Device>| devices.iter().map(|d| d.seat_held_until).collect::<Vec<_>>();
+    assert_eq!(seats(server.storage.devices().await.unwrap()), [Some(NOW + DAY_MS), Some(NOW + DAY_MS + DAY_MS / 2)]);
+
+    // A day after the first contact, the early device's seat has lapsed, and a sweep releases
+    // it; the late one's is kept.
+    server.set_now(NOW + DAY_MS + 1);
+    let swept = housekeeping::sweep(&server.config).await.unwrap();
+    assert_eq!(swept.seats, 1);
+    assert_eq!(seats(server.storage.devices().await.unwrap()), [None, Some(NOW + DAY_MS + DAY_MS / 2)]);
+    assert_eq!(housekeeping::sweep(&server.config).await.unwrap().seats, 0, "nothing left to release");
+
+    // The task `serve` runs sweeps by itself at its interval.
+    server.set_now(NOW + 2 * DAY_MS);
+    let task = tokio::spawn(housekeeping::run(server.config.clone(), std::time::Duration::from_millis(20)));
+    let mut released = false;
+    for _ in 0..500 {
+        if seats(server.storage.devices().await.unwrap()) == [None, None] {
+            released = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    task.abort();
+    assert!(released, "the housekeeping task released the late seat within 5 s");
+    // A released seat is a free seat: the early device takes one again.
+    assert_eq!(server.authorize_on_code(early).await.unwrap().state, LicenseState::Valid);
 }
 
 #[tokio::test]

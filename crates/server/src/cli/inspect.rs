@@ -43,7 +43,8 @@ pub async fn devices(args: &DataArgs) -> Result<Outcome, ServerError> {
             let c = &d.contact;
             let name = c.name.as_deref().unwrap_or("-");
             let id = c.device_id.to_hyphenated();
-            format!("{id}  {}  {}  {name}  last seen {}", c.handshake_code, c.domain, rfc3339(d.last_seen))
+            let seat = d.seat_held_until.map_or_else(|| "no seat".to_owned(), |until| format!("seat until {}", rfc3339(until)));
+            format!("{id}  {}  {}  {name}  last seen {}  {seat}", c.handshake_code, c.domain, rfc3339(d.last_seen))
         })
         .collect();
     let json: Vec<Value> = devices
@@ -52,7 +53,7 @@ pub async fn devices(args: &DataArgs) -> Result<Outcome, ServerError> {
             let c = &d.contact;
             json!({
                 "deviceId": c.device_id.to_hyphenated(), "handshakeCode": c.handshake_code, "domain": c.domain,
-                "name": c.name, "firstSeen": d.first_seen, "lastSeen": d.last_seen,
+                "name": c.name, "firstSeen": d.first_seen, "lastSeen": d.last_seen, "seatHeldUntil": d.seat_held_until,
             })
         })
         .collect();

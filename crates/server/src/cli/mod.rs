@@ -3,6 +3,7 @@
 //! stderr with exit code 1. Usage errors are clap's (exit code 2). It holds no licensing logic
 //! of its own: commands call `admin`, `storage` and `http`.
 
+mod backup;
 mod inspect;
 mod license;
 mod project;
@@ -59,6 +60,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Show a license file or license key as readable JSON.
     Decode(inspect::DecodeArgs),
+    /// Copy an SQLite store to a file while the server may be serving from it.
+    Backup(backup::BackupArgs),
 }
 
 /// Where the store of every store command is: a data directory (SQLite) or a PostgreSQL
@@ -186,6 +189,7 @@ async fn run(command: Command) -> Result<Option<Outcome>, ServerError> {
             return Ok(None);
         }
         Command::Decode(args) => inspect::decode(&args)?,
+        Command::Backup(args) => backup::run(args).await?,
     };
     Ok(Some(outcome))
 }

@@ -6,13 +6,14 @@ use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 use tokio::net::TcpListener;
 
 use super::{with_config, DataArgs};
 use crate::error::ServerError;
-use crate::http;
+use crate::{housekeeping, http};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -24,6 +25,9 @@ pub struct ServeArgs {
     /// A directory to serve as static files at `/`.
     #[arg(long, value_name = "DIR")]
     www: Option<PathBuf>,
+    /// How often to release device seats past their active time, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = housekeeping::DEFAULT_INTERVAL.as_secs(), value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    housekeeping_interval: u64,
 }
 
 /// A future that completes at the first Ctrl-C or SIGTERM. The handlers are registered now,
@@ -70,7 +74,10 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
         // A closed stdout must not stop the server: the line is for whoever is listening.
         let _ = writeln!(stdout, "licet-server listening on http://{address}").and_then(|()| stdout.flush());
         tracing::info!(%address, store = %args.data, "serving");
-        http::serve(config, listener, shutdown).await
+        let housekeeping = tokio::spawn(housekeeping::run(config.clone(), Duration::from_secs(args.housekeeping_interval)));
+        let served = http::serve(config, listener, shutdown).await;
+        housekeeping.abort();
+        served
     })
     .await
 }

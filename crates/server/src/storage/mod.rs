@@ -103,6 +103,18 @@ pub struct Device {
     pub contact: DeviceContact,
     pub first_seen: u64,
     pub last_seen: u64,
+    /// Until when its seat of a per-device license of its project is held (a past time for a
+    /// lapsed seat that housekeeping has not released yet); `None` when it holds none.
+    pub seat_held_until: Option<u64>,
+}
+
+/// What one housekeeping sweep released.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Seats whose time had passed.
+    pub seats: u64,
+    /// Records of devices in contact in slots before the previous one.
+    pub slot_contacts: u64,
 }
 
 /// What one usage row counts.
@@ -397,6 +409,10 @@ pub trait Storage: Send + Sync {
 
     /// Sets up the public trial, or changes it.
     async fn set_trial_setting(&self, setting: &TrialSetting) -> Result<(), StorageError>;
+
+    /// Releases the seats held no longer at `now` and forgets the devices in contact in slots
+    /// before the previous one: records no decision needs any more.
+    async fn sweep(&self, now: u64) -> Result<Swept, StorageError>;
 
     /// Every device of every project.
     async fn devices(&self) -> Result<Vec<Device>, StorageError>;

@@ -17,11 +17,11 @@ use super::rows::keys::{
 };
 use super::rows::{
     self, device, license_record, project, to_db, usage_columns, usage_total, StoredRow,
-    PROJECT_COLUMNS,
+    DEVICES_QUERY, PROJECT_COLUMNS,
 };
 use super::{
     with_rows, Admission, Admitted, Charging, Device, DeviceContact, Imported, LicenseRecord,
-    Project, Recorded, ReportBatch, Settings, Storage, StorageError, TrialOutcome, TrialSetting,
+    Project, Recorded, ReportBatch, Settings, Storage, StorageError, Swept, TrialOutcome, TrialSetting,
     UsageTotal,
 };
 
@@ -620,12 +620,17 @@ impl Storage for PostgresStorage {
         Ok(())
     }
 
+    async fn sweep(&self, now: u64) -> Result<Swept, StorageError> {
+        let mut tx = self.pool.begin().await?;
+        let seats = sqlx::query("DELETE FROM seats WHERE held_until < $1").bind(to_db(now)?).execute(&mut *tx).await?;
+        let slot = to_db(licet_protocol::slot_of(now))?;
+        let contacts = sqlx::query("DELETE FROM slot_contacts WHERE slot < $1").bind(slot - 1).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(Swept { seats: seats.rows_affected(), slot_contacts: contacts.rows_affected() })
+    }
+
     async fn devices(&self) -> Result<Vec<Device>, StorageError> {
-        let rows = sqlx::query(
-            "SELECT * FROM devices ORDER BY first_seen, device_id, handshake_code COLLATE \"C\"",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(DEVICES_QUERY).fetch_all(&self.pool).await?;
         rows.iter().map(device).collect()
     }
 

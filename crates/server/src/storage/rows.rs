@@ -15,6 +15,8 @@ pub(super) trait StoredRow {
     fn flag(&self, column: &str) -> Result<bool, StorageError>;
     /// A stored time, slot or count: a signed integer in the store, never negative.
     fn unsigned(&self, column: &str) -> Result<u64, StorageError>;
+    /// `unsigned`, or `None` for NULL.
+    fn optional_unsigned(&self, column: &str) -> Result<Option<u64>, StorageError>;
 }
 
 impl<R: Row> StoredRow for R
@@ -24,6 +26,7 @@ where
     for<'r> Option<String>: Decode<'r, R::Database>,
     for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Option<i64>: Decode<'r, R::Database>,
 {
     fn text(&self, column: &str) -> Result<String, StorageError> {
         Ok(self.try_get(column)?)
@@ -40,6 +43,11 @@ where
     fn unsigned(&self, column: &str) -> Result<u64, StorageError> {
         let value: i64 = self.try_get(column)?;
         u64::try_from(value).map_err(|_| StorageError::Corrupt(format!("negative {column}")))
+    }
+
+    fn optional_unsigned(&self, column: &str) -> Result<Option<u64>, StorageError> {
+        let value: Option<i64> = self.try_get(column)?;
+        value.map(|v| u64::try_from(v).map_err(|_| StorageError::Corrupt(format!("negative {column}")))).transpose()
     }
 }
 
@@ -59,6 +67,14 @@ pub(super) fn license_record<R: StoredRow>(row: &R) -> Result<LicenseRecord, Sto
         expires_at: row.unsigned("expires_at")?,
     })
 }
+
+/// The devices with their seats, in the columns `device` reads, in the order `devices` lists
+/// them; the same SQL in both backends. A device's seat is its latest `held_until` on a license
+/// of its project: a past time until housekeeping releases it, then none.
+pub(super) const DEVICES_QUERY: &str = "SELECT d.*, (SELECT MAX(s.held_until) FROM seats s
+     JOIN project_licenses pl ON pl.license_id = s.license_id
+     WHERE s.device_id = d.device_id AND pl.handshake_code = d.handshake_code) AS seat_held_until
+     FROM devices d ORDER BY d.first_seen, d.device_id, d.handshake_code";
 
 /// The columns `project` reads, in every backend's projects table.
 pub(super) const PROJECT_COLUMNS: &str =
@@ -89,6 +105,7 @@ pub(super) fn device<R: StoredRow>(row: &R) -> Result<Device, StorageError> {
         },
         first_seen: row.unsigned("first_seen")?,
         last_seen: row.unsigned("last_seen")?,
+        seat_held_until: row.optional_unsigned("seat_held_until")?,
     })
 }
 

@@ -12,10 +12,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::rows::keys::{SERVER_KEYS, TRIAL_DAYS, TRIAL_HANDSHAKE_CODE, TRIAL_OPEN, VENDOR_PUBLIC_KEY};
-use super::rows::{self, device, license_record, project, to_db, usage_columns, usage_total, StoredRow, PROJECT_COLUMNS};
+use super::rows::{self, device, license_record, project, to_db, usage_columns, usage_total, StoredRow, DEVICES_QUERY, PROJECT_COLUMNS};
 use super::{
-    with_rows, Admission, Admitted, Charging, Recorded, Device, DeviceContact, Imported, LicenseRecord, Project, ReportBatch, Settings, Storage, StorageError,
-    TrialOutcome, TrialSetting, UsageTotal,
+    with_rows, Admission, Admitted, Charging, Recorded, Device, DeviceContact, Imported, LicenseRecord, Project, ReportBatch, Settings,
+    Storage, StorageError, Swept, TrialOutcome, TrialSetting, UsageTotal,
 };
 
 const FILE_NAME: &str = "licet.db";
@@ -47,6 +47,13 @@ impl SqliteStorage {
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(SqliteStorage { pool })
+    }
+
+    /// Writes a consistent copy of the whole store to `out`, a file that must not exist: one
+    /// read snapshot, so writers go on meanwhile and the copy holds whole transactions only.
+    pub async fn backup(&self, out: &str) -> Result<(), StorageError> {
+        sqlx::query("VACUUM INTO ?").bind(out).execute(&self.pool).await?;
+        Ok(())
     }
 
     /// The values of these settings keys, in their order; `None` for a key not set.
@@ -482,9 +489,17 @@ impl Storage for SqliteStorage {
         Ok(())
     }
 
+    async fn sweep(&self, now: u64) -> Result<Swept, StorageError> {
+        let mut tx = self.pool.begin().await?;
+        let seats = sqlx::query("DELETE FROM seats WHERE held_until < ?").bind(to_db(now)?).execute(&mut *tx).await?;
+        let slot = to_db(licet_protocol::slot_of(now))?;
+        let contacts = sqlx::query("DELETE FROM slot_contacts WHERE slot < ?").bind(slot - 1).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(Swept { seats: seats.rows_affected(), slot_contacts: contacts.rows_affected() })
+    }
+
     async fn devices(&self) -> Result<Vec<Device>, StorageError> {
-        let rows =
-            sqlx::query("SELECT * FROM devices ORDER BY first_seen, device_id, handshake_code").fetch_all(&self.pool).await?;
+        let rows = sqlx::query(DEVICES_QUERY).fetch_all(&self.pool).await?;
         rows.iter().map(device).collect()
     }
 

@@ -85,4 +85,5 @@ pub async fn open_store(name: &str) -> Arc<dyn Storage> {
     }
 }
 
+pub mod process;
 pub mod router;
