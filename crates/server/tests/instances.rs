@@ -151,10 +151,10 @@ async fn concurrent_reports_at_two_instances_are_counted_once_and_renewed_only_w
         "{refused:?}"
     );
 
-    // Every report again, to both instances at once (a retry after a lost receipt): each copy
-    // is acknowledged and none counts again.
-    let (renewed, refused) = send_all(&instances, &world, &reports, &[0, 1]).await;
-    assert_eq!((renewed, refused.len()), (0, 240));
+    // A third of the reports again, each to both instances at once (a retry after a lost
+    // receipt): each copy is acknowledged and none counts again.
+    let (renewed, refused) = send_all(&instances, &world, &reports[..40], &[0, 1]).await;
+    assert_eq!((renewed, refused.len()), (0, 80));
 
     let storage = open(&world.store).await;
     let usage = storage.usage().await.unwrap();

@@ -44,8 +44,8 @@ impl PostgresStorage {
         let options: PgConnectOptions = url.parse()?;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
-            // An instance whose database is away answers 500 after this, not never.
-            .acquire_timeout(Duration::from_secs(10))
+            // An instance whose database is away or swamped answers 500 after this, not never.
+            .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
