@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::services::ServeDir;
 
+use crate::alerts::AuthStats;
 use crate::api;
 use crate::error::ServerError;
 use crate::storage::Storage;
@@ -48,12 +49,14 @@ pub struct Config {
     /// A directory served as static files at `/`.
     pub www: Option<PathBuf>,
     pub clock: Clock,
+    /// Authorization outcomes per project, which the alert checks read.
+    pub auth_stats: Arc<AuthStats>,
 }
 
 impl Config {
     /// A configuration with the system clock and no static files.
     pub fn new(storage: Arc<dyn Storage>, keys: ServerKeys, vendor_public: VerifyingKey) -> Self {
-        Config { storage, keys: Arc::new(keys), vendor_public, www: None, clock: system_clock() }
+        Config { storage, keys: Arc::new(keys), vendor_public, www: None, clock: system_clock(), auth_stats: Arc::default() }
     }
 
     /// The configuration stored by `licet-server init` in `storage`; `None` before `init`.
@@ -67,6 +70,12 @@ impl Config {
     /// Serves the files of `dir` at `/`.
     pub fn with_www(mut self, dir: PathBuf) -> Self {
         self.www = Some(dir);
+        self
+    }
+
+    /// Counts authorization outcomes in windows of this length.
+    pub fn with_failure_window(mut self, window: std::time::Duration) -> Self {
+        self.auth_stats = Arc::new(AuthStats::new(window));
         self
     }
 

@@ -4,6 +4,7 @@
 //! vendor key (`licet-server license issue`); this server verifies, carries and counts it.
 
 pub mod admin;
+pub mod alerts;
 pub mod api;
 pub mod cli;
 mod error;

@@ -5,7 +5,7 @@
 
 mod error;
 mod guards;
-mod rules;
+pub(crate) mod rules;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -83,13 +83,29 @@ fn trial_claim(trial: Option<&TrialSetting>, handshake_code: &str, now: u64) -> 
     })
 }
 
-/// `POST /v1/authorize`: a signed authorization for one device of one project.
+/// `POST /v1/authorize`: a signed authorization for one device of one project. The outcome of
+/// each request that named a project is counted for the alert on failed authorizations.
 pub(crate) async fn authorize(
     State(config): State<Arc<Config>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SealedResponse>, ApiError> {
-    let (request, key): (AuthorizeRequest, _) = open(&config, Route::Authorize, body)?;
+    let mut project = None;
+    let answer = authorize_device(&config, &headers, body, &mut project).await;
+    if let Some(handshake_code) = project {
+        config.auth_stats.record(&handshake_code, config.now(), answer.is_ok());
+    }
+    answer
+}
+
+/// `authorize`, which sets `resolved` to the project's handshake code once it is known.
+async fn authorize_device(
+    config: &Config,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    resolved: &mut Option<String>,
+) -> Result<Json<SealedResponse>, ApiError> {
+    let (request, key): (AuthorizeRequest, _) = open(config, Route::Authorize, body)?;
     if !request.device_id.is_v4() {
         return Err(ApiError::Malformed);
     }
@@ -104,8 +120,9 @@ pub(crate) async fn authorize(
         present(&request.handshake_code),
     )
     .await?;
+    *resolved = Some(project.handshake_code.clone());
     guards::check_session_password(&project, request.session_password.as_deref()).await?;
-    let items = guards::license_items(&config, &project.handshake_code).await?;
+    let items = guards::license_items(config, &project.handshake_code).await?;
     let in_force = InForce::at(&items, now)?;
     guards::check_domain(in_force.items.iter().copied(), &request.domain)?;
     guards::check_origin(in_force.items.iter().copied(), &request.domain, headers.get(header::ORIGIN))?;

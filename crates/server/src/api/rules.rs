@@ -286,6 +286,32 @@ fn spent(usage: &[UsageTotal]) -> HashMap<(&str, Kind), u64> {
     spent
 }
 
+/// How much of one quota of a license is used: its scans (per scan) or the pages of one of its
+/// modules (per page). What usage alerts watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaUse {
+    /// `scans`, or the module whose pages it counts (`core`, `ocr`, ...).
+    pub item: String,
+    pub used: u64,
+    pub quota: u64,
+}
+
+/// The quotas of `file` and their use in `usage` (totals of any licenses); none for a license
+/// type without a quota.
+pub fn quota_use(file: &LicenseFile, usage: &[UsageTotal]) -> Vec<QuotaUse> {
+    let Some(quota) = file.quota.filter(|_| file.license_type.has_quota()) else { return Vec::new() };
+    let used = spent(usage);
+    let of = |kind: Kind| used.get(&(file.id.as_str(), kind)).copied().unwrap_or(0);
+    match file.license_type {
+        LicenseType::PerScan => vec![QuotaUse { item: "scans".into(), used: of(Kind::Scans), quota }],
+        _ => file
+            .modules
+            .iter()
+            .map(|&module| QuotaUse { item: module.as_str().into(), used: of(Kind::Pages(module)), quota })
+            .collect(),
+    }
+}
+
 /// What the items in force grant a device, before its claims are decided.
 #[derive(Debug, Clone)]
 pub struct Grant {

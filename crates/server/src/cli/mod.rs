@@ -3,6 +3,7 @@
 //! stderr with exit code 1. Usage errors are clap's (exit code 2). It holds no licensing logic
 //! of its own: commands call `admin`, `storage` and `http`.
 
+mod alerts;
 mod backup;
 mod inspect;
 mod license;
@@ -56,6 +57,8 @@ enum Command {
     Usage(DataArgs),
     /// The devices authorized so far.
     Devices(DataArgs),
+    /// The alerts raised so far (usage, expiry, failed authorizations) and their webhook deliveries.
+    Alerts(DataArgs),
     /// Serve the protocol routes (and static files) until Ctrl-C or SIGTERM.
     Serve(serve::ServeArgs),
     /// Show a license file or license key as readable JSON.
@@ -184,6 +187,7 @@ async fn run(command: Command) -> Result<Option<Outcome>, ServerError> {
         Command::Trial(command) => trial::run(command).await?,
         Command::Usage(args) => inspect::usage(&args).await?,
         Command::Devices(args) => inspect::devices(&args).await?,
+        Command::Alerts(args) => alerts::list(&args).await?,
         Command::Serve(args) => {
             serve::run(args).await?;
             return Ok(None);

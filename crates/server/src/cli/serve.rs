@@ -13,7 +13,8 @@ use tokio::net::TcpListener;
 
 use super::{with_config, DataArgs};
 use crate::error::ServerError;
-use crate::{housekeeping, http};
+use super::alerts::AlertArgs;
+use crate::{alerts, housekeeping, http};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -28,6 +29,8 @@ pub struct ServeArgs {
     /// How often to release device seats past their active time, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = housekeeping::DEFAULT_INTERVAL.as_secs(), value_parser = clap::value_parser!(u64).range(1..=86_400))]
     housekeeping_interval: u64,
+    #[command(flatten)]
+    alerts: AlertArgs,
 }
 
 /// A future that completes at the first Ctrl-C or SIGTERM. The handlers are registered now,
@@ -61,8 +64,9 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
             return Err(ServerError::Invalid(format!("--www {} is not a directory: give the directory to serve", dir.display())));
         }
     }
+    let alert_settings = args.alerts.settings()?;
     with_config(&args.data, async |config| {
-        let mut config = config.clone();
+        let mut config = config.clone().with_failure_window(alert_settings.failure_window);
         if let Some(dir) = args.www.clone() {
             config = config.with_www(dir);
         }
@@ -75,8 +79,10 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
         let _ = writeln!(stdout, "licet-server listening on http://{address}").and_then(|()| stdout.flush());
         tracing::info!(%address, store = %args.data, "serving");
         let housekeeping = tokio::spawn(housekeeping::run(config.clone(), Duration::from_secs(args.housekeeping_interval)));
+        let alerts = tokio::spawn(alerts::run(config.clone(), alert_settings.clone()));
         let served = http::serve(config, listener, shutdown).await;
         housekeeping.abort();
+        alerts.abort();
         served
     })
     .await

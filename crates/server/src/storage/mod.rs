@@ -108,6 +108,52 @@ pub struct Device {
     pub seat_held_until: Option<u64>,
 }
 
+/// An alert about to be stored: `key` names what crossed what, so that an alert with a key
+/// stored before is not stored, or delivered, again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAlert {
+    pub key: String,
+    /// `usage`, `expiry` or `authorization-failures`.
+    pub kind: String,
+    /// The license or project it is about.
+    pub subject: String,
+    /// One line for people.
+    pub message: String,
+    pub fired_at: u64,
+}
+
+/// A stored alert and where it stands with each webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub id: u64,
+    pub kind: String,
+    pub subject: String,
+    pub message: String,
+    pub fired_at: u64,
+    pub deliveries: Vec<Delivery>,
+}
+
+/// The delivery of one alert to one webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub url: String,
+    pub attempts: u64,
+    /// When it is tried next (or, while a server attempts it, until when that server holds it).
+    pub next_attempt_at: u64,
+    pub delivered_at: Option<u64>,
+    pub last_error: Option<String>,
+    /// True when the retries ran out.
+    pub gave_up: bool,
+}
+
+/// How an attempt to deliver an alert to a webhook ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    Delivered { at: u64 },
+    /// Failed; tried again at `retry_at`, or never again when `None`.
+    Failed { error: String, retry_at: Option<u64> },
+}
+
 /// What one housekeeping sweep released.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Swept {
@@ -413,6 +459,21 @@ pub trait Storage: Send + Sync {
     /// Releases the seats held no longer at `now` and forgets the devices in contact in slots
     /// before the previous one: records no decision needs any more.
     async fn sweep(&self, now: u64) -> Result<Swept, StorageError>;
+
+    /// Stores an alert with a delivery due now to each of `webhooks`, unless an alert with its
+    /// key is stored: `None` then, and nothing changes.
+    async fn fire_alert(&self, alert: &NewAlert, webhooks: &[String]) -> Result<Option<Alert>, StorageError>;
+
+    /// Every alert, oldest first, with its deliveries.
+    async fn alerts(&self) -> Result<Vec<Alert>, StorageError>;
+
+    /// Takes up to `limit` deliveries due at `now` for this server to attempt: each is held
+    /// (not due for any server) until `held_until`, when it is due again if no attempt ended.
+    /// Each comes with its alert (whose `deliveries` list only it).
+    async fn take_due_deliveries(&self, now: u64, held_until: u64, limit: u32) -> Result<Vec<Alert>, StorageError>;
+
+    /// Records how an attempt to deliver alert `alert_id` to `url` ended.
+    async fn finish_delivery(&self, alert_id: u64, url: &str, attempt: &Attempt) -> Result<(), StorageError>;
 
     /// Every device of every project.
     async fn devices(&self) -> Result<Vec<Device>, StorageError>;

@@ -21,7 +21,7 @@ use super::rows::{
 };
 use super::{
     with_rows, Admission, Admitted, Charging, Device, DeviceContact, Imported, LicenseRecord,
-    Project, Recorded, ReportBatch, Settings, Storage, StorageError, Swept, TrialOutcome, TrialSetting,
+    Project, Recorded, ReportBatch, Settings, Storage, StorageError, Swept, Alert, Attempt, Delivery, NewAlert, TrialOutcome, TrialSetting,
     UsageTotal,
 };
 
@@ -627,6 +627,107 @@ impl Storage for PostgresStorage {
         let contacts = sqlx::query("DELETE FROM slot_contacts WHERE slot < $1").bind(slot - 1).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(Swept { seats: seats.rows_affected(), slot_contacts: contacts.rows_affected() })
+    }
+
+    async fn fire_alert(&self, alert: &NewAlert, webhooks: &[String]) -> Result<Option<Alert>, StorageError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO alerts (key, kind, subject, message, fired_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (key) DO NOTHING RETURNING *",
+        )
+        .bind(&alert.key)
+        .bind(&alert.kind)
+        .bind(&alert.subject)
+        .bind(&alert.message)
+        .bind(to_db(alert.fired_at)?)
+        .fetch_optional(&mut *tx)
+        .await?;
+        // Fired before, by this server or another: nothing more to do.
+        let Some(row) = row else { return Ok(None) };
+        let mut stored = rows::alert(&row)?;
+        for url in webhooks {
+            sqlx::query("INSERT INTO alert_deliveries (alert_id, url, next_attempt_at) VALUES ($1, $2, $3)")
+                .bind(to_db(stored.id)?)
+                .bind(url)
+                .bind(to_db(alert.fired_at)?)
+                .execute(&mut *tx)
+                .await?;
+            stored.deliveries.push(Delivery {
+                url: url.clone(),
+                attempts: 0,
+                next_attempt_at: alert.fired_at,
+                delivered_at: None,
+                last_error: None,
+                gave_up: false,
+            });
+        }
+        tx.commit().await?;
+        Ok(Some(stored))
+    }
+
+    async fn alerts(&self) -> Result<Vec<Alert>, StorageError> {
+        let alerts = sqlx::query("SELECT * FROM alerts ORDER BY fired_at, id").fetch_all(&self.pool).await?;
+        let deliveries = sqlx::query("SELECT * FROM alert_deliveries ORDER BY alert_id, url").fetch_all(&self.pool).await?;
+        Ok(rows::with_deliveries(
+            alerts.iter().map(rows::alert).collect::<Result<_, _>>()?,
+            deliveries.iter().map(rows::delivery).collect::<Result<_, _>>()?,
+        ))
+    }
+
+    async fn take_due_deliveries(&self, now: u64, held_until: u64, limit: u32) -> Result<Vec<Alert>, StorageError> {
+        let mut tx = self.pool.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE alert_deliveries d SET next_attempt_at = $1
+             FROM (SELECT alert_id, url FROM alert_deliveries
+                   WHERE delivered_at IS NULL AND NOT gave_up AND next_attempt_at <= $2
+                   ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) AS due
+             WHERE d.alert_id = due.alert_id AND d.url = due.url RETURNING d.*",
+        )
+        .bind(to_db(held_until)?)
+        .bind(to_db(now)?)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        let deliveries: Vec<(u64, Delivery)> = claimed.iter().map(rows::delivery).collect::<Result<_, _>>()?;
+        if deliveries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = deliveries.iter().map(|(id, _)| to_db(*id)).collect::<Result<_, _>>()?;
+        let rows = sqlx::query("SELECT * FROM alerts WHERE id = ANY($1) ORDER BY fired_at, id")
+            .bind(ids)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        // One alert per delivery, each listing only that delivery.
+        let alerts: Vec<Alert> = rows.iter().map(rows::alert).collect::<Result<_, _>>()?;
+        Ok(deliveries
+            .into_iter()
+            .filter_map(|(id, delivery)| {
+                alerts.iter().find(|a| a.id == id).map(|a| Alert { deliveries: vec![delivery], ..a.clone() })
+            })
+            .collect())
+    }
+
+    async fn finish_delivery(&self, alert_id: u64, url: &str, attempt: &Attempt) -> Result<(), StorageError> {
+        let (delivered_at, error, retry_at, gave_up) = match attempt {
+            Attempt::Delivered { at } => (Some(to_db(*at)?), None, None, false),
+            Attempt::Failed { error, retry_at: Some(at) } => (None, Some(error.as_str()), Some(to_db(*at)?), false),
+            Attempt::Failed { error, retry_at: None } => (None, Some(error.as_str()), None, true),
+        };
+        sqlx::query(
+            "UPDATE alert_deliveries SET attempts = attempts + 1, delivered_at = $1, last_error = $2,
+                 next_attempt_at = COALESCE($3, next_attempt_at), gave_up = $4
+             WHERE alert_id = $5 AND url = $6",
+        )
+        .bind(delivered_at)
+        .bind(error)
+        .bind(retry_at)
+        .bind(gave_up)
+        .bind(to_db(alert_id)?)
+        .bind(url)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn devices(&self) -> Result<Vec<Device>, StorageError> {

@@ -76,6 +76,42 @@ pub(super) const DEVICES_QUERY: &str = "SELECT d.*, (SELECT MAX(s.held_until) FR
      WHERE s.device_id = d.device_id AND pl.handshake_code = d.handshake_code) AS seat_held_until
      FROM devices d ORDER BY d.first_seen, d.device_id, d.handshake_code";
 
+pub(super) fn alert<R: StoredRow>(row: &R) -> Result<super::Alert, StorageError> {
+    Ok(super::Alert {
+        id: row.unsigned("id")?,
+        kind: row.text("kind")?,
+        subject: row.text("subject")?,
+        message: row.text("message")?,
+        fired_at: row.unsigned("fired_at")?,
+        deliveries: Vec::new(),
+    })
+}
+
+/// A delivery row and the alert it belongs to.
+pub(super) fn delivery<R: StoredRow>(row: &R) -> Result<(u64, super::Delivery), StorageError> {
+    Ok((
+        row.unsigned("alert_id")?,
+        super::Delivery {
+            url: row.text("url")?,
+            attempts: row.unsigned("attempts")?,
+            next_attempt_at: row.unsigned("next_attempt_at")?,
+            delivered_at: row.optional_unsigned("delivered_at")?,
+            last_error: row.optional_text("last_error")?,
+            gave_up: row.flag("gave_up")?,
+        },
+    ))
+}
+
+/// Alerts with their deliveries attached, in the alerts' order.
+pub(super) fn with_deliveries(mut alerts: Vec<super::Alert>, deliveries: Vec<(u64, super::Delivery)>) -> Vec<super::Alert> {
+    for (alert_id, delivery) in deliveries {
+        if let Some(alert) = alerts.iter_mut().find(|a| a.id == alert_id) {
+            alert.deliveries.push(delivery);
+        }
+    }
+    alerts
+}
+
 /// The columns `project` reads, in every backend's projects table.
 pub(super) const PROJECT_COLUMNS: &str =
     "handshake_code, organization_id, is_default, session_password_hash, created_at";
