@@ -16,6 +16,7 @@ use rand_core::{OsRng, RngCore, TryRngCore, UnwrapErr};
 
 use crate::core::clock::{Agreement, Reading, TimeGuard};
 use crate::core::error::LicetError;
+use crate::core::failover::{self, Failover};
 use crate::core::ledger::{self, OutboxReport, Tally, UsageItem};
 use crate::core::session::{self, AuthorizeParams, Pending, Renewal, Target};
 use crate::core::status::{self, Status};
@@ -66,6 +67,8 @@ struct State {
     time: TimeGuard,
     /// The trusted time last written to the cache.
     saved_time_ms: u64,
+    /// Which license server to ask first.
+    failover: Failover,
 }
 
 impl State {
@@ -248,13 +251,31 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         Ok(())
     }
 
-    /// Posts to the main server, then to each standby while none answers.
-    async fn post(&self, route: Route, body: &SealedRequest) -> Result<SealedResponse, LicetError> {
+    /// Sends one request to the license key's servers in the order `core::failover` gives,
+    /// until one answers: a refusal is an answer too and ends the search; no answer, a captive
+    /// portal's page or a server's own failure (`ErrorCode::is_unreachable`) moves on to the
+    /// next server. `seal` builds the request afresh for each server, with its own nonce: a
+    /// server that stored a request and then failed to answer must not make the next server,
+    /// on the same store, refuse the retry as a replay. What the request carries is the same on
+    /// every server, so a report retried elsewhere is counted once, by its report ID.
+    async fn post(
+        &self,
+        route: Route,
+        seal: &mut dyn FnMut() -> Result<(SealedRequest, Pending), LicetError>,
+    ) -> Result<(SealedResponse, Pending), LicetError> {
+        // The device clock, as for the report schedule: the back-off decides no license.
+        let order = self.state.borrow().failover.order(self.target.servers.len(), self.clock.now_ms());
         let mut outcome = Err(ErrorCode::NetworkError.into());
-        for url in self.target.urls(route) {
-            outcome = self.transport.post(&url, body).await.and_then(session::sealed_body);
-            if !matches!(&outcome, Err(e) if e.code.is_unreachable()) {
-                break;
+        let mut main_failed = false;
+        for (server, url) in order.into_iter().filter_map(|server| Some((server, self.target.url(server, route)?))) {
+            let (request, pending) = seal()?;
+            outcome = self.transport.post(&url, &request).await.and_then(session::sealed_body).map(|body| (body, pending));
+            match &outcome {
+                Err(error) if error.code.is_unreachable() => main_failed |= server == failover::MAIN,
+                _ => {
+                    self.state.borrow_mut().failover.answered(server, main_failed, self.clock.now_ms());
+                    break;
+                }
             }
         }
         outcome
@@ -290,8 +311,8 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
 
     async fn authorize(&self, params: &AuthorizeParams) -> Result<(), LicetError> {
         let result = async {
-            let (request, pending) = session::authorize_request(&self.target, self.device_id, params, self.clock.now_ms(), &mut rng())?;
-            let response = self.post(Route::Authorize, &request).await?;
+            let mut seal = || session::authorize_request(&self.target, self.device_id, params, self.clock.now_ms(), &mut rng());
+            let (response, pending) = self.post(Route::Authorize, &mut seal).await?;
             let (signed, authorization) = session::accept_authorization(&pending, &response, &self.target)?;
             self.accept(signed, authorization).await
         }
@@ -412,9 +433,9 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
 
     async fn send_reports(&self, handshake_code: &str, reports: Vec<UsageReport>) -> Result<usize, LicetError> {
         let sent: Vec<ReportId> = reports.iter().map(|r| r.report_id).collect();
-        let (request, pending): (SealedRequest, Pending) =
-            session::reports_request(&self.target, self.device_id, handshake_code, &self.domain, reports, self.clock.now_ms(), &mut rng())?;
-        let response = self.post(Route::Reports, &request).await?;
+        let mut message = session::reports_message(self.device_id, handshake_code, &self.domain, reports);
+        let mut seal = || session::reports_request(&self.target, &mut message, self.clock.now_ms(), &mut rng());
+        let (response, pending) = self.post(Route::Reports, &mut seal).await?;
         let (accepted, renewal) = session::accept_receipt(&pending, &response, &self.target)?;
         // Only IDs this request sent may be deleted, each once, whatever else a receipt names.
         let deletable: Vec<ReportId> = sent.into_iter().filter(|id| accepted.contains(id)).collect();

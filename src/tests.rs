@@ -1,6 +1,6 @@
 //! The engine against the in-memory twins: authorization, counting, flushing exactly once,
-//! offline start within the grace period, refusals of forged answers, refused renewals, and
-//! the status changes that listeners are told of.
+//! offline start within the grace period, refusals of forged answers, refused renewals, the
+//! status changes that listeners are told of, and failover from the main server to a standby.
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -18,6 +18,7 @@ use rand_core::{OsRng, TryRngCore};
 
 use crate::core::dedup::Deduplicator;
 use crate::core::error::LicetError;
+use crate::core::failover::FIRST_RETRY_MS;
 use crate::core::ledger::UsageItem;
 use crate::core::session::{AuthorizeParams, Project, Target};
 use crate::core::status::{Status, StatusWatch};
@@ -629,4 +630,163 @@ fn listeners_are_told_of_tolerance_refusals_and_the_end_of_the_grace_and_of_noth
     assert_eq!(ready(engine.count_pages(Module::Core, 1)).unwrap_err().code, ErrorCode::GraceExpired);
     assert_eq!(told(engine.status()), Some(("expired", Some(ErrorCode::GraceExpired))));
     assert_eq!(told(engine.status()), None, "told once");
+}
+
+// Failover: a main server and a standby on one store, as two `licet-server serve` processes
+// on one data directory are.
+
+const STANDBY_URL: &str = "https://standby.licet.test";
+
+/// The twin reached at two addresses: the main server (`SERVER_URL`) and a standby sharing its
+/// store. Either can be down; the main can also take a request in and then lose its answer, as
+/// a server killed between its commit and its reply does.
+struct Pair<'a> {
+    twin: &'a ServerTwin,
+    main_down: Cell<bool>,
+    main_loses_answers: Cell<bool>,
+    standby_down: Cell<bool>,
+    /// Which server each request went to, in order: 0 the main, 1 the standby.
+    posted: std::cell::RefCell<Vec<usize>>,
+}
+
+impl crate::ports::Transport for &Pair<'_> {
+    async fn post(
+        &self,
+        url: &str,
+        body: &licet_protocol::wire::SealedRequest,
+    ) -> Result<crate::ports::Reply, LicetError> {
+        let main = url.starts_with(&format!("{SERVER_URL}/"));
+        self.posted.borrow_mut().push(if main { 0 } else { 1 });
+        let down = if main { self.main_down.get() } else { self.standby_down.get() };
+        if down {
+            return Err(ErrorCode::NetworkError.into());
+        }
+        let reply = self.twin.post(url, body).await?;
+        if main && self.main_loses_answers.get() {
+            return Err(ErrorCode::NetworkError.into());
+        }
+        Ok(reply)
+    }
+}
+
+impl World {
+    fn pair(&self) -> Pair<'_> {
+        Pair {
+            twin: &self.server,
+            main_down: Cell::new(false),
+            main_loses_answers: Cell::new(false),
+            standby_down: Cell::new(false),
+            posted: std::cell::RefCell::default(),
+        }
+    }
+
+    /// An engine whose license key lists the main server, then the standby.
+    fn start_on<'a>(&'a self, pair: &'a Pair<'a>) -> Result<Engine<&'a MemoryStore, &'a Pair<'a>, &'a MemoryClock>, LicetError> {
+        let key = LicenseKey::new(
+            vec![SERVER_URL.into(), STANDBY_URL.into()],
+            Some(ORGANIZATION.into()),
+            Some(HANDSHAKE.into()),
+            &self.server.keys.public(),
+        );
+        let target = Target::new(key, &self.server.vendor.public_text()).unwrap();
+        ready(Engine::start(&self.store, pair, &self.clock, target, params()))
+    }
+}
+
+/// The servers posted to since the last call.
+fn posted(pair: &Pair) -> Vec<usize> {
+    std::mem::take(&mut *pair.posted.borrow_mut())
+}
+
+#[test]
+fn when_the_main_dies_mid_session_the_standby_takes_the_usage_and_the_authorization_holds() {
+    let world = World::new();
+    let pair = world.pair();
+    let engine = world.start_on(&pair).unwrap();
+    assert_eq!(posted(&pair), [0]);
+    ready(engine.count_pages(Module::Core, 2)).unwrap();
+    pair.main_down.set(true);
+    ready(engine.count_pages(Module::Core, 3)).unwrap();
+    assert_eq!(ready(engine.flush()).unwrap(), Flushed { acknowledged: 1, waiting: 0 });
+    assert_eq!(posted(&pair), [0, 1]);
+    assert_eq!(world.server.pages.borrow().get(&Module::Core), Some(&5));
+    let status = engine.status();
+    assert_eq!((status.state, status.code, status.online), ("valid", None, true));
+    // The standby answered last: the next request goes to it without trying the dead main.
+    ready(engine.count_pages(Module::Core, 1)).unwrap();
+    assert_eq!(ready(engine.flush()).unwrap(), Flushed { acknowledged: 1, waiting: 0 });
+    assert_eq!(posted(&pair), [1]);
+    assert_eq!(world.server.pages.borrow().get(&Module::Core), Some(&6));
+    assert!(world.store.outbox.borrow().is_empty());
+}
+
+#[test]
+fn a_report_the_main_stored_but_could_not_answer_is_counted_once_through_the_standby() {
+    let world = World::new();
+    let pair = world.pair();
+    let engine = world.start_on(&pair).unwrap();
+    pair.main_loses_answers.set(true);
+    ready(engine.count_pages(Module::Core, 4)).unwrap();
+    // The standby gets a request sealed afresh (the main stored the first one's nonce) that
+    // carries the same report: it acknowledges it and counts nothing again.
+    assert_eq!(ready(engine.flush()).unwrap(), Flushed { acknowledged: 1, waiting: 0 });
+    assert_eq!(posted(&pair), [0, 0, 1]);
+    assert_eq!(world.server.pages.borrow().get(&Module::Core), Some(&4));
+    assert!(world.store.outbox.borrow().is_empty());
+}
+
+#[test]
+fn the_client_comes_back_to_the_main_once_the_back_off_has_passed_and_it_answers() {
+    let world = World::new();
+    let pair = world.pair();
+    let engine = world.start_on(&pair).unwrap();
+    let flush_one = |pages| {
+        ready(engine.count_pages(Module::Core, pages)).unwrap();
+        assert_eq!(ready(engine.flush()).unwrap(), Flushed { acknowledged: 1, waiting: 0 });
+    };
+    pair.main_down.set(true);
+    flush_one(1);
+    pair.main_down.set(false);
+    posted(&pair);
+    // The main is up again, but the back-off has not passed: the standby still serves.
+    world.clock.0.set(NOW + FIRST_RETRY_MS - 1);
+    flush_one(1);
+    assert_eq!(posted(&pair), [1]);
+    // It has: the main is asked first, answers, and is the one asked from then on.
+    world.clock.0.set(NOW + FIRST_RETRY_MS);
+    flush_one(1);
+    assert_eq!(posted(&pair), [0]);
+    pair.standby_down.set(true);
+    flush_one(1);
+    assert_eq!(posted(&pair), [0]);
+    assert_eq!(world.server.pages.borrow().get(&Module::Core), Some(&4));
+}
+
+#[test]
+fn a_refusal_by_the_main_is_its_answer_and_no_standby_is_asked() {
+    let world = World::new();
+    let pair = world.pair();
+    world.server.refuse_authorizations.set(Some(ErrorCode::WrongSessionPassword));
+    assert_eq!(world.start_on(&pair).err().map(|e| e.code), Some(ErrorCode::WrongSessionPassword));
+    assert_eq!(posted(&pair), [0]);
+}
+
+#[test]
+fn with_every_server_down_usage_waits_and_the_main_keeps_its_place() {
+    let world = World::new();
+    let pair = world.pair();
+    let engine = world.start_on(&pair).unwrap();
+    posted(&pair);
+    pair.main_down.set(true);
+    pair.standby_down.set(true);
+    ready(engine.count_pages(Module::Core, 2)).unwrap();
+    assert_eq!(ready(engine.flush()).unwrap_err().code, ErrorCode::NetworkError);
+    assert_eq!(posted(&pair), [0, 1]);
+    assert_eq!(world.store.outbox.borrow().len(), 1);
+    // The device was offline, which says nothing of the main: it is still asked first.
+    pair.main_down.set(false);
+    pair.standby_down.set(false);
+    assert_eq!(ready(engine.flush()).unwrap(), Flushed { acknowledged: 1, waiting: 0 });
+    assert_eq!(posted(&pair), [0]);
+    assert_eq!(world.server.pages.borrow().get(&Module::Core), Some(&2));
 }

@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod dedup;
 pub mod error;
+pub mod failover;
 pub mod frame;
 pub mod ledger;
 pub mod schedule;

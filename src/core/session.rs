@@ -52,9 +52,10 @@ impl Target {
         })
     }
 
-    /// The URLs to try for `route`, main server first, then the standbys.
-    pub fn urls(&self, route: Route) -> impl Iterator<Item = String> + '_ {
-        self.servers.iter().map(move |base| format!("{}{}", base.trim_end_matches('/'), route.path()))
+    /// The URL of `route` on the license key's server `server` (0 is the main server, then
+    /// the standbys in the key's order; `core::failover` picks which); `None` past the list.
+    pub fn url(&self, server: usize, route: Route) -> Option<String> {
+        self.servers.get(server).map(|base| format!("{}{}", base.trim_end_matches('/'), route.path()))
     }
 }
 
@@ -147,26 +148,22 @@ pub fn authorize_request<R: RngCore + CryptoRng>(
     seal(target, Route::Authorize, &request, (nonce, device_id, &params.domain), rng)
 }
 
-/// Seals `POST /v1/reports` for one project's reports.
+/// `POST /v1/reports` for one project's reports, before `reports_request` seals it.
+pub fn reports_message(device_id: DeviceId, handshake_code: &str, domain: &str, reports: Vec<UsageReport>) -> ReportsRequest {
+    ReportsRequest { device_id, handshake_code: handshake_code.into(), domain: domain.into(), reports, nonce: Nonce([0; 16]), client_time: 0 }
+}
+
+/// Seals `message` (from `reports_message`) with a fresh nonce and the client time `now`: for
+/// each server tried, the same reports in a request of its own.
 pub fn reports_request<R: RngCore + CryptoRng>(
     target: &Target,
-    device_id: DeviceId,
-    handshake_code: &str,
-    domain: &str,
-    reports: Vec<UsageReport>,
+    message: &mut ReportsRequest,
     now: u64,
     rng: &mut R,
 ) -> Result<(SealedRequest, Pending), LicetError> {
-    let nonce = nonce(rng);
-    let request = ReportsRequest {
-        device_id,
-        handshake_code: handshake_code.into(),
-        domain: domain.into(),
-        reports,
-        nonce,
-        client_time: now,
-    };
-    seal(target, Route::Reports, &request, (nonce, device_id, domain), rng)
+    message.nonce = nonce(rng);
+    message.client_time = now;
+    seal(target, Route::Reports, message, (message.nonce, message.device_id, &message.domain), rng)
 }
 
 /// The sealed body of a successful answer, or the server's refusal as an error.

@@ -506,3 +506,89 @@ mod status_watch {
         assert_ne!(c, a, "IDs are not reused");
     }
 }
+
+mod failover {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use crate::core::failover::{Failover, FIRST_RETRY_MS, MAIN, MAX_RETRY_MS};
+
+    const MINUTE: u64 = 60 * 1000;
+    const T0: u64 = 1_800_000_000_000;
+
+    #[test]
+    fn while_the_main_answers_it_is_asked_first_and_the_standbys_in_the_keys_order() {
+        let mut failover = Failover::default();
+        assert_eq!(failover.order(3, T0), [0, 1, 2]);
+        failover.answered(MAIN, false, T0);
+        assert_eq!(failover.order(3, T0 + MINUTE), [0, 1, 2]);
+        assert_eq!(failover.order(1, T0), [0]);
+        assert!(failover.order(0, T0).is_empty());
+    }
+
+    #[test]
+    fn once_the_main_fails_the_standby_that_answered_is_asked_first_until_the_back_off_passes() {
+        let mut failover = Failover::default();
+        failover.answered(2, true, T0);
+        // The standby that answered, then the main, then the other standby.
+        assert_eq!(failover.order(3, T0), [2, 0, 1]);
+        assert_eq!(failover.order(3, T0 + FIRST_RETRY_MS - 1), [2, 0, 1]);
+        // The back-off has passed: the main first, the standby that answered right after it.
+        assert_eq!(failover.order(3, T0 + FIRST_RETRY_MS), [0, 2, 1]);
+        // A standby that answers without the main having been tried changes no back-off.
+        failover.answered(2, false, T0 + MINUTE);
+        assert_eq!(failover.order(3, T0 + FIRST_RETRY_MS), [0, 2, 1]);
+    }
+
+    #[test]
+    fn the_back_off_doubles_while_the_main_stays_down_up_to_its_cap() {
+        let mut failover = Failover::default();
+        let mut at = T0;
+        failover.answered(1, true, at);
+        let mut waits = Vec::new();
+        for _ in 0..7 {
+            let wait = (1..=MAX_RETRY_MS / MINUTE).map(|m| m * MINUTE).find(|&w| failover.order(2, at + w)[0] == MAIN).unwrap();
+            waits.push(wait / MINUTE);
+            at += wait;
+            // The main tried first again, and it still does not answer.
+            failover.answered(1, true, at);
+        }
+        assert_eq!(waits, [5, 10, 20, 40, 60, 60, 60]);
+    }
+
+    #[test]
+    fn a_main_that_answers_again_is_asked_first_and_its_back_off_starts_over() {
+        let mut failover = Failover::default();
+        failover.answered(1, true, T0);
+        failover.answered(1, true, T0 + FIRST_RETRY_MS);
+        failover.answered(MAIN, false, T0 + 3 * FIRST_RETRY_MS);
+        assert_eq!(failover.order(2, T0 + 3 * FIRST_RETRY_MS), [0, 1]);
+        // Down again later: the first wait again, not the doubled one.
+        failover.answered(1, true, T0 + 10 * FIRST_RETRY_MS);
+        assert_eq!(failover.order(2, T0 + 11 * FIRST_RETRY_MS - 1), [1, 0]);
+        assert_eq!(failover.order(2, T0 + 11 * FIRST_RETRY_MS), [0, 1]);
+    }
+
+    #[test]
+    fn a_standby_failing_moves_the_client_to_the_next_one_that_answers() {
+        let mut failover = Failover::default();
+        failover.answered(1, true, T0);
+        // Standby 1 and the main fail; standby 2 answers.
+        failover.answered(2, true, T0 + MINUTE);
+        assert_eq!(failover.order(3, T0 + 2 * MINUTE), [2, 0, 1]);
+    }
+
+    #[test]
+    fn a_clock_set_back_makes_the_main_due_at_once_rather_than_never() {
+        let mut failover = Failover::default();
+        failover.answered(1, true, T0);
+        assert_eq!(failover.order(2, T0 - 24 * 60 * MINUTE), [0, 1]);
+    }
+
+    #[test]
+    fn a_preferred_server_the_list_no_longer_has_leaves_the_keys_order() {
+        let mut failover = Failover::default();
+        failover.answered(2, true, T0);
+        assert_eq!(failover.order(2, T0), [0, 1]);
+    }
+}

@@ -1,5 +1,8 @@
-//! The network port over the global `fetch` (windows and workers): POSTs the sealed request as
-//! JSON and reads back a sealed response or an error body. It decides nothing about the answer:
+//! The network port over the global `fetch` (windows and workers): POSTs the sealed request, a
+//! JSON text, as `text/plain;charset=UTF-8`, and reads back a sealed response or an error body.
+//! That type is CORS-safelisted, so a cross-origin POST (the license server is never the page's
+//! origin) goes without a preflight, one round trip less per request and per server tried; the
+//! server reads the body as bytes whatever its type. It decides nothing about the answer:
 //! any HTTP status is handed back; a failed fetch, or one with no complete answer within
 //! `REQUEST_TIMEOUT_MS`, is a `NETWORK_ERROR`, so a server that hangs cannot stall reporting.
 
@@ -24,6 +27,9 @@ extern "C" {
 /// How long one request may take, answer body included.
 pub const REQUEST_TIMEOUT_MS: u32 = 30_000;
 
+/// The request body's type: JSON, labelled with a type that needs no CORS preflight.
+const CONTENT_TYPE: &str = "text/plain;charset=UTF-8";
+
 pub struct FetchTransport;
 
 fn bad_response(_: impl Sized) -> LicetError {
@@ -47,19 +53,23 @@ fn reply(ok: bool, value: &JsValue) -> Option<Reply> {
     })
 }
 
+/// The POST of `body` to `url`, with its deadline.
+fn request(url: &str, body: &SealedRequest) -> Result<Request, LicetError> {
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_mode(RequestMode::Cors);
+    init.set_body(&request_json(body)?.into());
+    let headers = web_sys::Headers::new().map_err(bad_response)?;
+    headers.set("content-type", CONTENT_TYPE).map_err(bad_response)?;
+    init.set_headers(&headers);
+    // The platform's own timeout signal: no timer of ours to keep alive or cancel.
+    init.set_signal(Some(&AbortSignal::timeout_with_u32(REQUEST_TIMEOUT_MS)));
+    Request::new_with_str_and_init(url, &init).map_err(|_| ErrorCode::InvalidLicenseKey.into())
+}
+
 impl Transport for FetchTransport {
     async fn post(&self, url: &str, body: &SealedRequest) -> Result<Reply, LicetError> {
-        let json = request_json(body)?;
-        let init = RequestInit::new();
-        init.set_method("POST");
-        init.set_mode(RequestMode::Cors);
-        init.set_body(&json);
-        let headers = web_sys::Headers::new().map_err(bad_response)?;
-        headers.set("content-type", "application/json").map_err(bad_response)?;
-        init.set_headers(&headers);
-        // The platform's own timeout signal: no timer of ours to keep alive or cancel.
-        init.set_signal(Some(&AbortSignal::timeout_with_u32(REQUEST_TIMEOUT_MS)));
-        let request = Request::new_with_str_and_init(url, &init).map_err(|_| LicetError::from(ErrorCode::InvalidLicenseKey))?;
+        let request = request(url, body)?;
         let network = |_| LicetError::from(ErrorCode::NetworkError);
         let response: Response = JsFuture::from(global_fetch(&request)).await.map_err(network)?.unchecked_into();
         let text = JsFuture::from(response.text().map_err(network)?).await.map_err(network)?;
@@ -79,6 +89,14 @@ mod tests {
 
     fn request() -> SealedRequest {
         SealedRequest { enc: vec![1, 2], ct: vec![3] }
+    }
+
+    #[test]
+    fn requests_are_posted_as_text_so_that_no_cors_preflight_precedes_them() {
+        let request = super::request("https://licenses.example.com/v1/reports", &request()).unwrap();
+        assert_eq!(request.method(), "POST");
+        assert_eq!(request.headers().get("content-type").unwrap().as_deref(), Some(super::CONTENT_TYPE));
+        assert_eq!(super::CONTENT_TYPE, "text/plain;charset=UTF-8");
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! In-memory twins of the ports for native tests: a store in a `RefCell`, a settable clock, and
 //! a license server twin that speaks protocol v1 with real keys. The twin counts reports by
-//! ID like the real server but knows nothing of storage, projects beyond one, or HTTP.
+//! ID and refuses a replayed nonce like the real server, but knows nothing of storage, projects
+//! beyond one, or HTTP.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 
 use licet_protocol::envelope::{open_request, seal_response, Route};
-use licet_protocol::ids::{DeviceId, ReportId};
+use licet_protocol::ids::{DeviceId, Nonce, ReportId};
 use licet_protocol::keys::{ServerKeys, VendorKey};
 use licet_protocol::license::{LicenseFile, LicenseType, Module, Tolerance, DAY_MS};
 use licet_protocol::sign::Signed;
@@ -89,6 +90,8 @@ pub struct ServerTwin {
     /// Every opened request plaintext, for privacy tests.
     pub plaintexts: RefCell<Vec<Vec<u8>>>,
     seen_reports: RefCell<BTreeSet<ReportId>>,
+    /// The nonces of the requests it answered, as the real server stores them.
+    seen_nonces: RefCell<BTreeSet<Nonce>>,
     devices: RefCell<BTreeSet<DeviceId>>,
     /// Every sealed request received, for replay tests.
     pub received: RefCell<Vec<SealedRequest>>,
@@ -135,12 +138,13 @@ impl ServerTwin {
             scans: RefCell::default(),
             plaintexts: RefCell::default(),
             seen_reports: RefCell::default(),
+            seen_nonces: RefCell::default(),
             devices: RefCell::default(),
             received: RefCell::default(),
         }
     }
 
-    fn authorization(&self, device_id: DeviceId, nonce: licet_protocol::ids::Nonce) -> Signed {
+    fn authorization(&self, device_id: DeviceId, nonce: Nonce) -> Signed {
         let now = self.now.get();
         Signed::sign(
             &self.keys.signing,
@@ -177,6 +181,9 @@ impl ServerTwin {
                     (None, None) => return Self::refuse(ErrorCode::TrialUnavailable),
                     _ => return Self::refuse(ErrorCode::UnknownProject),
                 }
+                if !self.seen_nonces.borrow_mut().insert(request.nonce) {
+                    return Self::refuse(ErrorCode::ReplayedNonce);
+                }
                 self.devices.borrow_mut().insert(request.device_id);
                 wire::encode(&self.authorization(request.device_id, request.nonce))
             }
@@ -184,6 +191,9 @@ impl ServerTwin {
                 let Ok(request) = wire::decode::<ReportsRequest>(&plain) else { return Self::refuse(ErrorCode::MalformedRequest) };
                 if !self.devices.borrow().contains(&request.device_id) {
                     return Self::refuse(ErrorCode::UnknownDevice);
+                }
+                if !self.seen_nonces.borrow_mut().insert(request.nonce) {
+                    return Self::refuse(ErrorCode::ReplayedNonce);
                 }
                 for report in &request.reports {
                     if self.seen_reports.borrow_mut().insert(report.report_id) {

@@ -73,8 +73,10 @@ async function testWww(dir) {
 
 /**
  * Starts `licet-server serve` on 127.0.0.1 with `port` (default: one the OS picks), and
- * resolves once it printed its listening line (30 s at most). Returns `{ url, port, stop }`:
- * `stop()` sends SIGTERM and resolves `{ code, signal }` when the process has exited.
+ * resolves once it printed its listening line (30 s at most). Several may serve one `data`
+ * directory at once (SQLite in WAL mode), as a main server and its standbys. Returns
+ * `{ url, port, stop, kill }`: `stop()` sends SIGTERM, `kill()` SIGKILL (a crash: no request
+ * is finished), and each resolves `{ code, signal }` when the process has exited.
  */
 export function startServer({ data, www, port = 0 }) {
   const args = ['serve', '--data', data, '--listen', `127.0.0.1:${port}`, ...(www ? ['--www', www] : [])];
@@ -87,13 +89,13 @@ export function startServer({ data, www, port = 0 }) {
   child.stderr.setEncoding('utf8').on('data', keep);
   const exited = new Promise((r) => child.on('exit', (code, signal) => r({ code, signal })));
 
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  const end = async (signal) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     let timer;
     const timeout = new Promise((_, reject) => {
       timer = setTimeout(() => {
         child.kill('SIGKILL');
-        reject(new Error(`licet-server did not exit within ${SHUTDOWN_TIMEOUT_MS} ms of SIGTERM\n${log}`));
+        reject(new Error(`licet-server did not exit within ${SHUTDOWN_TIMEOUT_MS} ms of ${signal}\n${log}`));
       }, SHUTDOWN_TIMEOUT_MS);
     });
     try {
@@ -102,6 +104,8 @@ export function startServer({ data, www, port = 0 }) {
       clearTimeout(timer);
     }
   };
+  const stop = () => end('SIGTERM');
+  const kill = () => end('SIGKILL');
 
   return new Promise((resolvePromise, reject) => {
     const lines = createInterface({ input: child.stdout });
@@ -122,7 +126,7 @@ export function startServer({ data, www, port = 0 }) {
       if (!m) return;
       listening = true;
       clearTimeout(timer);
-      resolvePromise({ url: m[1], port: Number(m[2]), stop });
+      resolvePromise({ url: m[1], port: Number(m[2]), stop, kill });
     });
   });
 }

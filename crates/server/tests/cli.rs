@@ -121,11 +121,23 @@ fn from_a_vendor_key_to_a_project_with_a_license() {
     // The identical file again changes nothing.
     assert_eq!(json(&["license", "import", &s.store[0], &s.store[1], &out])["imported"], false);
 
-    let project = json(&["project", "create", &s.store[0], &s.store[1], "--org", "acme", "--server-url", "http://127.0.0.1:9999/"]);
+    // `--server-url` repeated: the main server, then a standby, in the order given.
+    let project = json(&[
+        "project",
+        "create",
+        &s.store[0],
+        &s.store[1],
+        "--org",
+        "acme",
+        "--server-url",
+        "http://127.0.0.1:9999/",
+        "--server-url",
+        "https://standby.example.com",
+    ]);
     let code = project["handshakeCode"].as_str().unwrap();
     assert!(code.starts_with("acme-"), "{code}");
     let key = LicenseKey::decode(project["licenseKey"].as_str().unwrap()).unwrap();
-    assert_eq!(key.servers, vec!["http://127.0.0.1:9999".to_owned()]);
+    assert_eq!(key.servers, ["http://127.0.0.1:9999", "https://standby.example.com"]);
     assert_eq!((key.organization_id.as_deref(), key.handshake_code.as_deref()), (Some("acme"), Some(code)));
     assert_eq!(key.signing_key, init_again["signingKey"].as_str().unwrap());
     assert_eq!(b64::encode(&key.server_keys().unwrap().hpke), init_again["hpkeKey"].as_str().unwrap());
