@@ -6,11 +6,17 @@
 pub mod admin;
 pub mod api;
 pub mod cli;
+mod cors;
 mod error;
 pub mod http;
+pub mod limits;
+mod logging;
+pub mod metrics;
 mod password;
 mod random;
+pub mod settings;
 pub mod storage;
+pub mod tls;
 
 pub use error::ServerError;
-pub use http::{router, serve, system_clock, Clock, Config};
+pub use http::{router, serve, system_clock, Clock, Config, Listeners};

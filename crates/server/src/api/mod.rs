@@ -8,6 +8,7 @@ mod guards;
 mod rules;
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -23,10 +24,11 @@ use licet_protocol::wire::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use error::ApiError;
+pub use error::{ApiError, Refused};
+pub(crate) use guards::origin_host;
 
 use crate::http::Config;
-use crate::storage::{Admission, DeviceContact, ReportBatch, TrialClaim, TrialSetting};
+use crate::storage::{Admission, Charging, DeviceContact, ReportBatch, TrialClaim, TrialSetting, UsageRow, UsageTotal};
 use guards::Grantee;
 use rules::InForce;
 
@@ -127,6 +129,25 @@ pub(crate) async fn authorize(
     Ok(seal(&key, &guards::authorization(&config.keys.signing, &grantee, &in_force, &grant, &admitted)))
 }
 
+/// A charging that notes how many reports it was given: the store hands `charge` exactly the
+/// batch's new reports (`Charging`), so this is the count of reports counted now, for the
+/// metrics. Should a store run its transaction again, the last run's count is the one kept.
+struct Counted<'a> {
+    inner: &'a dyn Charging,
+    new: AtomicUsize,
+}
+
+impl Charging for Counted<'_> {
+    fn license_ids(&self) -> Vec<String> {
+        self.inner.license_ids()
+    }
+
+    fn charge(&self, usage: &[UsageTotal], reports: &[&UsageReport]) -> Vec<UsageRow> {
+        self.new.store(reports.len(), Ordering::Relaxed);
+        self.inner.charge(usage, reports)
+    }
+}
+
 /// Refuses counts and symbology names no real report holds.
 fn check_reports(request: &ReportsRequest) -> Result<(), ApiError> {
     check_text([&request.handshake_code, &request.domain])?;
@@ -168,7 +189,8 @@ pub(crate) async fn reports(
     // One ID listed twice in a request is one report: the first copy is the one counted.
     let mut seen = HashSet::with_capacity(request.reports.len());
     let reports: Vec<UsageReport> = request.reports.into_iter().filter(|r| seen.insert(r.report_id)).collect();
-    let accepted = reports.iter().map(|r| r.report_id).collect();
+    let accepted: Vec<_> = reports.iter().map(|r| r.report_id).collect();
+    let accepted_count = accepted.len();
     let batch =
         ReportBatch { device_id: request.device_id, handshake_code: project.handshake_code.clone(), nonce: request.nonce, received_at: now, reports };
     let admission = match &live {
@@ -178,7 +200,10 @@ pub(crate) async fn reports(
         }
         Err(_) => Admission::default(),
     };
-    let recorded = config.storage.record_reports(&batch, &charged, &admission).await?;
+    let counted = Counted { inner: &charged, new: AtomicUsize::new(0) };
+    let recorded = config.storage.record_reports(&batch, &counted, &admission).await?;
+    let new = counted.new.into_inner();
+    config.metrics.reports_ingested(new as u64, accepted_count.saturating_sub(new) as u64);
     let refused = |refusal: ApiError| Renewal::Refused(refusal.code().as_str().to_owned());
     let renewal = match (live, guards::refusal(&recorded.admitted)) {
         // The renewal is judged on the usage with this batch counted.

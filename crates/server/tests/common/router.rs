@@ -42,6 +42,8 @@ pub fn random16() -> [u8; 16] {
 /// A router over a fresh store, with a clock the test moves.
 pub struct Server {
     pub router: Router,
+    /// The configuration `router` serves, for tests that serve it on a socket.
+    pub config: Config,
     pub storage: Arc<dyn Storage>,
     pub public: ServerPublicKeys,
     pub vendor: VendorKey,
@@ -62,7 +64,7 @@ impl Server {
         let config =
             Config::load(storage.clone()).await.unwrap().unwrap().with_clock(Arc::new(move || clock.load(Ordering::SeqCst)));
         let public = config.keys.public();
-        Server { router: router(config), storage, public, vendor, now }
+        Server { router: router(config.clone()), config, storage, public, vendor, now }
     }
 
     pub fn vendor_public(&self) -> VerifyingKey {
