@@ -43,6 +43,10 @@ pub const REPORTS_BODY_LIMIT: usize = 1024 * 1024;
 /// How long a shutdown waits for requests in flight before it closes their connections.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
+/// How long a connection may take to send a request's headers (and to send the next one on a
+/// kept-alive connection), so that slow or idle clients do not hold connections forever.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How the server reads the time: Unix milliseconds. Injectable so tests can move time.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
@@ -247,6 +251,12 @@ impl From<TcpListener> for Listeners {
     }
 }
 
+fn http_server(listener: TcpListener, handle: &Handle<SocketAddr>) -> axum_server::Server<SocketAddr> {
+    let mut server = axum_server::Server::from_listener(listener).handle(handle.clone());
+    server.http_builder().http1().header_read_timeout(HEADER_READ_TIMEOUT);
+    server
+}
+
 /// Serves `config` on `listeners` until `shutdown` completes; then refuses new connections,
 /// lets the requests in flight finish (for up to `SHUTDOWN_GRACE`) and returns.
 pub async fn serve(
@@ -259,7 +269,7 @@ pub async fn serve(
     let public_handle = Handle::<SocketAddr>::new();
     let metrics_handle = Handle::<SocketAddr>::new();
     let app = app(config.clone(), metrics.is_none()).into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum_server::Server::from_listener(public).handle(public_handle.clone());
+    let server = http_server(public, &public_handle);
     let public = async {
         match tls {
             Some(tls) => server.acceptor(RustlsAcceptor::new(tls)).serve(app).await,
@@ -269,7 +279,7 @@ pub async fn serve(
     let metrics = async {
         let Some(listener) = metrics else { return Ok(()) };
         let app = metrics_app(config.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        axum_server::Server::from_listener(listener).handle(metrics_handle.clone()).serve(app).await
+        http_server(listener, &metrics_handle).serve(app).await
     };
     let stop = async {
         shutdown.await;
