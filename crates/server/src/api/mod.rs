@@ -189,8 +189,7 @@ pub(crate) async fn reports(
     // One ID listed twice in a request is one report: the first copy is the one counted.
     let mut seen = HashSet::with_capacity(request.reports.len());
     let reports: Vec<UsageReport> = request.reports.into_iter().filter(|r| seen.insert(r.report_id)).collect();
-    let accepted: Vec<_> = reports.iter().map(|r| r.report_id).collect();
-    let accepted_count = accepted.len();
+    let accepted = reports.iter().map(|r| r.report_id).collect();
     let batch =
         ReportBatch { device_id: request.device_id, handshake_code: project.handshake_code.clone(), nonce: request.nonce, received_at: now, reports };
     let admission = match &live {
@@ -203,7 +202,7 @@ pub(crate) async fn reports(
     let counted = Counted { inner: &charged, new: AtomicUsize::new(0) };
     let recorded = config.storage.record_reports(&batch, &counted, &admission).await?;
     let new = counted.new.into_inner();
-    config.metrics.reports_ingested(new as u64, accepted_count.saturating_sub(new) as u64);
+    config.metrics.reports_ingested(new as u64, batch.reports.len().saturating_sub(new) as u64);
     let refused = |refusal: ApiError| Renewal::Refused(refusal.code().as_str().to_owned());
     let renewal = match (live, guards::refusal(&recorded.admitted)) {
         // The renewal is judged on the usage with this batch counted.
