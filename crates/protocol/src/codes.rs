@@ -41,6 +41,7 @@ codes! {
     DecryptionFailed = "DECRYPTION_FAILED", 400, "the sealed payload could not be opened: the license key does not match this server, or the data was altered";
     UnsupportedVersion = "UNSUPPORTED_VERSION", 400, "this protocol or key version is not supported: update the sdk or the server";
     PayloadTooLarge = "PAYLOAD_TOO_LARGE", 413, "the request is larger than the server accepts: send usage more often";
+    RateLimited = "RATE_LIMITED", 429, "too many requests from this network address: try again after the retry-after header's seconds; usage is kept and sent later";
     ReplayedNonce = "REPLAYED_NONCE", 409, "this request was already received once: send a fresh one";
     UnknownProject = "UNKNOWN_PROJECT", 404, "no project matches this organization id and handshake code: check the license key";
     OrganizationMismatch = "ORGANIZATION_MISMATCH", 403, "the handshake code belongs to another organization: check the organization id in the license key";
@@ -72,11 +73,13 @@ codes! {
 
 impl ErrorCode {
     /// Whether this failure says the license server could not be properly reached (no answer,
-    /// a captive portal's page, a proxy's or the server's own failure), as opposed to a refusal
-    /// by the server: the browser module then tries the standby servers, and at start-up falls
-    /// back to its cached authorization.
+    /// a captive portal's page, a proxy's or the server's own failure, or the server shedding
+    /// this address's load), as opposed to a refusal by the server: the browser module then tries
+    /// the standby servers, and at start-up falls back to its cached authorization. A rate-limited
+    /// request is one the server did not look at, so it must not end a session that a cached
+    /// authorization still covers; reports stay in the outbox either way, until a receipt.
     pub fn is_unreachable(self) -> bool {
-        matches!(self, ErrorCode::NetworkError | ErrorCode::BadResponse | ErrorCode::Internal)
+        matches!(self, ErrorCode::RateLimited | ErrorCode::NetworkError | ErrorCode::BadResponse | ErrorCode::Internal)
     }
 
     /// Whether this refusal says the license ran out (quota, expiry, seats, concurrent slot,
@@ -114,7 +117,7 @@ mod tests {
     #[test]
     fn unreachable_and_lapse_name_the_documented_codes() {
         let unreachable: Vec<_> = ErrorCode::ALL.iter().filter(|code| code.is_unreachable()).map(|code| code.as_str()).collect();
-        assert_eq!(unreachable, ["INTERNAL", "NETWORK_ERROR", "BAD_RESPONSE"]);
+        assert_eq!(unreachable, ["RATE_LIMITED", "INTERNAL", "NETWORK_ERROR", "BAD_RESPONSE"]);
         let lapse: Vec<_> = ErrorCode::ALL.iter().filter(|code| code.is_lapse()).map(|code| code.as_str()).collect();
         assert_eq!(lapse, ["LICENSE_EXPIRED", "QUOTA_EXHAUSTED", "DEVICE_LIMIT_REACHED", "CONCURRENT_LIMIT_REACHED", "TRIAL_USED"]);
     }

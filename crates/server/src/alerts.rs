@@ -147,7 +147,7 @@ async fn due(config: &Config, settings: &AlertSettings, now: u64) -> Result<Vec<
                 if quota.used.saturating_mul(100) >= quota.quota.saturating_mul(u64::from(threshold)) {
                     due.push(NewAlert {
                         key: format!("usage:{}:{}:{threshold}", file.id, quota.item),
-                        kind: "usage".into(),
+                        kind: "usage",
                         subject: file.id.clone(),
                         message: format!(
                             "license {} has used {threshold}% of its {} quota: {} of {}",
@@ -165,7 +165,7 @@ async fn due(config: &Config, settings: &AlertSettings, now: u64) -> Result<Vec<
         if let Some(days) = nearest {
             due.push(NewAlert {
                 key: format!("expiry:{}:{days}", file.id),
-                kind: "expiry".into(),
+                kind: "expiry",
                 subject: file.id.clone(),
                 message: format!("license {} expires within {days} days, at {} (Unix ms)", file.id, file.expires_at),
                 fired_at: now,
@@ -177,7 +177,7 @@ async fn due(config: &Config, settings: &AlertSettings, now: u64) -> Result<Vec<
         if attempts >= settings.failure_min_attempts && failed * 100 >= attempts * u64::from(settings.failure_percent) {
             due.push(NewAlert {
                 key: format!("authorization-failures:{code}:{window}"),
-                kind: "authorization-failures".into(),
+                kind: "authorization-failures",
                 subject: code.clone(),
                 message: format!("project {code}: {failed} of {attempts} authorizations failed in the current window"),
                 fired_at: now,
@@ -193,6 +193,7 @@ pub async fn check(config: &Config, settings: &AlertSettings, now: u64) -> Resul
     let mut fired = Vec::new();
     for alert in due(config, settings, now).await? {
         if let Some(stored) = config.storage.fire_alert(&alert, &settings.webhooks).await? {
+            config.metrics.alert_fired(alert.kind);
             tracing::warn!(kind = %stored.kind, subject = %stored.subject, "alert: {}", stored.message);
             fired.push(stored);
         }

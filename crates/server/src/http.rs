@@ -1,29 +1,52 @@
-//! The HTTP server: its configuration, the router (protocol routes, health check, CORS, body
-//! limit, optional static files) and `serve` with graceful shutdown. It binds no socket itself
-//! (the caller hands it a listener, so tests use port 0) and reads no clock but the one given.
+//! The HTTP server: its configuration, the router (protocol routes with their CORS, rate limits
+//! and body limits; health check; metrics; optional static files), the request log and metrics
+//! around every route (`observe`), and `serve` over plain HTTP or HTTPS with graceful shutdown.
+//! It binds no socket itself (the caller hands it listeners, so tests use port 0) and reads no
+//! clock but the one given, save the monotonic one that times requests and rate limits.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::connect_info::ConnectInfo;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, Method};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
+use axum_server::Handle;
 use licet_protocol::envelope::Route;
 use licet_protocol::keys::{self, ServerKeys, VerifyingKey};
 use tokio::net::TcpListener;
-use tower_http::cors::{Any, CorsLayer};
 use tower_http::services::ServeDir;
 
 use crate::alerts::AuthStats;
-use crate::api;
+use crate::api::{self, ApiError, Refused};
+use crate::cors::{self, Origins};
 use crate::error::ServerError;
+use crate::limits::{self, ClientIp, Limiter, RateLimit};
+use crate::metrics::{self, Metrics};
 use crate::storage::Storage;
 
-/// The largest request body the server reads; larger ones get `PAYLOAD_TOO_LARGE`.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The largest body `/v1/authorize` reads: its sealed message holds a few short text fields
+/// (each at most 256 bytes), so a real one is well under 2 KiB.
+pub const AUTHORIZE_BODY_LIMIT: usize = 16 * 1024;
+/// The largest body `/v1/reports` reads. The browser module sends at most 256 reports per
+/// request (one per 3-minute slot it was open); a week offline is 3,360 slots, so it goes in
+/// batches that each stay far below this even with every module and dozens of symbologies
+/// counted in every slot (`tests/hygiene.rs` measures one).
+pub const REPORTS_BODY_LIMIT: usize = 1024 * 1024;
+
+/// How long a shutdown waits for requests in flight before it closes their connections.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// How long a connection may take to send a request's headers (and to send the next one on a
+/// kept-alive connection), so that slow or idle clients do not hold connections forever.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How the server reads the time: Unix milliseconds. Injectable so tests can move time.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -49,14 +72,32 @@ pub struct Config {
     /// A directory served as static files at `/`.
     pub www: Option<PathBuf>,
     pub clock: Clock,
+    /// The counters served at `/metrics`; the alerts code counts the alerts it fires here.
+    pub metrics: Arc<Metrics>,
+    /// Whether the client address is the last `X-Forwarded-For` entry (behind a proxy) rather
+    /// than the connection's peer.
+    pub trust_forwarded_for: bool,
+    limiter: Arc<Limiter>,
+    pub(crate) origins: Arc<Origins>,
     /// Authorization outcomes per project, which the alert checks read.
     pub auth_stats: Arc<AuthStats>,
 }
 
 impl Config {
-    /// A configuration with the system clock and no static files.
+    /// A configuration with the system clock, no static files and the default rate limit.
     pub fn new(storage: Arc<dyn Storage>, keys: ServerKeys, vendor_public: VerifyingKey) -> Self {
-        Config { storage, keys: Arc::new(keys), vendor_public, www: None, clock: system_clock(), auth_stats: Arc::default() }
+        Config {
+            storage,
+            keys: Arc::new(keys),
+            vendor_public,
+            www: None,
+            clock: system_clock(),
+            metrics: Arc::new(Metrics::new()),
+            trust_forwarded_for: false,
+            limiter: Arc::new(Limiter::new(RateLimit::default())),
+            origins: Arc::new(Origins::default()),
+            auth_stats: Arc::default(),
+        }
     }
 
     /// The configuration stored by `licet-server init` in `storage`; `None` before `init`.
@@ -85,6 +126,18 @@ impl Config {
         self
     }
 
+    /// Limits each client address on the protocol routes to `limit` (`RateLimit::OFF`: none).
+    pub fn with_rate_limit(mut self, limit: RateLimit) -> Self {
+        self.limiter = Arc::new(Limiter::new(limit));
+        self
+    }
+
+    /// Takes the client address from `X-Forwarded-For`: only behind a proxy that appends to it.
+    pub fn with_trust_forwarded_for(mut self, trust: bool) -> Self {
+        self.trust_forwarded_for = trust;
+        self
+    }
+
     /// The current time, Unix milliseconds.
     pub fn now(&self) -> u64 {
         (self.clock)()
@@ -95,27 +148,158 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "ok": true }))
 }
 
-/// The server's routes, ready to serve or to drive with `tower::ServiceExt::oneshot`.
-pub fn router(config: Config) -> Router {
-    // Any origin may call: an SDK runs on its customers' sites, never on the server's origin.
-    // Restricting origins to the domains a license binds is the server's check, not CORS's.
-    let cors = CorsLayer::new().allow_origin(Any).allow_methods([Method::POST]).allow_headers([header::CONTENT_TYPE]);
-    let www = config.www.clone();
-    let mut router = Router::new()
-        .route(Route::Authorize.path(), post(api::authorize))
-        .route(Route::Reports.path(), post(api::reports))
-        .route("/healthz", get(healthz));
-    if let Some(dir) = www {
-        router = router.fallback_service(ServeDir::new(dir));
+async fn metrics_text(State(config): State<Arc<Config>>) -> Response {
+    match config.metrics.encode() {
+        Ok(text) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response(),
+        Err(e) => ApiError::internal(format!("the metrics could not be encoded: {e}")).into_response(),
     }
-    router.layer(DefaultBodyLimit::max(MAX_BODY_BYTES)).layer(cors).with_state(Arc::new(config))
 }
 
-/// Serves `config` on `listener` until `shutdown` completes, then lets open requests finish.
+/// The fixed name a request is counted under: its route, or `other` (static files, 404s).
+fn route_name(matched: Option<&MatchedPath>) -> &'static str {
+    let routes = [Route::Authorize.path(), Route::Reports.path(), "/healthz", "/metrics"];
+    matched.and_then(|m| routes.into_iter().find(|route| *route == m.as_str())).unwrap_or("other")
+}
+
+/// Around every request: finds the client address (for the limits and the log), then counts
+/// the answer in the metrics and writes its log line. The line is `debug` for an answered
+/// request, `info` for a refusal (with its code and reason), `error` for a failure of the
+/// server's own (with its cause); a rate-limited request is `debug`, so that a flood does not
+/// become a flood of log lines. No line holds a header or body: session passwords, keys and
+/// device names never reach the log.
+async fn observe(State(config): State<Arc<Config>>, mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
+    let client = limits::client_ip(peer, request.headers(), config.trust_forwarded_for);
+    if let Some(ip) = client {
+        request.extensions_mut().insert(ClientIp(ip));
+    }
+    let route = route_name(request.extensions().get::<MatchedPath>());
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+
+    let response = next.run(request).await;
+
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    let refused = response.extensions().get::<Refused>();
+    config.metrics.request(route, status, elapsed.as_secs_f64());
+    if route == Route::Authorize.path() && method == Method::POST {
+        config.metrics.authorization(refused.map_or(metrics::AUTHORIZED, |r| r.code.as_str()));
+    }
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    let client = client.map(tracing::field::display);
+    let path = uri.path();
+    match refused {
+        None => tracing::debug!(%method, path, status, latency_ms, client, "request"),
+        Some(Refused { code, reason }) => {
+            let code = code.as_str();
+            if status >= 500 {
+                tracing::error!(%method, path, status, code, cause = %reason, latency_ms, client, "request failed");
+            } else if status == 429 {
+                tracing::debug!(%method, path, status, code, latency_ms, client, "request refused");
+            } else {
+                tracing::info!(%method, path, status, code, reason = %reason, latency_ms, client, "request refused");
+            }
+        }
+    }
+    response
+}
+
+/// Refuses a request whose client address is over its limit, before its body is read.
+async fn rate_limit(State(config): State<Arc<Config>>, request: Request, next: Next) -> Response {
+    if let Some(ClientIp(ip)) = request.extensions().get::<ClientIp>() {
+        if let Err(retry_after) = config.limiter.check(*ip) {
+            return ApiError::RateLimited { retry_after }.into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// The public routes; `/metrics` among them unless `with_metrics` is false (served elsewhere).
+fn app(config: Arc<Config>, with_metrics: bool) -> Router {
+    let protocol = Router::new()
+        .route(Route::Authorize.path(), post(api::authorize).layer(DefaultBodyLimit::max(AUTHORIZE_BODY_LIMIT)))
+        .route(Route::Reports.path(), post(api::reports).layer(DefaultBodyLimit::max(REPORTS_BODY_LIMIT)))
+        .layer(middleware::from_fn_with_state(config.clone(), rate_limit))
+        .layer(cors::layer(config.clone()));
+    let mut router = Router::new().merge(protocol).route("/healthz", get(healthz));
+    if with_metrics {
+        router = router.route("/metrics", get(metrics_text));
+    }
+    if let Some(dir) = config.www.clone() {
+        router = router.fallback_service(ServeDir::new(dir));
+    }
+    router.layer(middleware::from_fn_with_state(config.clone(), observe)).with_state(config)
+}
+
+/// The routes of a separate metrics listener: `/metrics` and `/healthz`.
+fn metrics_app(config: Arc<Config>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_text))
+        .route("/healthz", get(healthz))
+        .layer(middleware::from_fn_with_state(config.clone(), observe))
+        .with_state(config)
+}
+
+/// The server's routes, ready to serve or to drive with `tower::ServiceExt::oneshot`.
+pub fn router(config: Config) -> Router {
+    app(Arc::new(config), true)
+}
+
+/// Where `serve` listens: the public listener, over TLS when `tls` is given, and optionally a
+/// separate plain listener that alone serves `/metrics`.
+pub struct Listeners {
+    pub public: TcpListener,
+    pub tls: Option<RustlsConfig>,
+    pub metrics: Option<TcpListener>,
+}
+
+impl From<TcpListener> for Listeners {
+    fn from(public: TcpListener) -> Self {
+        Listeners { public, tls: None, metrics: None }
+    }
+}
+
+fn http_server(listener: TcpListener, handle: &Handle<SocketAddr>) -> axum_server::Server<SocketAddr> {
+    let mut server = axum_server::Server::from_listener(listener).handle(handle.clone());
+    server.http_builder().http1().header_read_timeout(HEADER_READ_TIMEOUT);
+    server
+}
+
+/// Serves `config` on `listeners` until `shutdown` completes; then refuses new connections,
+/// lets the requests in flight finish (for up to `SHUTDOWN_GRACE`) and returns.
 pub async fn serve(
     config: Config,
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    axum::serve(listener, router(config)).with_graceful_shutdown(shutdown).await.map_err(ServerError::Serve)
+    let Listeners { public, tls, metrics } = listeners.into();
+    let config = Arc::new(config);
+    let public_handle = Handle::<SocketAddr>::new();
+    let metrics_handle = Handle::<SocketAddr>::new();
+    let app = app(config.clone(), metrics.is_none()).into_make_service_with_connect_info::<SocketAddr>();
+    let server = http_server(public, &public_handle);
+    let public = async {
+        match tls {
+            Some(tls) => server.acceptor(RustlsAcceptor::new(tls)).serve(app).await,
+            None => server.serve(app).await,
+        }
+    };
+    let metrics = async {
+        let Some(listener) = metrics else { return Ok(()) };
+        let app = metrics_app(config.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        http_server(listener, &metrics_handle).serve(app).await
+    };
+    let stop = async {
+        shutdown.await;
+        public_handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
+        metrics_handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
+        // The servers end the `select!` once their connections are done.
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        served = async { tokio::try_join!(public, metrics) } => served.map(|_| ()).map_err(ServerError::Serve),
+        () = stop => Ok(()),
+    }
 }

@@ -7,8 +7,7 @@ use common::router::*;
 
 use std::sync::atomic::Ordering;
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::StatusCode;
 use licet_protocol::envelope::{self, Route};
 use licet_protocol::ids::{DeviceId, Nonce};
 use licet_protocol::keys::{ServerKeys, VendorKey};
@@ -20,7 +19,6 @@ use licet_protocol::wire::{
 use licet_server::storage::UsageItem;
 use licet_server::{admin, Config};
 use rand_core::{OsRng, TryRngCore};
-use tower::ServiceExt;
 
 #[tokio::test]
 async fn authorize_answers_a_signed_authorization_that_carries_the_vendor_signed_licenses() {
@@ -411,27 +409,6 @@ async fn a_project_serves_the_union_of_the_domains_of_its_valid_licenses() {
     server.license("L-any", LicenseType::PerScan, &[Module::Core], NOW + DAY_MS).await;
     server.storage.assign_license(CODE, "L-any", NOW).await.unwrap();
     server.authorize_from(&from_domain("c.example"), Some("https://d.example")).await.unwrap();
-}
-
-#[tokio::test]
-async fn cors_preflight_is_answered_for_any_origin() {
-    let server = Server::new("cors").await;
-    let request = Request::builder()
-        .method(Method::OPTIONS)
-        .uri(Route::Authorize.path())
-        .header(header::ORIGIN, "https://shop.example.org")
-        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
-        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type")
-        .body(Body::empty())
-        .unwrap();
-
-    let response = server.router.clone().oneshot(request).await.unwrap();
-
-    assert!(response.status().is_success());
-    let headers = response.headers();
-    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
-    assert!(headers[header::ACCESS_CONTROL_ALLOW_METHODS].to_str().unwrap().contains("POST"));
-    assert!(headers[header::ACCESS_CONTROL_ALLOW_HEADERS].to_str().unwrap().contains("content-type"));
 }
 
 #[tokio::test]

@@ -374,3 +374,181 @@ fn the_public_trial_is_set_shown_and_turned_off() {
     assert_eq!(json(&["trial", "show", &s.store[0], &s.store[1]])["trial"]["open"], false);
     assert_eq!(licet(&["trial", "set", &s.store[0], &s.store[1], "--handshake-code", "trial", "--days", "0"]).status.code(), Some(2));
 }
+
+/// A running `licet-server serve`: the process, the address its one stdout line names (scheme
+/// included), and its stderr, read on a thread so that a chatty log never blocks the server.
+struct Serving {
+    child: std::process::Child,
+    url: String,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+fn start_serve(args: &[&str], env: &[(&str, &str)]) -> Serving {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_licet-server"))
+        .arg("serve")
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim_end().strip_prefix("licet-server listening on ").unwrap_or_else(|| panic!("{line:?}")).to_owned();
+    Serving { child, url, stderr }
+}
+
+impl Serving {
+    /// The `IP:PORT` of a plain HTTP server.
+    fn address(&self) -> &str {
+        self.url.strip_prefix("http://").unwrap_or_else(|| panic!("{}", self.url))
+    }
+
+    /// Sends SIGTERM, expects exit code 0, and returns everything the server logged.
+    fn stop(mut self) -> String {
+        assert!(Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap().success());
+        assert!(self.child.wait().unwrap().success(), "exit code 0 after SIGTERM");
+        self.stderr.join().unwrap()
+    }
+}
+
+/// One HTTP/1.1 exchange with `Connection: close`; the whole response as text.
+fn http(address: &str, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.write_all(request).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+// 127.0.0.2 and up are loopback addresses on Linux only.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_setting_comes_from_the_flag_else_the_environment_else_the_config_file() {
+    let s = setup("cli-settings");
+    std::fs::create_dir_all(s.dir.join("site")).unwrap();
+    std::fs::write(s.dir.join("site/index.html"), "<p>from the config</p>").unwrap();
+    let config = path(&s.dir, "licet.toml");
+    // A relative path in the file is relative to the file's folder, not to where serve runs.
+    std::fs::write(&config, "listen = \"127.0.0.2:0\"\nwww = \"site\"\nrate_limit = 0\n").unwrap();
+
+    let from_file = start_serve(&[&s.store[0], &s.store[1], "--config", &config], &[]);
+    assert!(from_file.address().starts_with("127.0.0.2:"), "{}", from_file.url);
+    let page = http(from_file.address(), b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(page.starts_with("HTTP/1.1 200") && page.ends_with("<p>from the config</p>"), "{page}");
+    from_file.stop();
+
+    let from_env = start_serve(&[&s.store[0], &s.store[1]], &[("LICET_CONFIG", &config), ("LICET_LISTEN", "127.0.0.3:0")]);
+    assert!(from_env.address().starts_with("127.0.0.3:"), "{}", from_env.url);
+    from_env.stop();
+
+    let from_flag =
+        start_serve(&[&s.store[0], &s.store[1], "--config", &config, "--listen", "127.0.0.4:0"], &[("LICET_LISTEN", "127.0.0.3:0")]);
+    assert!(from_flag.address().starts_with("127.0.0.4:"), "{}", from_flag.url);
+    from_flag.stop();
+}
+
+#[test]
+fn a_config_file_with_a_key_serve_does_not_know_is_refused_by_name() {
+    let s = setup("cli-settings-unknown");
+    let config = path(&s.dir, "licet.toml");
+    std::fs::write(&config, "listen = \"127.0.0.1:0\"\nrate_limt = 5\n").unwrap();
+
+    let stderr = refused(&["serve", &s.store[0], &s.store[1], "--config", &config]);
+
+    assert!(stderr.contains("line 2") && stderr.contains("unknown field `rate_limt`"), "{stderr}");
+    assert!(stderr.contains("rate_limit"), "the known keys are named: {stderr}");
+    let stderr = refused(&["serve", &s.store[0], &s.store[1], "--config", &path(&s.dir, "missing.toml")]);
+    assert!(stderr.contains("could not read"), "{stderr}");
+}
+
+#[test]
+fn serve_with_a_certificate_listens_on_https_and_wants_both_files() {
+    let s = setup("cli-tls");
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert, key) = (path(&s.dir, "server.crt"), path(&s.dir, "server.key"));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+
+    let serving = start_serve(&[&s.store[0], &s.store[1], "--listen", "127.0.0.1:0", "--tls-cert", &cert, "--tls-key", &key], &[]);
+    assert!(serving.url.starts_with("https://127.0.0.1:"), "{}", serving.url);
+    serving.stop();
+
+    let stderr = refused(&["serve", &s.store[0], &s.store[1], "--tls-cert", &cert]);
+    assert!(stderr.contains("--tls-cert and --tls-key go together"), "{stderr}");
+}
+
+#[test]
+fn the_request_log_names_each_request_and_never_a_secret() {
+    use licet_protocol::envelope::{self, Route};
+    use licet_protocol::ids::{DeviceId, Nonce};
+    use licet_protocol::wire::{self, AuthorizeRequest};
+    use rand_core::{OsRng, RngCore, TryRngCore};
+
+    const PASSWORD: &str = "correct-horse-battery-staple";
+    const WRONG: &str = "tr0ub4dor-and-3";
+    const DEVICE_NAME: &str = "Front desk scanner of Alice";
+    let s = setup("cli-log");
+    let id = s.issue(&s.vendor_key, "license.txt");
+    json(&["license", "import", &s.store[0], &s.store[1], &path(&s.dir, "license.txt")]);
+    let project = json(&["project", "create", &s.store[0], &s.store[1], "--org", "acme", "--session-password", PASSWORD]);
+    let code = project["handshakeCode"].as_str().unwrap().to_owned();
+    json(&["project", "assign", &s.store[0], &s.store[1], "--handshake-code", &code, "--license", &id]);
+    let hpke = LicenseKey::decode(project["licenseKey"].as_str().unwrap()).unwrap().server_keys().unwrap().hpke;
+    let serving = start_serve(&[&s.store[0], &s.store[1], "--listen", "127.0.0.1:0", "--log", "debug", "--log-format", "json"], &[]);
+
+    let mut rng = OsRng.unwrap_err();
+    for (password, expected) in [(PASSWORD, "HTTP/1.1 200"), (WRONG, "HTTP/1.1 403")] {
+        let mut random = [0u8; 32];
+        rng.fill_bytes(&mut random);
+        let request = AuthorizeRequest {
+            device_id: DeviceId::from_random(random[..16].try_into().unwrap()),
+            organization_id: None,
+            handshake_code: Some(code.clone()),
+            session_password: Some(password.to_owned()),
+            product: "scanner".into(),
+            sdk_version: "1.0.0".into(),
+            domain: "app.example.com".into(),
+            device_name: Some(DEVICE_NAME.into()),
+            nonce: Nonce(random[16..].try_into().unwrap()),
+            client_time: 0,
+        };
+        let (sealed, _) = envelope::seal_request(&hpke, Route::Authorize, &wire::encode(&request), &mut rng).unwrap();
+        let body = serde_json::to_vec(&sealed).unwrap();
+        let head = format!(
+            "POST /v1/authorize HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain;charset=UTF-8\r\nOrigin: https://app.example.com\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let response = http(serving.address(), &[head.as_bytes(), &body].concat());
+        assert!(response.starts_with(expected), "{response}");
+    }
+    let log = serving.stop();
+
+    let lines: Vec<Value> =
+        log.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"))).collect();
+    let requests: Vec<&Value> = lines.iter().filter(|line| line["fields"]["path"] == "/v1/authorize").collect();
+    assert_eq!(requests.len(), 2, "one line per request: {log}");
+    assert_eq!((requests[0]["level"].as_str(), requests[0]["fields"]["status"].as_u64()), (Some("DEBUG"), Some(200)));
+    assert_eq!(requests[1]["fields"]["code"], "WRONG_SESSION_PASSWORD");
+    assert_eq!(requests[1]["level"], "INFO");
+    assert!(requests.iter().all(|line| line["fields"]["client"] == "127.0.0.1"), "{log}");
+
+    let vendor_secret = std::fs::read_to_string(&s.vendor_key).unwrap();
+    let vendor_secret = vendor_secret.trim().rsplit('.').next().unwrap().to_owned();
+    let server_secret = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let storage = common::process::open(&s.store).await;
+        let settings = storage.settings().await.unwrap().unwrap();
+        storage.close().await;
+        settings.server_keys
+    });
+    let server_secret = server_secret.rsplit('.').next().unwrap();
+    for secret in [PASSWORD, WRONG, DEVICE_NAME, &vendor_secret, &server_secret[..40], &server_secret[server_secret.len() - 40..]] {
+        assert!(!log.contains(secret), "the log holds {secret:?}");
+    }
+}

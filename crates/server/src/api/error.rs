@@ -1,8 +1,11 @@
 //! `ApiError`: why the server refused a protocol request, as one code of the shared list
-//! (`licet_protocol::ErrorCode`), its HTTP status and the JSON error body. Internal causes are
-//! logged here and never put in the body: a client learns the code, the log learns the cause.
+//! (`licet_protocol::ErrorCode`), its HTTP status and the JSON error body. Internal causes never
+//! go in the body: a client learns the code; the response carries the cause to the request log
+//! (`Refused`, read by `http::observe`), which writes it with the request's line.
 
-use axum::http::StatusCode;
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use licet_protocol::domain::DomainRefusal;
@@ -16,6 +19,9 @@ use crate::storage::StorageError;
 pub enum ApiError {
     #[error("request body over the size limit")]
     PayloadTooLarge,
+    /// The client address is over its rate limit; it may try again after `retry_after`.
+    #[error("over the rate limit of its address")]
+    RateLimited { retry_after: Duration },
     #[error("request is not a licet v1 request")]
     Malformed,
     #[error("the envelope could not be opened: {0:?}")]
@@ -58,6 +64,7 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::Malformed => ErrorCode::MalformedRequest,
             // Opening a request can only fail as malformed or undecryptable; should the protocol
             // crate ever name a client-side code here, it is still the request that is wrong.
@@ -96,14 +103,26 @@ impl From<StorageError> for ApiError {
     }
 }
 
+/// What a refused request was answered, and why, as a response extension for the request log
+/// and the metrics. The reason may hold an internal cause: it goes to the log, never to the body.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    pub code: ErrorCode,
+    pub reason: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = self.code();
-        match &self {
-            ApiError::Internal(cause) => tracing::error!(code = code.as_str(), %cause, "request failed"),
-            refused => tracing::info!(code = code.as_str(), reason = %refused, "request refused"),
-        }
         let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(ErrorBody { code: code.as_str().to_owned(), message: code.message().to_owned() })).into_response()
+        let mut response =
+            (status, Json(ErrorBody { code: code.as_str().to_owned(), message: code.message().to_owned() })).into_response();
+        if let ApiError::RateLimited { retry_after } = &self {
+            // Whole seconds, rounded up: a client that waits that long finds its allowance back.
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        response.extensions_mut().insert(Refused { code, reason: self.to_string() });
+        response
     }
 }

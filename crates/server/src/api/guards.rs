@@ -77,7 +77,7 @@ pub async fn license_items(config: &Config, handshake_code: &str) -> Result<Vec<
 
 /// The host of an `Origin` header (`scheme://host[:port]`), an IPv6 host in brackets as
 /// `location.hostname` gives it; `None` for `null` (opaque origins) and anything else.
-fn origin_host(origin: &str) -> Option<&str> {
+pub(crate) fn origin_host(origin: &str) -> Option<&str> {
     let (scheme, rest) = origin.split_once("://")?;
     let host_end = if rest.starts_with('[') { rest.find(']')? + 1 } else { rest.find(':').unwrap_or(rest.len()) };
     let (host, port) = rest.split_at(host_end);

@@ -8,6 +8,7 @@ mod guards;
 pub(crate) mod rules;
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -23,10 +24,11 @@ use licet_protocol::wire::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use error::ApiError;
+pub use error::{ApiError, Refused};
+pub(crate) use guards::origin_host;
 
 use crate::http::Config;
-use crate::storage::{Admission, DeviceContact, ReportBatch, TrialClaim, TrialSetting};
+use crate::storage::{Admission, Charging, DeviceContact, ReportBatch, TrialClaim, TrialSetting, UsageRow, UsageTotal};
 use guards::Grantee;
 use rules::InForce;
 
@@ -144,6 +146,25 @@ async fn authorize_device(
     Ok(seal(&key, &guards::authorization(&config.keys.signing, &grantee, &in_force, &grant, &admitted)))
 }
 
+/// A charging that notes how many reports it was given: the store hands `charge` exactly the
+/// batch's new reports (`Charging`), so this is the count of reports counted now, for the
+/// metrics. Should a store run its transaction again, the last run's count is the one kept.
+struct Counted<'a> {
+    inner: &'a dyn Charging,
+    new: AtomicUsize,
+}
+
+impl Charging for Counted<'_> {
+    fn license_ids(&self) -> Vec<String> {
+        self.inner.license_ids()
+    }
+
+    fn charge(&self, usage: &[UsageTotal], reports: &[&UsageReport]) -> Vec<UsageRow> {
+        self.new.store(reports.len(), Ordering::Relaxed);
+        self.inner.charge(usage, reports)
+    }
+}
+
 /// Refuses counts and symbology names no real report holds.
 fn check_reports(request: &ReportsRequest) -> Result<(), ApiError> {
     check_text([&request.handshake_code, &request.domain])?;
@@ -195,7 +216,10 @@ pub(crate) async fn reports(
         }
         Err(_) => Admission::default(),
     };
-    let recorded = config.storage.record_reports(&batch, &charged, &admission).await?;
+    let counted = Counted { inner: &charged, new: AtomicUsize::new(0) };
+    let recorded = config.storage.record_reports(&batch, &counted, &admission).await?;
+    let new = counted.new.into_inner();
+    config.metrics.reports_ingested(new as u64, batch.reports.len().saturating_sub(new) as u64);
     let refused = |refusal: ApiError| Renewal::Refused(refusal.code().as_str().to_owned());
     let renewal = match (live, guards::refusal(&recorded.admitted)) {
         // The renewal is judged on the usage with this batch counted.

@@ -13,7 +13,7 @@ mod trial;
 mod vendor;
 
 use std::fs::OpenOptions;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -150,11 +150,10 @@ struct Outcome {
 /// Parses the command line, runs the command, prints its outcome, and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_log = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log));
-    let colors = std::io::stderr().is_terminal();
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colors).init();
+    // `serve` starts its log itself, once its settings (format, filter) are read.
+    if !matches!(cli.command, Command::Serve(_)) {
+        let _ = crate::logging::init(None, "warn", crate::settings::LogFormat::Text);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -114,7 +114,7 @@ pub struct Device {
 pub struct NewAlert {
     pub key: String,
     /// `usage`, `expiry` or `authorization-failures`.
-    pub kind: String,
+    pub kind: &'static str,
     /// The license or project it is about.
     pub subject: String,
     /// One line for people.

@@ -42,7 +42,8 @@ pub fn random16() -> [u8; 16] {
 /// A router over a fresh store, with a clock the test moves.
 pub struct Server {
     pub router: Router,
-    /// What the router serves, for the tasks that run beside it (housekeeping, alerts).
+    /// What the router serves: for the tasks beside it (housekeeping, alerts) and tests that
+    /// serve it on a socket.
     pub config: Config,
     pub storage: Arc<dyn Storage>,
     pub public: ServerPublicKeys,
