@@ -10,17 +10,20 @@
 //     page: the steady state (the same 10 barcodes in view, all duplicates) and the worst case
 //     (10 new barcodes every frame), each over FRAMES frames after a warm-up.
 //
+// Then the server leg (scripts/bench-server.mjs): the fleet simulator against licet-server and
+// against a bare handler, written into its own section of BENCHMARKS.md.
+//
 // It uses the end-to-end harness (tests/e2e/harness.mjs) for the license and browser, in a
 // temp directory it removes, with the *release* build of licet-server (the debug build's
 // unoptimized crypto and SQLite more than triple the round trip; the first release build
 // takes a few minutes). It measures on this machine only and compares with nothing
 // but the reference figures of DESIGN.md; it edits no file but BENCHMARKS.md.
 
-import { readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
 import { CHROMIUM, ok, openTestPage, world } from '../tests/e2e/harness.mjs';
+import { benchServer, cpuName, writeSection } from './bench-server.mjs';
 import { build, useDemoVendorKey } from './build.mjs';
 import { ROOT, capture, run } from './lib/proc.mjs';
 
@@ -28,7 +31,6 @@ const RUNS = Number(process.env.BENCH_RUNS || 20);
 const FRAMES = Number(process.env.BENCH_FRAMES || 5000);
 const RECORD_FRAME_BUDGET_US = 2;
 const SERVER_RELEASE = join(ROOT, 'target', 'release', 'licet-server');
-const BENCHMARKS = join(ROOT, 'BENCHMARKS.md');
 const BEGIN = '<!-- bench:begin (written by `npm run bench`; edit outside these markers) -->';
 const END = '<!-- bench:end -->';
 const GOAL_KB = 40;
@@ -43,8 +45,7 @@ function percentile(sorted, p) {
 }
 
 async function machine() {
-  const cpuinfo = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
-  const cpu = cpuinfo.match(/^model name\s*:\s*(.+)$/m)?.[1]?.trim() ?? 'unknown CPU';
+  const cpu = await cpuName();
   const chromium = (await capture(CHROMIUM, ['--version'], { check: false })).stdout.trim();
   return { cores: availableParallelism(), cpu, chromium, node: process.version };
 }
@@ -156,16 +157,16 @@ ${END}`;
 
 const HEADER = `# Benchmarks
 
-What the browser module weighs, how long a warm \`initLicense\` takes and what
-\`recordFrame\` costs. Reproduce with
-\`npm run bench\` (it builds \`pkg/\` and the server first); it rewrites the section below.
+What the browser module weighs, how long a warm \`initLicense\` takes, what
+\`recordFrame\` costs, and what the license server takes under a simulated fleet. Reproduce with
+\`npm run bench\` (it builds \`pkg/\` and the server first); it rewrites the sections below.
 `;
 
 async function main() {
   useDemoVendorKey('npm run bench');
   const sizes = await build();
-  console.log('bench: cargo build -p licet-server --release');
-  await run('cargo', ['build', '-p', 'licet-server', '--release']);
+  console.log('bench: cargo build -p licet-server -p licet-fleet --release');
+  await run('cargo', ['build', '-p', 'licet-server', '-p', 'licet-fleet', '--release']);
   console.log(`bench: warm initLicense, ${RUNS} timed calls`);
   const init = await measureInit();
   const env = await machine();
@@ -175,12 +176,9 @@ async function main() {
   console.log(`bench: warm initLicense over ${RUNS} calls: median ${ms(init.median)} ms, p95 ${ms(init.p95)} ms (first call ${init.firstMs} ms)`);
   console.log(`bench: recordFrame, 10 results a frame: ${init.recordFrame.repeated.toFixed(2)} µs/result repeated, ${init.recordFrame.fresh.toFixed(2)} µs/result new (budget ${RECORD_FRAME_BUDGET_US})`);
 
-  const text = await readFile(BENCHMARKS, 'utf8').catch(() => HEADER);
-  const fresh = section({ sizes, init, env, date });
-  const start = text.indexOf(BEGIN);
-  const end = text.indexOf(END);
-  const next = start >= 0 && end > start ? text.slice(0, start) + fresh + text.slice(end + END.length) : `${text.trimEnd()}\n\n${fresh}\n`;
-  await writeFile(BENCHMARKS, next);
+  await writeSection(BEGIN, END, section({ sizes, init, env, date }), HEADER);
+  console.log('bench: the license server under a simulated fleet');
+  await benchServer({ ...env, date });
   console.log('bench: BENCHMARKS.md updated');
 }
 
