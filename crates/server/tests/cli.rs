@@ -552,3 +552,37 @@ fn the_request_log_names_each_request_and_never_a_secret() {
         assert!(!log.contains(secret), "the log holds {secret:?}");
     }
 }
+
+#[test]
+fn serve_raises_an_expiry_alert_that_alerts_lists_and_a_webhook_needs_its_secret() {
+    let s = setup("cli-alerts");
+    let out = path(&s.dir, "soon.txt");
+    let issued = json(&[
+        "license", "issue", "--vendor-key", &s.vendor_key, "--org", "acme", "--type", "per-page", "--quota", "100", "--days", "5",
+        "--out", &out,
+    ]);
+    json(&["license", "import", &s.store[0], &s.store[1], &out]);
+    assert_eq!(json(&["alerts", &s.store[0], &s.store[1]]), json!({ "alerts": [] }));
+
+    // The checks run as serve starts: a license 5 days from expiry gets its 7-day reminder.
+    let serving = start_serve(&[&s.store[0], &s.store[1], "--listen", "127.0.0.1:0", "--alert-interval", "1"], &[]);
+    let mut alerts = Value::Null;
+    for _ in 0..200 {
+        alerts = json(&["alerts", &s.store[0], &s.store[1]])["alerts"].clone();
+        if alerts.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let log = serving.stop();
+    let id = issued["id"].as_str().unwrap();
+    let alerts = alerts.as_array().expect("an alert within 10 s").clone();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!((alerts[0]["kind"].as_str(), alerts[0]["subject"].as_str()), (Some("expiry"), Some(id)));
+    assert!(alerts[0]["message"].as_str().unwrap().contains("within 7 days"), "{alerts:?}");
+    assert_eq!(alerts[0]["deliveries"], json!([]), "no webhook configured");
+    assert!(log.contains("alert: license"), "the alert is logged: {log}");
+
+    let stderr = refused(&["serve", &s.store[0], &s.store[1], "--listen", "127.0.0.1:0", "--webhook", "https://hooks.example.com/licet"]);
+    assert!(stderr.contains("--webhook needs --webhook-secret"), "{stderr}");
+}
