@@ -34,6 +34,12 @@ pub enum LogFormat {
 #[derive(Debug, Default, Args, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    /// The data directory (TOML only: the flag and variable are every store command's).
+    #[arg(skip)]
+    pub data: Option<PathBuf>,
+    /// The PostgreSQL database URL (TOML only, like `data`).
+    #[arg(skip)]
+    pub database: Option<String>,
     /// The address to listen on; port 0 picks a free port [default: 127.0.0.1:8710].
     #[arg(long, value_name = "ADDR", env = "LICET_LISTEN")]
     pub listen: Option<String>,
@@ -133,7 +139,7 @@ impl Settings {
             ))
         })?;
         let folder = path.parent().unwrap_or(Path::new(""));
-        for file in [&mut settings.www, &mut settings.tls_cert, &mut settings.tls_key].into_iter().flatten() {
+        for file in [&mut settings.data, &mut settings.www, &mut settings.tls_cert, &mut settings.tls_key].into_iter().flatten() {
             *file = folder.join(&*file);
         }
         Ok(settings)
@@ -142,6 +148,8 @@ impl Settings {
     /// These settings, with those they leave absent taken from `lower`.
     pub fn over(self, lower: Settings) -> Settings {
         Settings {
+            data: self.data.or(lower.data),
+            database: self.database.or(lower.database),
             listen: self.listen.or(lower.listen),
             www: self.www.or(lower.www),
             tls_cert: self.tls_cert.or(lower.tls_cert),

@@ -586,3 +586,26 @@ fn serve_raises_an_expiry_alert_that_alerts_lists_and_a_webhook_needs_its_secret
     let stderr = refused(&["serve", &s.store[0], &s.store[1], "--listen", "127.0.0.1:0", "--webhook", "https://hooks.example.com/licet"]);
     assert!(stderr.contains("--webhook needs --webhook-secret"), "{stderr}");
 }
+
+#[test]
+fn the_store_may_come_from_the_environment_or_the_config_file() {
+    let s = setup("cli-store-settings");
+    let (key, variable) = if s.store[0] == "--data" { ("data", "LICET_DATA") } else { ("database", "LICET_DATABASE") };
+    let from_env = Command::new(env!("CARGO_BIN_EXE_licet-server")).args(["usage", "--json"]).env(variable, &s.store[1]).output().unwrap();
+    assert!(from_env.status.success(), "{}", String::from_utf8_lossy(&from_env.stderr));
+    assert_eq!(serde_json::from_slice::<Value>(&from_env.stdout).unwrap(), json!({ "licenses": [] }));
+
+    let config = path(&s.dir, "licet.toml");
+    std::fs::write(&config, format!("{key} = {:?}\n", s.store[1])).unwrap();
+    let serving = start_serve(&["--config", &config, "--listen", "127.0.0.1:0"], &[]);
+    let mut stream = TcpStream::connect(serving.address()).unwrap();
+    write!(stream, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    serving.stop();
+
+    let stderr = refused(&["usage"]);
+    assert!(stderr.contains("no store given"), "{stderr}");
+    assert_eq!(licet(&["usage", "--data", "a", "--database", "postgres://b/c"]).status.code(), Some(2), "one store, not two");
+}

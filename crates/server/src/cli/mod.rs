@@ -68,20 +68,29 @@ enum Command {
 }
 
 /// Where the store of every store command is: a data directory (SQLite) or a PostgreSQL
-/// database, exactly one of them.
+/// database, one of them, by flag or environment variable (and for `serve`, its TOML file).
 #[derive(Args)]
-#[group(required = true, multiple = false)]
+#[group(multiple = false)]
 struct DataArgs {
     /// The data directory made by `licet-server init`: an SQLite store, for one server.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "LICET_DATA")]
     data: Option<PathBuf>,
     /// A PostgreSQL database (postgres://USER:PASSWORD@HOST/DATABASE), which several server
     /// instances can share.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = "LICET_DATABASE", hide_env_values = true)]
     database: Option<String>,
 }
 
 impl DataArgs {
+    /// These options, or when they name no store, the `data` or `database` of a config file.
+    fn or(self, data: Option<PathBuf>, database: Option<String>) -> DataArgs {
+        if self.data.is_some() || self.database.is_some() {
+            self
+        } else {
+            DataArgs { data, database }
+        }
+    }
+
     /// Opens the store; an SQLite store must exist unless `create` is set (the database of a
     /// PostgreSQL URL must exist in any case: its tables are created at the first open).
     async fn open(&self, create: bool) -> Result<Arc<dyn Storage>, ServerError> {
@@ -95,8 +104,9 @@ impl DataArgs {
                 }
                 Ok(Arc::new(SqliteStorage::open(dir, create).await?))
             }
-            // clap's group makes one of the two required.
-            (None, None) => Err(ServerError::Invalid("give --data DIR or --database URL".into())),
+            (None, None) => Err(ServerError::Invalid(
+                "no store given: pass --data DIR (SQLite) or --database URL (PostgreSQL), or set LICET_DATA or LICET_DATABASE".into(),
+            )),
         }
     }
 

@@ -66,11 +66,13 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
         Some(path) => Settings::from_file(path)?,
         None => Settings::default(),
     };
-    let settings = args.settings.over(file).resolve()?;
+    let settings = args.settings.over(file);
+    let store = args.data.or(settings.data.clone(), settings.database.clone());
+    let settings = settings.resolve()?;
     logging::init(settings.log.as_deref(), "info", settings.log_format)?;
     // The certificate is read before the store is opened: a bad file fails fast.
     let tls = settings.tls.as_ref().map(|(cert, key)| tls::load(cert, key)).transpose()?;
-    with_config(&args.data, async |config| {
+    with_config(&store, async |config| {
         let mut config = config.clone().with_failure_window(settings.alerts.failure_window).with_rate_limit(settings.rate_limit).with_trust_forwarded_for(settings.trust_forwarded_for);
         if let Some(dir) = settings.www.clone() {
             config = config.with_www(dir);
@@ -86,7 +88,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServerError> {
         // A closed stdout must not stop the server: the line is for whoever is listening.
         let _ = writeln!(stdout, "licet-server listening on {scheme}://{address}").and_then(|()| stdout.flush());
         let metrics_address = metrics.as_ref().map(|(_, bound)| tracing::field::display(bound));
-        tracing::info!(%address, store = %args.data, scheme, metrics = metrics_address, rate_limit = settings.rate_limit.per_second, burst = settings.rate_limit.burst, "serving");
+        tracing::info!(%address, store = %store, scheme, metrics = metrics_address, rate_limit = settings.rate_limit.per_second, burst = settings.rate_limit.burst, "serving");
         let listeners = Listeners { public, tls: tls.clone(), metrics: metrics.map(|(listener, _)| listener) };
         let housekeeping = tokio::spawn(housekeeping::run(config.clone(), settings.housekeeping_interval));
         let alerts = tokio::spawn(alerts::run(config.clone(), settings.alerts.clone()));
