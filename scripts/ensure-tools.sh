@@ -45,17 +45,22 @@ else
   say "wasm-bindgen-cli" "$wanted installed (was: ${found:-none})"
 fi
 
+# Installs Debian packages, as root or through sudo.
+apt_install() {
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "$* missing, and installing it needs root: apt-get install -y $*"
+    sudo="sudo"
+  fi
+  $sudo apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y "$@"
+}
+
 # Chromium and ChromeDriver, from Debian.
 if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
   say "chromium, chromedriver" "present"
 else
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || die "chromium is missing and installing it needs root: apt-get install -y chromium chromium-driver"
-    sudo="sudo"
-  fi
-  $sudo apt-get update
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y chromium chromium-driver
+  apt_install chromium chromium-driver
   [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || die "apt-get installed chromium but /usr/bin/chromium or /usr/bin/chromedriver is missing"
   say "chromium, chromedriver" "installed"
 fi
@@ -64,13 +69,7 @@ fi
 if compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null; then
   say "postgresql" "present"
 else
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || die "postgresql is missing and installing it needs root: apt-get install -y postgresql"
-    sudo="sudo"
-  fi
-  $sudo apt-get update
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y postgresql
+  apt_install postgresql
   compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || die "apt-get installed postgresql but no /usr/lib/postgresql/*/bin/pg_ctl is there"
   say "postgresql" "installed"
 fi
