@@ -2,8 +2,9 @@
 // stopping at the first step that fails and exiting with its exit code:
 //
 //   1. native tests           cargo test --workspace (the server's on SQLite)
-//   2. server on PostgreSQL   cargo test -p licet-server again, against a throwaway PostgreSQL
-//                             cluster on loopback (scripts/lib/postgres.mjs), which it stops after
+//   2. server on PostgreSQL   cargo test -p licet-server again, against the PostgreSQL server
+//                             of LICET_TEST_POSTGRES if set, else a throwaway cluster on
+//                             loopback (scripts/lib/postgres.mjs), which it stops after
 //   3. the npm package        the build of scripts/build.mjs (pkg/)
 //   4. browser unit tests     cargo test -p licet --lib --target wasm32-unknown-unknown,
 //                             run by wasm-bindgen-test-runner in headless Chromium through
@@ -29,7 +30,9 @@ const steps = [
   [
     'server tests on PostgreSQL: cargo test -p licet-server (LICET_TEST_POSTGRES)',
     async () => {
-      const postgres = await startPostgres();
+      // A server named by LICET_TEST_POSTGRES is used as it is; else a throwaway cluster.
+      const given = process.env.LICET_TEST_POSTGRES;
+      const postgres = given ? { url: given, stop: async () => {} } : await startPostgres();
       try {
         await run('cargo', ['test', '-p', 'licet-server'], { env: { LICET_TEST_POSTGRES: postgres.url } });
       } finally {

@@ -24,7 +24,7 @@ use crate::storage::{Alert, Attempt, NewAlert, StorageError};
 pub const SIGNATURE_HEADER: &str = "licet-signature";
 
 /// When alerts fire and where they go.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AlertSettings {
     /// Percentages of a quota at which a usage alert fires, once each.
     pub thresholds: Vec<u32>,
@@ -51,6 +51,35 @@ pub struct AlertSettings {
     pub retry_base: Duration,
     /// Attempts after which a delivery is given up (and said so in `alerts`).
     pub max_attempts: u64,
+}
+
+/// Shows the webhooks by `webhook_label` and never the secret: settings may be logged.
+impl std::fmt::Debug for AlertSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertSettings")
+            .field("thresholds", &self.thresholds)
+            .field("expiry_days", &self.expiry_days)
+            .field("failure_percent", &self.failure_percent)
+            .field("failure_min_attempts", &self.failure_min_attempts)
+            .field("failure_window", &self.failure_window)
+            .field("webhooks", &self.webhooks.iter().map(|url| webhook_label(url)).collect::<Vec<_>>())
+            .field("webhook_secret", &self.webhook_secret.as_ref().map(|_| "***"))
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A webhook URL as logs and listings show it: its scheme and host only, since the path or
+/// query of many webhook URLs (chat services') is itself the secret that lets one post.
+pub fn webhook_label(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => match (parsed.host_str(), parsed.port()) {
+            (Some(host), Some(port)) => format!("{}://{host}:{port}/…", parsed.scheme()),
+            (Some(host), None) => format!("{}://{host}/…", parsed.scheme()),
+            (None, _) => "(a webhook without a host)".to_owned(),
+        },
+        Err(_) => "(an unreadable webhook URL)".to_owned(),
+    }
 }
 
 impl Default for AlertSettings {
@@ -81,7 +110,7 @@ fn ms(duration: Duration) -> u64 {
 #[derive(Debug)]
 pub struct AuthStats {
     window_ms: u64,
-    counts: Mutex<HashMap<String, WindowCounts>>,
+    counts: Mutex<HashMap<String, ProjectCounts>>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -89,6 +118,14 @@ struct WindowCounts {
     window: u64,
     succeeded: u64,
     failed: u64,
+}
+
+/// A project's counts in its latest window and the one before: a crossing late in a window is
+/// still seen by the check after the window closed.
+#[derive(Debug, Clone, Copy, Default)]
+struct ProjectCounts {
+    latest: WindowCounts,
+    previous: Option<WindowCounts>,
 }
 
 impl AuthStats {
@@ -103,21 +140,28 @@ impl AuthStats {
         // numbers, so keep counting.
         let mut counts = self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let entry = counts.entry(handshake_code.to_owned()).or_default();
-        if entry.window != window {
-            *entry = WindowCounts { window, ..WindowCounts::default() };
+        if entry.latest.window != window {
+            entry.previous = Some(entry.latest).filter(|latest| latest.window + 1 == window);
+            entry.latest = WindowCounts { window, ..WindowCounts::default() };
         }
         if succeeded {
-            entry.succeeded += 1;
+            entry.latest.succeeded += 1;
         } else {
-            entry.failed += 1;
+            entry.latest.failed += 1;
         }
     }
 
-    /// The projects' counts in the window of `now`: (code, window, succeeded, failed).
-    fn current(&self, now: u64) -> Vec<(String, u64, u64, u64)> {
+    /// The projects' counts in the window of `now` and the one before it: (code, window,
+    /// succeeded, failed).
+    fn recent(&self, now: u64) -> Vec<(String, u64, u64, u64)> {
         let window = now / self.window_ms;
         let counts = self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        counts.iter().filter(|(_, c)| c.window == window).map(|(code, c)| (code.clone(), c.window, c.succeeded, c.failed)).collect()
+        counts
+            .iter()
+            .flat_map(|(code, c)| [Some(c.latest), c.previous].into_iter().flatten().map(move |w| (code, w)))
+            .filter(|(_, w)| w.window == window || w.window + 1 == window)
+            .map(|(code, w)| (code.clone(), w.window, w.succeeded, w.failed))
+            .collect()
     }
 }
 
@@ -172,14 +216,14 @@ async fn due(config: &Config, settings: &AlertSettings, now: u64) -> Result<Vec<
             });
         }
     }
-    for (code, window, succeeded, failed) in config.auth_stats.current(now) {
+    for (code, window, succeeded, failed) in config.auth_stats.recent(now) {
         let attempts = succeeded + failed;
         if attempts >= settings.failure_min_attempts && failed * 100 >= attempts * u64::from(settings.failure_percent) {
             due.push(NewAlert {
                 key: format!("authorization-failures:{code}:{window}"),
                 kind: "authorization-failures",
                 subject: code.clone(),
-                message: format!("project {code}: {failed} of {attempts} authorizations failed in the current window"),
+                message: format!("project {code}: {failed} of {attempts} authorizations failed in one window"),
                 fired_at: now,
             });
         }
@@ -242,7 +286,8 @@ pub async fn deliver_due(config: &Config, settings: &AlertSettings, client: &req
             let outcome = match request.send().await {
                 Ok(response) if response.status().is_success() => Ok(()),
                 Ok(response) => Err(format!("the webhook answered {}", response.status())),
-                Err(error) => Err(format!("the webhook could not be reached: {error}")),
+                // reqwest names the URL in its errors: it may hold the webhook's secret.
+                Err(error) => Err(format!("the webhook could not be reached: {}", error.without_url())),
             };
             (alert.id, delivery, outcome)
         });
@@ -258,7 +303,7 @@ pub async fn deliver_due(config: &Config, settings: &AlertSettings, client: &req
                     let wait = ms(settings.retry_base).saturating_mul(1 << (made - 1).min(20)).min(3_600_000);
                     now.saturating_add(wait)
                 });
-                tracing::warn!(alert = alert_id, url = %delivery.url, attempts = made, %error, retrying = retry_at.is_some(), "webhook delivery failed");
+                tracing::warn!(alert = alert_id, webhook = %webhook_label(&delivery.url), attempts = made, %error, retrying = retry_at.is_some(), "webhook delivery failed");
                 Attempt::Failed { error, retry_at }
             }
         };
@@ -270,7 +315,8 @@ pub async fn deliver_due(config: &Config, settings: &AlertSettings, client: &req
 /// Checks every `settings.interval` and delivers every `settings.delivery_poll`, for as long as
 /// the task runs (`serve` aborts it when it stops). Failures are logged and tried again.
 pub async fn run(config: Config, settings: AlertSettings) {
-    let client = reqwest::Client::new();
+    // A redirect would turn the POST into a GET whose 2xx looks like a delivery: none followed.
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap_or_default();
     let mut checks = tokio::time::interval(settings.interval);
     let mut deliveries = tokio::time::interval(settings.delivery_poll);
     checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

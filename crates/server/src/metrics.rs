@@ -127,7 +127,7 @@ impl Metrics {
         self.reports.get_or_create(&OutcomeLabel { outcome: "duplicate" }).inc_by(duplicate);
     }
 
-    /// One alert fired. `kind` is one of the alert code's fixed names (like `quota_80`), never
+    /// One alert fired. `kind` is one of the alert code's fixed names (`usage`, `expiry`, `authorization-failures`), never
     /// text that varies per license or device, so the series stay few.
     pub fn alert_fired(&self, kind: &'static str) {
         self.alerts.get_or_create(&KindLabel { kind }).inc();
@@ -152,7 +152,7 @@ mod tests {
         metrics.request("/v1/authorize", 200, 0.004);
         metrics.authorization(AUTHORIZED);
         metrics.reports_ingested(3, 1);
-        metrics.alert_fired("quota_80");
+        metrics.alert_fired("usage");
 
         let text = metrics.encode().unwrap();
 
@@ -162,7 +162,7 @@ mod tests {
         assert!(text.contains(r#"licet_authorizations_total{code="QUOTA_EXHAUSTED"} 0"#), "{text}");
         assert!(text.contains(r#"licet_reports_ingested_total{outcome="new"} 3"#), "{text}");
         assert!(text.contains(r#"licet_reports_ingested_total{outcome="duplicate"} 1"#), "{text}");
-        assert!(text.contains(r#"licet_alerts_fired_total{kind="quota_80"} 1"#), "{text}");
+        assert!(text.contains(r#"licet_alerts_fired_total{kind="usage"} 1"#), "{text}");
         assert!(text.ends_with("# EOF\n"));
     }
 }

@@ -12,16 +12,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use common::router::*;
 use hmac::{Hmac, Mac};
-use licet_protocol::ids::DeviceId;
 use licet_protocol::license::{LicenseType, Module, DAY_MS};
 use licet_protocol::wire::{SlotUsage, UsageReport};
 use licet_server::alerts::{self, AlertSettings};
 use licet_server::storage::Alert;
 use sha2::Sha256;
-
-fn new_device() -> DeviceId {
-    DeviceId::from_random(random16())
-}
 
 fn core_pages(n: u64) -> UsageReport {
     UsageReport {
@@ -108,8 +103,21 @@ async fn a_high_share_of_failed_authorizations_raises_one_alarm_per_window() {
     assert!(alerts::check(&server.config, &settings, NOW).await.unwrap().is_empty(), "19 attempts are too few to judge");
     assert!(server.authorize(&attempt("wrong")).await.is_err());
     let fired = alerts::check(&server.config, &settings, NOW).await.unwrap();
-    assert_eq!(keys(&fired), [format!("authorization-failures project {CODE}: 15 of 20 authorizations failed in the current window")]);
+    assert_eq!(keys(&fired), [format!("authorization-failures project {CODE}: 15 of 20 authorizations failed in one window")]);
     assert!(alerts::check(&server.config, &settings, NOW).await.unwrap().is_empty(), "once per window");
+
+    // A crossing in the last moments of a window is still seen by a check after it closed.
+    let late = NOW + 15 * 60 * 1000 - 1;
+    server.now.store(late, Ordering::SeqCst);
+    let next_code = "acme-late";
+    server.project(next_code, Some("open sesame"), &["L-pages"]).await;
+    for _ in 0..20 {
+        let mut request = attempt("wrong");
+        request.handshake_code = Some(next_code.into());
+        assert!(server.authorize(&request).await.is_err());
+    }
+    let fired = alerts::check(&server.config, &settings, late + 60_000).await.unwrap();
+    assert_eq!(keys(&fired), [format!("authorization-failures project {next_code}: 20 of 20 authorizations failed in one window")]);
 
     // The next window starts from nothing: all well there, no alarm.
     let next = NOW + 15 * 60 * 1000;
@@ -218,6 +226,42 @@ async fn a_webhook_that_never_answers_holds_up_no_request_and_is_retried() {
     assert_eq!(delivering.await.unwrap(), 1);
     let delivery = server.storage.alerts().await.unwrap()[0].deliveries[0].clone();
     assert_eq!((delivery.attempts, delivery.delivered_at.is_none(), delivery.gave_up), (1, true, false));
-    assert!(delivery.last_error.unwrap().starts_with("the webhook could not be reached"));
+    let error = delivery.last_error.unwrap();
+    assert!(error.starts_with("the webhook could not be reached"), "{error}");
+    assert!(!error.contains("/hook"), "the URL, which may hold a secret, is not stored: {error}");
     drop(silent);
+}
+
+#[tokio::test]
+async fn a_failing_webhook_is_retried_with_doubling_waits_and_then_given_up() {
+    let server = Server::new("alerts-give-up").await;
+    let hook = receiver(vec![StatusCode::BAD_GATEWAY; 10]).await;
+    let settings = AlertSettings {
+        webhooks: vec![hook.url.clone()],
+        webhook_secret: Some("s3cret".into()),
+        retry_base: Duration::from_secs(30),
+        max_attempts: 3,
+        ..AlertSettings::default()
+    };
+    let client = reqwest::Client::new();
+    server.license("L-soon", LicenseType::PerDomain, &[Module::Core], NOW + 3 * DAY_MS).await;
+    alerts::check(&server.config, &settings, NOW).await.unwrap();
+    let delivery = || async { server.storage.alerts().await.unwrap()[0].deliveries[0].clone() };
+
+    // Waits of 30 s, then 60 s; the third failure is the last attempt.
+    let mut at = NOW;
+    for (attempts, wait) in [(1, 30_000), (2, 60_000)] {
+        server.now.store(at, Ordering::SeqCst);
+        assert_eq!(alerts::deliver_due(&server.config, &settings, &client, at).await.unwrap(), 1);
+        let d = delivery().await;
+        assert_eq!((d.attempts, d.next_attempt_at, d.gave_up), (attempts, at + wait, false));
+        assert_eq!(alerts::deliver_due(&server.config, &settings, &client, at + wait - 1).await.unwrap(), 0, "not before its time");
+        at += wait;
+    }
+    server.now.store(at, Ordering::SeqCst);
+    assert_eq!(alerts::deliver_due(&server.config, &settings, &client, at).await.unwrap(), 1);
+    let d = delivery().await;
+    assert_eq!((d.attempts, d.gave_up, d.delivered_at), (3, true, None));
+    assert_eq!(alerts::deliver_due(&server.config, &settings, &client, at + DAY_MS).await.unwrap(), 0, "given up for good");
+    assert_eq!(hook.received.lock().unwrap().len(), 3);
 }

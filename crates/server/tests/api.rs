@@ -14,7 +14,7 @@ use licet_protocol::keys::{ServerKeys, VendorKey};
 use licet_protocol::license::{self, LicenseType, Module, Tolerance, DAY_MS};
 use licet_protocol::sign::Signed;
 use licet_protocol::wire::{
-    self, Authorization, AuthorizeRequest, ErrorBody, LicenseState, Receipt, ReportsResponse,
+    self, Authorization, ErrorBody, LicenseState, Receipt, ReportsResponse,
 };
 use licet_server::storage::UsageItem;
 use licet_server::{admin, Config};
@@ -303,12 +303,6 @@ async fn bound_server(name: &str, domains: &[&str], allow_dev_hosts: bool) -> Se
 }
 
 /// An authorize request of a new device from a page on `domain`.
-fn from_domain(domain: &str) -> AuthorizeRequest {
-    let mut request = authorize_request(DeviceId::from_random(random16()), None, Some(CODE));
-    request.domain = domain.into();
-    request
-}
-
 #[tokio::test]
 async fn a_bound_domain_and_every_subdomain_of_a_wildcard_are_authorized() {
     let server = bound_server("domain-bound", &["shop.example.org", "*.example.com"], false).await;

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::http::{exchange, get, post, read_response};
 use common::router::*;
 
 use std::net::SocketAddr;
@@ -21,7 +22,7 @@ use licet_protocol::wire::{self, ErrorBody, ReportsResponse, SealedResponse, Slo
 use licet_server::http::{AUTHORIZE_BODY_LIMIT, REPORTS_BODY_LIMIT};
 use licet_server::limits::RateLimit;
 use licet_server::{Config, Listeners, ServerError};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -92,34 +93,6 @@ impl Running {
     }
 }
 
-/// One HTTP/1.1 exchange on `stream` (the request must say `Connection: close`): the status,
-/// the header block as text, and the body.
-async fn exchange(mut stream: impl AsyncRead + AsyncWrite + Unpin, request: &[u8]) -> (u16, String, Vec<u8>) {
-    stream.write_all(request).await.unwrap();
-    read_response(stream).await
-}
-
-async fn read_response(mut stream: impl AsyncRead + Unpin) -> (u16, String, Vec<u8>) {
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete response head");
-    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, head.to_ascii_lowercase(), raw[split + 4..].to_vec())
-}
-
-fn post(path: &str, body: &[u8], extra_headers: &str) -> Vec<u8> {
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n{extra_headers}Connection: close\r\n\r\n",
-        body.len()
-    );
-    [head.as_bytes(), body].concat()
-}
-
-fn get(path: &str) -> Vec<u8> {
-    format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").into_bytes()
-}
-
 async fn tcp(address: SocketAddr, request: &[u8]) -> (u16, String, Vec<u8>) {
     exchange(TcpStream::connect(address).await.unwrap(), request).await
 }
@@ -140,12 +113,6 @@ async fn scrape(server: &Server) -> String {
     assert_eq!(status, StatusCode::OK);
     assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("application/openmetrics-text"));
     String::from_utf8(body).unwrap()
-}
-
-fn from_domain(domain: &str) -> licet_protocol::wire::AuthorizeRequest {
-    let mut request = authorize_request(DeviceId::from_random(random16()), None, Some(CODE));
-    request.domain = domain.into();
-    request
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -319,7 +286,7 @@ async fn metrics_count_requests_authorizations_by_code_and_reports_ingested() {
     let (first, second, third) = (report(1, 0), report(2, 0), report(3, 0));
     assert_eq!(server.report(device, vec![first.clone(), second]).await.0.accepted.len(), 2);
     assert_eq!(server.report(device, vec![first, third]).await.0.accepted.len(), 2);
-    server.config.metrics.alert_fired("quota_80");
+    server.config.metrics.alert_fired("usage");
 
     let text = scrape(&server).await;
 
@@ -332,7 +299,7 @@ async fn metrics_count_requests_authorizations_by_code_and_reports_ingested() {
     assert_eq!(metric(&text, r#"licet_http_requests_total{route="/v1/authorize",status="404"}"#), 2.0);
     assert_eq!(metric(&text, r#"licet_http_requests_total{route="/v1/reports",status="200"}"#), 2.0);
     assert_eq!(metric(&text, r#"licet_http_request_duration_seconds_count{route="/v1/authorize"}"#), 3.0);
-    assert_eq!(metric(&text, r#"licet_alerts_fired_total{kind="quota_80"}"#), 1.0);
+    assert_eq!(metric(&text, r#"licet_alerts_fired_total{kind="usage"}"#), 1.0);
 
     // The scrape itself is counted once it is answered.
     let text = scrape(&server).await;

@@ -18,10 +18,6 @@ use licet_server::storage::{TrialSetting, UsageItem};
 
 const YEAR: u64 = 365 * DAY_MS;
 
-fn new_device() -> DeviceId {
-    DeviceId::from_random(random16())
-}
-
 /// A report of `n` pages of `module` and nothing else.
 fn pages(module: Module, n: u64) -> UsageReport {
     UsageReport {

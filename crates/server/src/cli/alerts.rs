@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use super::{rfc3339, with_config, DataArgs, Outcome};
+use crate::alerts::webhook_label;
 use crate::error::ServerError;
 
 pub async fn list(args: &DataArgs) -> Result<Outcome, ServerError> {
@@ -21,9 +22,10 @@ pub async fn list(args: &DataArgs) -> Result<Outcome, ServerError> {
                     (None, true) => "given up".to_owned(),
                     (None, false) => format!("next attempt {}", rfc3339(d.next_attempt_at)),
                 };
-                lines.push(format!("    {}  {state}  after {} attempts", d.url, d.attempts));
+                let webhook = webhook_label(&d.url);
+                lines.push(format!("    {webhook}  {state}  after {} attempts", d.attempts));
                 json!({
-                    "url": d.url, "attempts": d.attempts, "deliveredAt": d.delivered_at, "nextAttemptAt": d.next_attempt_at,
+                    "webhook": webhook, "attempts": d.attempts, "deliveredAt": d.delivered_at, "nextAttemptAt": d.next_attempt_at,
                     "gaveUp": d.gave_up, "lastError": d.last_error,
                 })
             })

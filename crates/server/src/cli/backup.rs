@@ -14,7 +14,7 @@ use crate::storage::{SqliteStorage, Storage};
 #[derive(Args)]
 pub struct BackupArgs {
     /// The data directory to copy (it may be in use by `serve`).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "LICET_DATA")]
     data: PathBuf,
     /// The file to write: a complete SQLite database, restored by copying it to `licet.db` in an
     /// empty data directory.

@@ -127,18 +127,25 @@ impl std::fmt::Display for DataArgs {
     }
 }
 
-/// `url` with the password of its user part, if any, replaced by `***`.
+/// `url` with its password (in the user part, or a `password` query parameter, both of which
+/// sqlx reads) replaced by `***`; a text that is no URL at all is not shown.
 fn redacted(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    match rest[..authority_end].rsplit_once('@') {
-        Some((user_info, host)) => {
-            let user = user_info.split_once(':').map_or(user_info, |(user, _)| user);
-            let hidden = if user_info.contains(':') { ":***" } else { "" };
-            format!("{scheme}://{user}{hidden}@{host}{}", &rest[authority_end..])
-        }
-        None => url.to_owned(),
+    let Ok(mut parsed) = reqwest::Url::parse(url) else { return "(an unreadable URL)".to_owned() };
+    if parsed.password().is_some() {
+        // Fails only for URLs that cannot have a user part, which then has no password.
+        let _ = parsed.set_password(Some("***"));
     }
+    if parsed.query_pairs().any(|(key, _)| key == "password") {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if key == "password" { "***".to_owned() } else { value.into_owned() };
+                (key.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
 }
 
 #[derive(Args)]
@@ -298,6 +305,7 @@ mod tests {
         assert_eq!(redacted("postgres://licet@db/licet"), "postgres://licet@db/licet");
         assert_eq!(redacted("postgres://db/licet"), "postgres://db/licet");
         assert_eq!(redacted("postgresql://u:p:q@h/d"), "postgresql://u:***@h/d");
-        assert_eq!(redacted("not a url"), "not a url");
+        assert_eq!(redacted("postgres://u@h/d?sslmode=disable&password=s3cret"), "postgres://u@h/d?sslmode=disable&password=***");
+        assert_eq!(redacted("not a url, s3cret"), "(an unreadable URL)");
     }
 }

@@ -85,5 +85,6 @@ pub async fn open_store(name: &str) -> Arc<dyn Storage> {
     }
 }
 
+pub mod http;
 pub mod process;
 pub mod router;

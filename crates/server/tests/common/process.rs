@@ -19,7 +19,6 @@ use licet_protocol::wire::{
 use licet_server::storage::{PostgresStorage, SqliteStorage, Storage};
 use rand_core::{OsRng, TryRngCore};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::router::random16;
 
@@ -48,7 +47,7 @@ pub struct Instance {
 impl Instance {
     pub fn start(store: &[String; 2]) -> Instance {
         let mut child = Command::new(env!("CARGO_BIN_EXE_licet-server"))
-            .args(["serve", &store[0], &store[1], "--listen", "127.0.0.1:0"])
+            .args(["serve", &store[0], &store[1], "--listen", "127.0.0.1:0", "--rate-limit", "0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -75,26 +74,10 @@ impl Drop for Instance {
 
 /// Posts `body` over a new HTTP/1.1 connection; the status and the body of the answer.
 pub async fn post(address: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {address}\r\nOrigin: https://{ORIGIN_DOMAIN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(body).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a complete HTTP answer")
-        + 4;
-    let status = std::str::from_utf8(&response[9..12])
-        .unwrap()
-        .parse()
-        .unwrap();
-    // Bodies here are small and sent whole (axum's JSON answers carry a Content-Length).
-    (status, response[split..].to_vec())
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = super::http::post(path, body, &format!("Origin: https://{ORIGIN_DOMAIN}\r\n"));
+    let (status, _, body) = super::http::exchange(stream, &request).await;
+    (status, body)
 }
 
 /// Seals `message` for `route`, posts it, and opens the answer: the message or the error code.
@@ -121,19 +104,9 @@ pub async fn call<T: serde::Serialize, R: serde::de::DeserializeOwned>(
     Ok(wire::decode(&envelope::open_response(&key, &sealed).unwrap()).unwrap())
 }
 
+/// An authorization request of `device` for `handshake_code`, from a page on `ORIGIN_DOMAIN`.
 pub fn authorize_request(device_id: DeviceId, handshake_code: &str) -> AuthorizeRequest {
-    AuthorizeRequest {
-        device_id,
-        organization_id: None,
-        handshake_code: Some(handshake_code.into()),
-        session_password: None,
-        product: "scanner".into(),
-        sdk_version: "1.0.0".into(),
-        domain: ORIGIN_DOMAIN.into(),
-        device_name: None,
-        nonce: Nonce(random16()),
-        client_time: 0,
-    }
+    super::router::authorize_request(device_id, None, Some(handshake_code))
 }
 
 /// A store with one license of `license_args`, on a project whose key the test decodes.

@@ -205,6 +205,18 @@ pub fn authorize_request(device_id: DeviceId, organization_id: Option<&str>, han
     }
 }
 
+/// A device the server has never seen.
+pub fn new_device() -> DeviceId {
+    DeviceId::from_random(random16())
+}
+
+/// An authorization request of a new device for `CODE` from a page on `domain`.
+pub fn from_domain(domain: &str) -> AuthorizeRequest {
+    let mut request = authorize_request(new_device(), None, Some(CODE));
+    request.domain = domain.into();
+    request
+}
+
 pub fn reports_request(device_id: DeviceId, reports: Vec<UsageReport>) -> ReportsRequest {
     ReportsRequest {
         device_id,
