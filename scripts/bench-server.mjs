@@ -7,9 +7,9 @@
 //   - release `licet-server serve` on SQLite, over a fresh store holding a per-page license
 //     bound to the simulator's domain; the simulator checks afterwards that `licet-server usage`
 //     holds exactly what its devices recorded;
-//   - the same on PostgreSQL, only when LICET_BENCH_POSTGRES names a database URL (it needs
-//     the `--database` option of licet-server; this script sets up nothing in PostgreSQL but
-//     the license and project it imports there);
+//   - the same on PostgreSQL: a throwaway cluster on loopback (scripts/lib/postgres.mjs,
+//     stopped afterwards), or the database LICET_BENCH_POSTGRES names, where it imports the
+//     license and makes a project of its own;
 //   - `licet-fleet bare`, an axum handler that only answers 200, in the same run, as the
 //     baseline that every figure is divided by.
 //
@@ -25,6 +25,7 @@ import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 
 import { tempDir } from '../tests/e2e/harness.mjs';
+import { startPostgres } from './lib/postgres.mjs';
 import { ROOT, capture } from './lib/proc.mjs';
 import { cli, cliJson, demoVendorPublicKey, licensedStore, projectKey } from './lib/server-cli.mjs';
 
@@ -159,7 +160,13 @@ export async function measureServer() {
     const load = loadavg()[0];
     const sqlite = await sqliteLeg(dir.path);
     const legs = [{ name: 'SQLite', figures: sqlite.figures }];
-    if (POSTGRES) legs.push({ name: 'PostgreSQL', figures: (await postgresLeg(dir.path, POSTGRES)).figures });
+    // The cluster's database `postgres` serves as the store: the cluster is this run's alone.
+    const cluster = POSTGRES ? null : await startPostgres();
+    try {
+      legs.push({ name: 'PostgreSQL', figures: (await postgresLeg(dir.path, POSTGRES || cluster.url)).figures });
+    } finally {
+      await cluster?.stop();
+    }
     const bare = await bareLeg(sqlite.key);
     return { plan: { devices: DEVICES, slots: SLOTS, concurrency: CONCURRENCY }, load, legs, bare };
   } finally {
