@@ -7,8 +7,8 @@
 //   - release `licet-server serve` on SQLite, over a fresh store holding a per-page license
 //     bound to the simulator's domain; the simulator checks afterwards that `licet-server usage`
 //     holds exactly what its devices recorded;
-//   - the same on PostgreSQL: a throwaway cluster on loopback (scripts/lib/postgres.mjs,
-//     stopped afterwards), or the database LICET_BENCH_POSTGRES names, where it imports the
+//   - the same on PostgreSQL: a throwaway cluster on loopback with fsync on, as shipped
+//     (scripts/lib/postgres.mjs, stopped afterwards), or the database LICET_BENCH_POSTGRES names, where it imports the
 //     license and makes a project of its own;
 //   - `licet-fleet bare`, an axum handler that only answers 200, in the same run, as the
 //     baseline that every figure is divided by.
@@ -161,7 +161,7 @@ export async function measureServer() {
     const sqlite = await sqliteLeg(dir.path);
     const legs = [{ name: 'SQLite', figures: sqlite.figures }];
     // The cluster's database `postgres` serves as the store: the cluster is this run's alone.
-    const cluster = POSTGRES ? null : await startPostgres();
+    const cluster = POSTGRES ? null : await startPostgres({ durable: true });
     try {
       legs.push({ name: 'PostgreSQL', figures: (await postgresLeg(dir.path, POSTGRES || cluster.url)).figures });
     } finally {

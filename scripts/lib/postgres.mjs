@@ -5,8 +5,9 @@
 //
 // The binaries are Debian's (package postgresql, installed by scripts/ensure-tools.sh). When
 // this runs as root, the cluster belongs to the `postgres` system user, since PostgreSQL
-// refuses to run as root. Durability is turned off (fsync, synchronous_commit): these clusters
-// hold test data only, and a crash loses nothing anyone needs.
+// refuses to run as root. For tests, durability is turned off (fsync, synchronous_commit): those
+// clusters hold test data only. Benchmarks ask for `durable`, PostgreSQL's own defaults, so
+// that a commit reaches the disk as the SQLite store's does.
 
 import { readdir, chmod, mkdtemp, rm, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -39,10 +40,11 @@ function freePort() {
 }
 
 /**
- * Starts a cluster; resolves `{ url, stop }`, where `url` is a postgres:// URL of its
- * `postgres` database, in which the caller may create databases of its own.
+ * Starts a cluster (durable: fsync on, as PostgreSQL ships); resolves `{ url, stop }`, where
+ * `url` is a postgres:// URL of its `postgres` database, in which the caller may create
+ * databases of its own.
  */
-export async function startPostgres() {
+export async function startPostgres({ durable = false } = {}) {
   const bin = await binDir();
   const dir = await mkdtemp(join(tmpdir(), 'licet-pg-'));
   const asRoot = process.getuid?.() === 0;
@@ -56,8 +58,8 @@ export async function startPostgres() {
   await as(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
   const port = await freePort();
   const options = [
-    `-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories=${dir}`,
-    '-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300',
+    `-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories=${dir} -c max_connections=300`,
+    durable ? '' : '-c fsync=off -c synchronous_commit=off -c full_page_writes=off',
   ].join(' ');
   const log = join(dir, 'server.log');
   const started = await as(join(bin, 'pg_ctl'), ['-D', data, '-l', log, '-o', options, '-w', '-t', String(START_TIMEOUT_S), 'start'])
