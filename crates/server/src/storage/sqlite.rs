@@ -12,10 +12,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::rows::keys::{SERVER_KEYS, TRIAL_DAYS, TRIAL_HANDSHAKE_CODE, TRIAL_OPEN, VENDOR_PUBLIC_KEY};
-use super::rows::{self, device, license_record, project, to_db, usage_columns, usage_total, StoredRow, DEVICES_QUERY, PROJECT_COLUMNS};
+use super::rows::{self, device, license_record, project, to_db, usage_columns, usage_key, usage_total, StoredRow, DEVICES_QUERY, PROJECT_COLUMNS};
 use super::{
     with_rows, Admission, Admitted, Charging, Recorded, Device, DeviceContact, Imported, LicenseRecord, Project, ReportBatch, Settings,
-    Storage, StorageError, Swept, Alert, Attempt, Delivery, NewAlert, TrialOutcome, TrialSetting, UsageTotal,
+    Storage, StorageError, Swept, Alert, Attempt, Delivery, NewAlert, TrialOutcome, TrialSetting, UsageRow, UsageTotal,
 };
 
 const FILE_NAME: &str = "licet.db";
@@ -203,14 +203,14 @@ async fn admit(
     Ok(admitted)
 }
 
-/// The usage totals of these licenses per item, on a pool or inside a transaction.
+/// The usage totals of these licenses per item, on a pool or inside a transaction: a few rows
+/// of `usage_totals`, whatever the number of usage rows stored.
 async fn usage_of<'c>(executor: impl sqlx::Executor<'c, Database = Sqlite>, license_ids: &[String]) -> Result<Vec<UsageTotal>, StorageError> {
     if license_ids.is_empty() {
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT license_id, module, symbology, SUM(count) AS total FROM usage WHERE license_id IN ({})
-         GROUP BY license_id, module, symbology ORDER BY license_id, module, symbology",
+        "SELECT license_id, kind, name, count FROM usage_totals WHERE license_id IN ({}) ORDER BY license_id, kind, name",
         placeholders(license_ids.len())
     );
     let mut query = sqlx::query(&sql);
@@ -218,6 +218,36 @@ async fn usage_of<'c>(executor: impl sqlx::Executor<'c, Database = Sqlite>, lice
         query = query.bind(license_id);
     }
     query.fetch_all(executor).await?.iter().map(usage_total).collect()
+}
+
+/// Stores usage rows and adds them to the running totals, inside the transaction that charged
+/// them (which holds the write lock, so no other charge reads the totals in between).
+async fn insert_usage(tx: &mut Transaction<'_, Sqlite>, rows: &[UsageRow]) -> Result<(), StorageError> {
+    for row in rows {
+        let (module, symbology) = usage_columns(&row.item);
+        let count = to_db(row.count)?;
+        sqlx::query("INSERT INTO usage (report_id, license_id, slot, module, symbology, count) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(row.report_id.to_hyphenated())
+            .bind(&row.license_id)
+            .bind(to_db(row.slot)?)
+            .bind(module)
+            .bind(symbology)
+            .bind(count)
+            .execute(&mut **tx)
+            .await?;
+        let (kind, name) = usage_key(&row.item);
+        sqlx::query(
+            "INSERT INTO usage_totals (license_id, kind, name, count) VALUES (?, ?, ?, ?)
+             ON CONFLICT (license_id, kind, name) DO UPDATE SET count = usage_totals.count + excluded.count",
+        )
+        .bind(&row.license_id)
+        .bind(kind)
+        .bind(name)
+        .bind(count)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -441,18 +471,7 @@ impl Storage for SqliteStorage {
         let license_ids = charging.license_ids();
         let usage = usage_of(&mut *tx, &license_ids).await?;
         let rows = charging.charge(&usage, &new);
-        for row in &rows {
-            let (module, symbology) = usage_columns(&row.item);
-            sqlx::query("INSERT INTO usage (report_id, license_id, slot, module, symbology, count) VALUES (?, ?, ?, ?, ?, ?)")
-                .bind(row.report_id.to_hyphenated())
-                .bind(&row.license_id)
-                .bind(to_db(row.slot)?)
-                .bind(module)
-                .bind(symbology)
-                .bind(to_db(row.count)?)
-                .execute(&mut *tx)
-                .await?;
-        }
+        insert_usage(&mut tx, &rows).await?;
         let admitted = admit(&mut tx, &batch.device_id, &batch.handshake_code, batch.received_at, admission).await?;
         tx.commit().await?;
         Ok(Recorded { admitted, usage: with_rows(usage, &rows, &license_ids) })
@@ -606,12 +625,9 @@ impl Storage for SqliteStorage {
     }
 
     async fn usage(&self) -> Result<Vec<UsageTotal>, StorageError> {
-        let rows = sqlx::query(
-            "SELECT license_id, module, symbology, SUM(count) AS total FROM usage
-             GROUP BY license_id, module, symbology ORDER BY license_id, module, symbology",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query("SELECT license_id, kind, name, count FROM usage_totals ORDER BY license_id, kind, name")
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(usage_total).collect()
     }
 
