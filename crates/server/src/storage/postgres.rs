@@ -5,6 +5,7 @@
 //! a device's trial), always in one order so that two transactions never wait on each other in
 //! a cycle. It decides no license rule: like the SQLite store it applies the shared decisions.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -559,9 +560,9 @@ impl Storage for PostgresStorage {
 
     async fn record_reports(
         &self,
-        batch: &ReportBatch,
-        charging: &dyn Charging,
-        admission: &Admission,
+        batch: ReportBatch,
+        charging: Arc<dyn Charging>,
+        admission: Admission,
     ) -> Result<Recorded, StorageError> {
         let device_id = batch.device_id.to_hyphenated();
         let now = to_db(batch.received_at)?;
@@ -573,7 +574,7 @@ impl Storage for PostgresStorage {
             lock_keys(
                 &batch.device_id,
                 &batch.handshake_code,
-                admission,
+                &admission,
                 &license_ids,
             ),
         )
@@ -618,7 +619,7 @@ impl Storage for PostgresStorage {
             &batch.device_id,
             &batch.handshake_code,
             batch.received_at,
-            admission,
+            &admission,
         )
         .await?;
         tx.commit().await?;
