@@ -48,7 +48,7 @@ pub struct Instance {
 impl Instance {
     pub fn start(store: &[String; 2]) -> Instance {
         let mut child = Command::new(env!("CARGO_BIN_EXE_licet-server"))
-            .args(["serve", &store[0], &store[1], "--listen", "127.0.0.1:0"])
+            .args(["serve", &store[0], &store[1], "--listen", "127.0.0.1:0", "--rate-limit", "0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
