@@ -17,7 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use licet_protocol::ids::{DeviceId, Nonce};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Acquire, Connection, Row, Sqlite, Transaction};
+use sqlx::{Acquire, Connection, QueryBuilder, Row, Sqlite, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::rows::keys::{SERVER_KEYS, TRIAL_DAYS, TRIAL_HANDSHAKE_CODE, TRIAL_OPEN, VENDOR_PUBLIC_KEY};
@@ -264,32 +264,45 @@ async fn usage_of<'c>(executor: impl sqlx::Executor<'c, Database = Sqlite>, lice
     query.fetch_all(executor).await?.iter().map(usage_total).collect()
 }
 
+/// The most usage rows one statement inserts: 6 parameters a row, well under SQLite's limit of
+/// 32,766 parameters a statement.
+const ROWS_PER_INSERT: usize = 1000;
+
 /// Stores usage rows and adds them to the running totals, inside the transaction that charged
-/// them (which holds the write lock, so no other charge reads the totals in between).
+/// them (which holds the write lock, so no other charge reads the totals in between). A few
+/// statements for the whole batch rather than two a row: each statement is a round trip to
+/// the connection's thread, on the path every write of the server waits on.
 async fn insert_usage(tx: &mut Transaction<'_, Sqlite>, rows: &[UsageRow]) -> Result<(), StorageError> {
+    let mut values = Vec::with_capacity(rows.len());
+    let mut totals: Vec<(&str, &str, &str, i64)> = Vec::new();
     for row in rows {
-        let (module, symbology) = usage_columns(&row.item);
         let count = to_db(row.count)?;
-        sqlx::query("INSERT INTO usage (report_id, license_id, slot, module, symbology, count) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(row.report_id.to_hyphenated())
-            .bind(&row.license_id)
-            .bind(to_db(row.slot)?)
-            .bind(module)
-            .bind(symbology)
-            .bind(count)
+        values.push((row.report_id.to_hyphenated(), row.license_id.as_str(), to_db(row.slot)?, usage_columns(&row.item), count));
+        let (kind, name) = usage_key(&row.item);
+        match totals.iter_mut().find(|t| (t.0, t.1, t.2) == (row.license_id.as_str(), kind, name)) {
+            // Counts are at most u32::MAX each (the handlers refuse more), so no sum overflows.
+            Some(total) => total.3 += count,
+            None => totals.push((row.license_id.as_str(), kind, name, count)),
+        }
+    }
+    for chunk in values.chunks(ROWS_PER_INSERT) {
+        QueryBuilder::<Sqlite>::new("INSERT INTO usage (report_id, license_id, slot, module, symbology, count) ")
+            .push_values(chunk, |mut row, (report_id, license_id, slot, (module, symbology), count)| {
+                row.push_bind(report_id).push_bind(license_id).push_bind(slot).push_bind(module).push_bind(symbology).push_bind(count);
+            })
+            .build()
             .execute(&mut **tx)
             .await?;
-        let (kind, name) = usage_key(&row.item);
-        sqlx::query(
-            "INSERT INTO usage_totals (license_id, kind, name, count) VALUES (?, ?, ?, ?)
-             ON CONFLICT (license_id, kind, name) DO UPDATE SET count = usage_totals.count + excluded.count",
-        )
-        .bind(&row.license_id)
-        .bind(kind)
-        .bind(name)
-        .bind(count)
-        .execute(&mut **tx)
-        .await?;
+    }
+    for chunk in totals.chunks(ROWS_PER_INSERT) {
+        QueryBuilder::<Sqlite>::new("INSERT INTO usage_totals (license_id, kind, name, count) ")
+            .push_values(chunk, |mut row, (license_id, kind, name, count)| {
+                row.push_bind(license_id).push_bind(kind).push_bind(name).push_bind(count);
+            })
+            .push(" ON CONFLICT (license_id, kind, name) DO UPDATE SET count = usage_totals.count + excluded.count")
+            .build()
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
