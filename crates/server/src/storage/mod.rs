@@ -43,7 +43,7 @@ pub enum StorageError {
     /// The transaction this request shared with others failed as a whole (its commit, say):
     /// nothing of the request was stored, whatever its own statements did.
     #[error("the database failed, and nothing of this request was stored: {0}")]
-    Shared(Arc<sqlx::Error>),
+    Shared(String),
     #[error("the database schema could not be brought up to date: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }

@@ -402,45 +402,75 @@ enum Done {
 }
 
 impl Job {
-    /// Runs the job in a savepoint of `tx`, kept when the job succeeded and rolled back when it
-    /// failed or was refused: a refused or replayed request stores nothing, and its neighbours
-    /// in the transaction are not disturbed. `Err` only when the savepoint itself failed, which
-    /// leaves the transaction unusable.
-    async fn run(self, tx: &mut Transaction<'_, Sqlite>) -> Result<Done, sqlx::Error> {
-        let mut savepoint = Acquire::begin(&mut **tx).await?;
-        let (done, keep) = match self {
-            Job::Authorization { device, nonce, now, admission, reply } => {
-                let result = authorization(&mut savepoint, &device, &nonce, now, &admission).await;
-                let keep = result.as_ref().is_ok_and(|admitted| admitted.refusal().is_none());
-                (Done::Authorization(reply, result), keep)
-            }
-            Job::Reports { batch, charging, admission, reply } => {
-                let result = reports(&mut savepoint, &batch, charging.as_ref(), &admission).await;
-                let keep = result.is_ok();
-                (Done::Reports(reply, result), keep)
+    /// Runs the job in the writer's transaction `tx`; the cause in the result when the
+    /// transaction cannot be committed any more. A job whose admission claims something runs in
+    /// a savepoint of its own, rolled back when the job failed or was refused: a refused request
+    /// stores nothing, and its neighbours in the transaction are not disturbed. Any other job
+    /// can fail without breaking the transaction only as a replay, refused by its first write
+    /// (the nonce), which leaves nothing behind: it needs no savepoint, which saves two of its
+    /// few round trips to the connection's thread.
+    async fn run(self, tx: &mut Transaction<'_, Sqlite>) -> (Done, Option<String>) {
+        let claims = match &self {
+            Job::Authorization { admission, .. } | Job::Reports { admission, .. } => *admission != Admission::default(),
+        };
+        if !claims {
+            let done = self.work(tx).await;
+            let broken = done.failure().filter(|e| !matches!(e, StorageError::ReplayedNonce)).map(ToString::to_string);
+            return (done, broken);
+        }
+        let mut savepoint = match Acquire::begin(&mut **tx).await {
+            Ok(savepoint) => savepoint,
+            Err(error) => {
+                let cause = error.to_string();
+                return (self.failed(error.into()), Some(cause));
             }
         };
-        if keep {
-            savepoint.commit().await?;
-        } else {
-            savepoint.rollback().await?;
-        }
-        Ok(done)
+        let done = self.work(&mut savepoint).await;
+        let settled = if done.keeps() { savepoint.commit().await } else { savepoint.rollback().await };
+        (done, settled.err().map(|e| e.to_string()))
     }
 
-    /// Answers the job, which was not run, with the failure of its transaction.
-    fn fail(self, error: &Arc<sqlx::Error>) {
-        // A requester that stopped waiting needs no answer: a failed send is no failure.
+    /// The job's writes in `tx`, and where to answer their result.
+    async fn work(self, tx: &mut Transaction<'_, Sqlite>) -> Done {
         match self {
-            Job::Authorization { reply, .. } => drop(reply.send(Err(StorageError::Shared(error.clone())))),
-            Job::Reports { reply, .. } => drop(reply.send(Err(StorageError::Shared(error.clone())))),
+            Job::Authorization { device, nonce, now, admission, reply } => {
+                Done::Authorization(reply, authorization(tx, &device, &nonce, now, &admission).await)
+            }
+            Job::Reports { batch, charging, admission, reply } => {
+                Done::Reports(reply, reports(tx, &batch, charging.as_ref(), &admission).await)
+            }
+        }
+    }
+
+    /// The job, not run, failed with `error`.
+    fn failed(self, error: StorageError) -> Done {
+        match self {
+            Job::Authorization { reply, .. } => Done::Authorization(reply, Err(error)),
+            Job::Reports { reply, .. } => Done::Reports(reply, Err(error)),
         }
     }
 }
 
 impl Done {
-    /// Answers the job once its transaction is committed.
+    /// The job's failure, if it failed.
+    fn failure(&self) -> Option<&StorageError> {
+        match self {
+            Done::Authorization(_, result) => result.as_ref().err(),
+            Done::Reports(_, result) => result.as_ref().err(),
+        }
+    }
+
+    /// Whether what the job wrote is kept: it succeeded, and was not refused.
+    fn keeps(&self) -> bool {
+        match self {
+            Done::Authorization(_, result) => result.as_ref().is_ok_and(|admitted| admitted.refusal().is_none()),
+            Done::Reports(_, result) => result.is_ok(),
+        }
+    }
+
+    /// Answers the job once its transaction is committed (or failed, with `fail`).
     fn answer(self) {
+        // A requester that stopped waiting needs no answer: a failed send is no failure.
         match self {
             Done::Authorization(reply, result) => drop(reply.send(result)),
             Done::Reports(reply, result) => drop(reply.send(result)),
@@ -448,10 +478,11 @@ impl Done {
     }
 
     /// Answers the job with the failure of its transaction: nothing of it was stored.
-    fn fail(self, error: &Arc<sqlx::Error>) {
+    fn fail(self, cause: &str) {
+        let failed = || StorageError::Shared(cause.to_owned());
         match self {
-            Done::Authorization(reply, _) => drop(reply.send(Err(StorageError::Shared(error.clone())))),
-            Done::Reports(reply, _) => drop(reply.send(Err(StorageError::Shared(error.clone())))),
+            Done::Authorization(reply, _) => drop(reply.send(Err(failed()))),
+            Done::Reports(reply, _) => drop(reply.send(Err(failed()))),
         }
     }
 }
@@ -467,27 +498,31 @@ async fn write_groups(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Job>)
 }
 
 /// Runs `jobs` in one transaction and answers each: its own result once the commit succeeded,
-/// else the failure (a job's own failure or refusal was rolled back to its savepoint already).
+/// else the failure (a job's own failure or refusal was rolled back to its savepoint already,
+/// or left nothing behind).
 async fn commit_group(pool: &SqlitePool, mut jobs: impl Iterator<Item = Job>) {
     let mut done = Vec::with_capacity(MAX_GROUP);
     let committed = async {
-        let mut connection = pool.acquire().await?;
+        let mut connection = pool.acquire().await.map_err(|e| e.to_string())?;
         // IMMEDIATE: the write lock from the start, so no statement of the group can meet it
         // taken (by a CLI command of another process) halfway and fail.
-        let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = connection.begin_with("BEGIN IMMEDIATE").await.map_err(|e| e.to_string())?;
         for job in jobs.by_ref() {
-            done.push(job.run(&mut tx).await?);
+            let (ran, broken) = job.run(&mut tx).await;
+            done.push(ran);
+            if let Some(cause) = broken {
+                return Err(cause);
+            }
         }
-        tx.commit().await
+        tx.commit().await.map_err(|e| e.to_string())
     }
     .await;
     match committed {
         Ok(()) => done.into_iter().for_each(Done::answer),
-        Err(error) => {
-            tracing::error!(%error, requests = done.len(), "a group of writes failed; none of it was stored");
-            let error = Arc::new(error);
-            done.into_iter().for_each(|job| job.fail(&error));
-            jobs.for_each(|job| job.fail(&error));
+        Err(cause) => {
+            tracing::error!(%cause, requests = done.len(), "a group of writes failed; none of it was stored");
+            done.into_iter().for_each(|ran| ran.fail(&cause));
+            jobs.for_each(|job| job.failed(StorageError::Shared(cause.clone())).answer());
         }
     }
 }
