@@ -278,7 +278,9 @@ async fn usage_of<'c>(
 /// Stores usage rows and adds them to the running totals, in two statements whatever their
 /// number, inside the transaction that charged them (which holds the advisory locks of their
 /// licenses, so no other charge reads those totals in between). The totals' upsert sums the
-/// rows of one item first: one statement may not update a row twice.
+/// rows of one item first (one statement may not update a row twice), and takes the rows in
+/// one order: the totals of licenses without a quota are charged under no advisory lock, and
+/// two transactions locking the same rows in different orders could deadlock.
 async fn insert_usage(tx: &mut Transaction<'_, Postgres>, rows: &[UsageRow]) -> Result<(), StorageError> {
     if rows.is_empty() {
         return Ok(());
@@ -315,7 +317,7 @@ async fn insert_usage(tx: &mut Transaction<'_, Postgres>, rows: &[UsageRow]) -> 
         "INSERT INTO usage_totals (license_id, kind, name, count)
          SELECT license_id, kind, name, SUM(count)::BIGINT
          FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS r (license_id, kind, name, count)
-         GROUP BY license_id, kind, name
+         GROUP BY license_id, kind, name ORDER BY license_id, kind, name
          ON CONFLICT (license_id, kind, name) DO UPDATE SET count = usage_totals.count + excluded.count",
     )
     .bind(&license_ids)
