@@ -14,8 +14,8 @@
 //     baseline that every figure is divided by.
 //
 // It writes the figures into BENCHMARKS.md between its own `bench-server:begin/end` markers.
-// If licet-server grows per-IP rate limits, they must be off for these runs: the whole fleet
-// comes from 127.0.0.1.
+// licet-server's per-address rate limit is turned off for these runs (`--rate-limit 0`): the
+// whole fleet comes from 127.0.0.1.
 
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -93,7 +93,7 @@ async function fleet(args) {
 
 /** One leg against licet-server over `store` (`['--data', dir]` or `['--database', url]`). */
 async function serverLeg(name, store, licenseKeyFor) {
-  const server = await listening(SERVER, ['serve', ...store, '--listen', '127.0.0.1:0']);
+  const server = await listening(SERVER, ['serve', ...store, '--listen', '127.0.0.1:0', '--rate-limit', '0']);
   try {
     const key = await licenseKeyFor(server.url);
     console.log(`bench: fleet against licet-server on ${name}`);

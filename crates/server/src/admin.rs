@@ -3,6 +3,9 @@
 //! issued, imported and assigned). The CLI formats these results (and an admin API can later);
 //! none of it is reachable from the protocol routes, and none of it can create license content.
 
+use std::collections::HashMap;
+use std::sync::RwLock;
+
 use licet_protocol::b64;
 use licet_protocol::domain::{self, DomainRule};
 use licet_protocol::keys::{self, ServerKeys, ServerPublicKeys, VerifyingKey};
@@ -165,6 +168,45 @@ pub fn verify_record(record: &LicenseRecord, vendor: &VerifyingKey) -> Result<(S
     Ok((signed, file))
 }
 
+/// How many verified license texts `VerifiedLicenses` keeps: more than a store holds licenses.
+/// Past it, the cache starts over, so that texts edited in the store cannot grow it for ever.
+const MAX_VERIFIED: usize = 1024;
+
+/// `verify_record` once per stored license text: a request reads the licenses of its project
+/// from the store each time, and a text seen and verified before is not decoded and verified
+/// again. The text is the key, so a license edited in the store is verified anew (and refused,
+/// unless the vendor signed it); only texts that verified are kept, each with the key that
+/// verified it.
+#[derive(Default)]
+pub struct VerifiedLicenses {
+    by_text: RwLock<HashMap<String, Verified>>,
+}
+
+struct Verified {
+    vendor: [u8; 32],
+    signed: Signed,
+    file: LicenseFile,
+}
+
+impl VerifiedLicenses {
+    /// `verify_record(record, vendor)`, from the cache when this text verified with this key.
+    pub fn verify(&self, record: &LicenseRecord, vendor: &VerifyingKey) -> Result<(Signed, LicenseFile), ServerError> {
+        {
+            let cache = self.by_text.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(hit) = cache.get(&record.text).filter(|hit| hit.vendor == *vendor.as_bytes()) {
+                return Ok((hit.signed.clone(), hit.file.clone()));
+            }
+        }
+        let (signed, file) = verify_record(record, vendor)?;
+        let mut cache = self.by_text.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.len() >= MAX_VERIFIED {
+            cache.clear();
+        }
+        cache.insert(record.text.clone(), Verified { vendor: *vendor.as_bytes(), signed: signed.clone(), file: file.clone() });
+        Ok((signed, file))
+    }
+}
+
 /// The license key `initLicense` takes for `project`, naming the organization and the code.
 pub fn license_key(project: &Project, servers: Vec<String>, keys: &ServerPublicKeys) -> String {
     LicenseKey::new(servers, Some(project.organization_id.clone()), Some(project.handshake_code.clone()), keys).encode()
@@ -205,4 +247,60 @@ pub async fn usage(storage: &dyn Storage) -> Result<Vec<LicenseUsage>, ServerErr
         entry.scans.sort();
     }
     Ok(usage)
+}
+
+#[cfg(test)]
+mod tests {
+    use licet_protocol::keys::VendorKey;
+    use licet_protocol::license::{self, LicenseFile, LicenseType, Module, Tolerance};
+
+    use super::VerifiedLicenses;
+    use crate::error::ServerError;
+    use crate::random::rng;
+    use crate::storage::LicenseRecord;
+
+    fn record(id: &str, vendor: &VendorKey) -> LicenseRecord {
+        let file = LicenseFile {
+            id: id.into(),
+            organization_id: "acme".into(),
+            product: "scanner".into(),
+            license_type: LicenseType::PerPage,
+            modules: vec![Module::Core],
+            quota: Some(1000),
+            devices: None,
+            active: None,
+            domains: vec![],
+            allow_dev_hosts: false,
+            issued_at: 1_700_000_000_000,
+            expires_at: 1_900_000_000_000,
+            offline_grace_ms: license::DEFAULT_OFFLINE_GRACE_MS,
+            tolerance: Tolerance::default(),
+        };
+        LicenseRecord {
+            id: id.into(),
+            text: license::to_text(&file.sign(&vendor.0)),
+            organization_id: file.organization_id,
+            product: file.product,
+            license_type: file.license_type.as_str().into(),
+            expires_at: file.expires_at,
+        }
+    }
+
+    #[test]
+    fn a_cached_license_is_served_only_for_its_text_and_its_vendor_key() {
+        let (vendor, other) = (VendorKey::generate(&mut rng()), VendorKey::generate(&mut rng()));
+        let key = vendor.0.verifying_key();
+        let cache = VerifiedLicenses::default();
+        let stored = record("L-1", &vendor);
+
+        let (_, file) = cache.verify(&stored, &key).unwrap();
+        assert_eq!(file.id, "L-1");
+        assert_eq!(cache.verify(&stored, &key).unwrap().1, file);
+        // The same id with a text the vendor did not sign (the store edited) is verified anew.
+        let edited = LicenseRecord { text: record("L-1", &other).text, ..stored.clone() };
+        assert!(matches!(cache.verify(&edited, &key), Err(ServerError::LicenseSignature)));
+        // A text verified with one key proves nothing to another.
+        assert!(matches!(cache.verify(&stored, &other.0.verifying_key()), Err(ServerError::LicenseSignature)));
+        assert_eq!(cache.verify(&stored, &key).unwrap().1, file);
+    }
 }

@@ -24,6 +24,7 @@ use licet_protocol::keys::{self, ServerKeys, VerifyingKey};
 use tokio::net::TcpListener;
 use tower_http::services::ServeDir;
 
+use crate::admin::VerifiedLicenses;
 use crate::alerts::AuthStats;
 use crate::api::{self, ApiError, Refused};
 use crate::cors::{self, Origins};
@@ -81,6 +82,8 @@ pub struct Config {
     pub(crate) origins: Arc<Origins>,
     /// Authorization outcomes per project, which the alert checks read.
     pub auth_stats: Arc<AuthStats>,
+    /// The stored licenses verified against `vendor_public` so far.
+    pub(crate) verified: Arc<VerifiedLicenses>,
 }
 
 impl Config {
@@ -97,6 +100,7 @@ impl Config {
             limiter: Arc::new(Limiter::new(RateLimit::default())),
             origins: Arc::new(Origins::default()),
             auth_stats: Arc::default(),
+            verified: Arc::default(),
         }
     }
 

@@ -210,6 +210,33 @@ async fn an_exact_replay_is_refused_and_changes_nothing() {
     assert_eq!(total(&before, "L-pages", UsageItem::Pages(Module::Core)), 3);
 }
 
+/// Copies of one request in flight together, beside other devices' reports: the store may write
+/// them in one transaction (SQLite commits the writes waiting together at once), and still only
+/// the first copy counts while every other request stands on its own.
+#[tokio::test]
+async fn concurrent_copies_of_a_request_count_once_beside_other_requests() {
+    let (server, device) = licensed_server("reports-concurrent-replay").await;
+    let other = DeviceId::from_random(random16());
+    server.authorize(&authorize_request(other, None, Some(CODE))).await.unwrap();
+    let (body, key) = server.seal(Route::Reports, &reports_request(device, vec![report(3, 0)]));
+    let (other_body, other_key) = server.seal(Route::Reports, &reports_request(other, vec![report(5, 0)]));
+
+    let (a, b, c, d): (Answer<ReportsResponse>, Answer<ReportsResponse>, Answer<ReportsResponse>, Answer<ReportsResponse>) = tokio::join!(
+        server.send(Route::Reports, body.clone(), &key),
+        server.send(Route::Reports, other_body, &other_key),
+        server.send(Route::Reports, body.clone(), &key),
+        server.send(Route::Reports, body, &key),
+    );
+
+    assert!(b.is_ok(), "{b:?}");
+    let copies = [a, c, d];
+    assert_eq!(copies.iter().filter(|answer| answer.is_ok()).count(), 1, "{copies:?}");
+    for answer in copies.into_iter().filter(|answer| answer.is_err()) {
+        assert_refused(answer, StatusCode::CONFLICT, "REPLAYED_NONCE");
+    }
+    assert_eq!(total(&server.usage().await, "L-pages", UsageItem::Pages(Module::Core)), 8);
+}
+
 #[tokio::test]
 async fn a_replayed_authorization_is_refused() {
     let (server, device) = licensed_server("authorize-replay").await;

@@ -9,9 +9,11 @@ use std::sync::atomic::Ordering;
 
 use axum::http::StatusCode;
 use common::router::*;
+use licet_protocol::envelope::Route;
 use licet_protocol::ids::{DeviceId, ReportId};
 use licet_protocol::license::{ActivePeriod, LicenseFile, LicenseType, Module, Tolerance, DAY_MS};
 use licet_protocol::wire::{Authorization, LicenseState, SlotUsage, UsageReport};
+use licet_protocol::sign::Signed;
 use licet_protocol::SLOT_MS;
 use licet_server::housekeeping;
 use licet_server::storage::{TrialSetting, UsageItem};
@@ -364,6 +366,20 @@ async fn a_device_the_server_knows_gets_no_trial_and_the_trial_length_is_configu
     assert_eq!((running.state, running.active_until), (LicenseState::Trial, NOW + 3 * DAY_MS));
     server.set_now(NOW + 3 * DAY_MS + 1);
     assert_refused(server.authorize(&authorize_request(fresh, None, Some("trial"))).await, StatusCode::FORBIDDEN, "TRIAL_USED");
+}
+
+#[tokio::test]
+async fn a_refused_authorization_stores_not_even_its_nonce() {
+    let server = trial_server("rules-refused-nonce", 3).await;
+    server.storage.set_trial_setting(&TrialSetting { handshake_code: "trial".into(), days: 3, open: false }).await.unwrap();
+    let (body, key) = server.seal(Route::Authorize, &authorize_request(new_device(), None, Some("trial")));
+    let refused: Answer<Signed> = server.send(Route::Authorize, body.clone(), &key).await;
+    assert_refused(refused, StatusCode::FORBIDDEN, "TRIAL_UNAVAILABLE");
+
+    // The very same request, once trials open: not a replay, since the refusal stored nothing.
+    server.storage.set_trial_setting(&TrialSetting { handshake_code: "trial".into(), days: 3, open: true }).await.unwrap();
+    let granted: Answer<Signed> = server.send(Route::Authorize, body, &key).await;
+    assert!(granted.is_ok(), "{granted:?}");
 }
 
 #[tokio::test]

@@ -13,7 +13,6 @@ use licet_protocol::wire::{Authorization, LicenseState};
 
 use super::rules::{Grant, InForce, LicenseItem};
 use super::ApiError;
-use crate::admin;
 use crate::http::Config;
 use crate::password;
 use crate::storage::{Admitted, Capacity, Project, Refusal, Storage, TrialOutcome, TrialSetting};
@@ -61,14 +60,14 @@ pub async fn check_session_password(project: &Project, given: Option<&str>) -> R
     }
 }
 
-/// Every license item assigned to `handshake_code`, in assignment order, each verified again
-/// against the vendor key: the database is not where license content is trusted.
+/// Every license item assigned to `handshake_code`, in assignment order, each verified against
+/// the vendor key (once per stored text): the database is not where license content is trusted.
 pub async fn license_items(config: &Config, handshake_code: &str) -> Result<Vec<LicenseItem>, ApiError> {
     let records = config.storage.project_licenses(handshake_code).await?;
     records
         .iter()
         .map(|record| {
-            let (signed, file) = admin::verify_record(record, &config.vendor_public)
+            let (signed, file) = config.verified.verify(record, &config.vendor_public)
                 .map_err(|e| ApiError::internal(format!("stored license {}: {e}", record.id)))?;
             Ok(LicenseItem { file, signed })
         })

@@ -30,7 +30,7 @@ pub(crate) use guards::origin_host;
 use crate::http::Config;
 use crate::storage::{Admission, Charging, DeviceContact, ReportBatch, TrialClaim, TrialSetting, UsageRow, UsageTotal};
 use guards::Grantee;
-use rules::InForce;
+use rules::{InForce, LicenseItem};
 
 /// The longest text field a request may carry (domain, product, device name, ...).
 const MAX_TEXT_LEN: usize = 256;
@@ -146,22 +146,38 @@ async fn authorize_device(
     Ok(seal(&key, &guards::authorization(&config.keys.signing, &grantee, &in_force, &grant, &admitted)))
 }
 
-/// A charging that notes how many reports it was given: the store hands `charge` exactly the
+/// The charging of one batch, owning its items in force so that the store may run it in a task
+/// of its own, and noting how many reports it was given: the store hands `charge` exactly the
 /// batch's new reports (`Charging`), so this is the count of reports counted now, for the
 /// metrics. Should a store run its transaction again, the last run's count is the one kept.
-struct Counted<'a> {
-    inner: &'a dyn Charging,
+struct Counted {
+    items: Vec<LicenseItem>,
+    past_expiry: bool,
     new: AtomicUsize,
 }
 
-impl Charging for Counted<'_> {
+impl Counted {
+    fn new(charged: &InForce) -> Counted {
+        Counted {
+            items: charged.items.iter().map(|&item| item.clone()).collect(),
+            past_expiry: charged.past_expiry,
+            new: AtomicUsize::new(0),
+        }
+    }
+
+    fn charged(&self) -> InForce<'_> {
+        InForce { items: self.items.iter().collect(), past_expiry: self.past_expiry }
+    }
+}
+
+impl Charging for Counted {
     fn license_ids(&self) -> Vec<String> {
-        self.inner.license_ids()
+        self.charged().license_ids()
     }
 
     fn charge(&self, usage: &[UsageTotal], reports: &[&UsageReport]) -> Vec<UsageRow> {
         self.new.store(reports.len(), Ordering::Relaxed);
-        self.inner.charge(usage, reports)
+        self.charged().charge(usage, reports)
     }
 }
 
@@ -202,11 +218,11 @@ pub(crate) async fn reports(
     guards::check_domain(&items, &request.domain)?;
     guards::check_origin(items.iter(), &request.domain, headers.get(header::ORIGIN))?;
     let live = InForce::at(&items, now);
-    let charged = InForce::charging(&items, now)?;
+    let counted = Arc::new(Counted::new(&InForce::charging(&items, now)?));
     // One ID listed twice in a request is one report: the first copy is the one counted.
     let mut seen = HashSet::with_capacity(request.reports.len());
     let reports: Vec<UsageReport> = request.reports.into_iter().filter(|r| seen.insert(r.report_id)).collect();
-    let accepted = reports.iter().map(|r| r.report_id).collect();
+    let accepted: Vec<_> = reports.iter().map(|r| r.report_id).collect();
     let batch =
         ReportBatch { device_id: request.device_id, handshake_code: project.handshake_code.clone(), nonce: request.nonce, received_at: now, reports };
     let admission = match &live {
@@ -216,10 +232,9 @@ pub(crate) async fn reports(
         }
         Err(_) => Admission::default(),
     };
-    let counted = Counted { inner: &charged, new: AtomicUsize::new(0) };
-    let recorded = config.storage.record_reports(&batch, &counted, &admission).await?;
-    let new = counted.new.into_inner();
-    config.metrics.reports_ingested(new as u64, batch.reports.len().saturating_sub(new) as u64);
+    let recorded = config.storage.record_reports(batch, counted.clone(), admission).await?;
+    let new = counted.new.load(Ordering::Relaxed);
+    config.metrics.reports_ingested(new as u64, accepted.len().saturating_sub(new) as u64);
     let refused = |refusal: ApiError| Renewal::Refused(refusal.code().as_str().to_owned());
     let renewal = match (live, guards::refusal(&recorded.admitted)) {
         // The renewal is judged on the usage with this batch counted.

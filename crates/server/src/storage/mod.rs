@@ -10,6 +10,8 @@ mod postgres;
 mod rows;
 mod sqlite;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use licet_protocol::ids::{DeviceId, Nonce, ReportId};
 use licet_protocol::license::Module;
@@ -38,6 +40,10 @@ pub enum StorageError {
     Corrupt(String),
     #[error("the database failed: {0}")]
     Database(#[from] sqlx::Error),
+    /// The transaction this request shared with others failed as a whole (its commit, say):
+    /// nothing of the request was stored, whatever its own statements did.
+    #[error("the database failed, and nothing of this request was stored: {0}")]
+    Shared(String),
     #[error("the database schema could not be brought up to date: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -440,11 +446,12 @@ pub trait Storage: Send + Sync {
     /// makes of them, the device's last contact and what `admission` claims, in one transaction.
     /// `ReplayedNonce` as above; a refused claim takes nothing, and the reports are stored all
     /// the same.
+    /// It takes what it stores by value: a store may hand the work to a writer of its own.
     async fn record_reports(
         &self,
-        batch: &ReportBatch,
-        charging: &dyn Charging,
-        admission: &Admission,
+        batch: ReportBatch,
+        charging: Arc<dyn Charging>,
+        admission: Admission,
     ) -> Result<Recorded, StorageError>;
 
     /// Usage totals of these licenses per item; items never counted are absent.

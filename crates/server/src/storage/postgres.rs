@@ -5,6 +5,7 @@
 //! a device's trial), always in one order so that two transactions never wait on each other in
 //! a cycle. It decides no license rule: like the SQLite store it applies the shared decisions.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -16,13 +17,13 @@ use super::rows::keys::{
     SERVER_KEYS, TRIAL_DAYS, TRIAL_HANDSHAKE_CODE, TRIAL_OPEN, VENDOR_PUBLIC_KEY,
 };
 use super::rows::{
-    self, device, license_record, project, to_db, usage_columns, usage_total, StoredRow,
+    self, device, license_record, project, to_db, usage_columns, usage_key, usage_total, StoredRow,
     DEVICES_QUERY, PROJECT_COLUMNS,
 };
 use super::{
     with_rows, Admission, Admitted, Charging, Device, DeviceContact, Imported, LicenseRecord,
     Project, Recorded, ReportBatch, Settings, Storage, StorageError, Swept, Alert, Attempt, Delivery, NewAlert, TrialOutcome, TrialSetting,
-    UsageTotal,
+    UsageRow, UsageTotal,
 };
 
 /// How many connections one server instance keeps to the database.
@@ -253,7 +254,8 @@ async fn admit(
     Ok(admitted)
 }
 
-/// The usage totals of these licenses per item, on the pool or inside a transaction.
+/// The usage totals of these licenses per item, on the pool or inside a transaction: a few rows
+/// of `usage_totals`, whatever the number of usage rows stored.
 async fn usage_of<'c>(
     executor: impl sqlx::Executor<'c, Database = Postgres>,
     license_ids: &[String],
@@ -262,8 +264,8 @@ async fn usage_of<'c>(
         return Ok(Vec::new());
     }
     sqlx::query(
-        "SELECT license_id, module, symbology, SUM(count)::BIGINT AS total FROM usage WHERE license_id = ANY($1)
-         GROUP BY license_id, module, symbology ORDER BY license_id COLLATE \"C\", module, symbology COLLATE \"C\"",
+        "SELECT license_id, kind, name, count FROM usage_totals WHERE license_id = ANY($1)
+         ORDER BY license_id COLLATE \"C\", kind, name COLLATE \"C\"",
     )
     .bind(license_ids)
     .fetch_all(executor)
@@ -271,6 +273,60 @@ async fn usage_of<'c>(
     .iter()
     .map(usage_total)
     .collect()
+}
+
+/// Stores usage rows and adds them to the running totals, in two statements whatever their
+/// number, inside the transaction that charged them (which holds the advisory locks of their
+/// licenses, so no other charge reads those totals in between). The totals' upsert sums the
+/// rows of one item first (one statement may not update a row twice), and takes the rows in
+/// one order: the totals of licenses without a quota are charged under no advisory lock, and
+/// two transactions locking the same rows in different orders could deadlock.
+async fn insert_usage(tx: &mut Transaction<'_, Postgres>, rows: &[UsageRow]) -> Result<(), StorageError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut report_ids = Vec::with_capacity(rows.len());
+    let mut license_ids = Vec::with_capacity(rows.len());
+    let mut slots = Vec::with_capacity(rows.len());
+    let mut modules = Vec::with_capacity(rows.len());
+    let mut symbologies = Vec::with_capacity(rows.len());
+    let mut counts = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (module, symbology) = usage_columns(&row.item);
+        report_ids.push(row.report_id.to_hyphenated());
+        license_ids.push(row.license_id.as_str());
+        slots.push(to_db(row.slot)?);
+        modules.push(module);
+        symbologies.push(symbology);
+        counts.push(to_db(row.count)?);
+    }
+    sqlx::query(
+        "INSERT INTO usage (report_id, license_id, slot, module, symbology, count)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[])",
+    )
+    .bind(&report_ids)
+    .bind(&license_ids)
+    .bind(&slots)
+    .bind(&modules)
+    .bind(&symbologies)
+    .bind(&counts)
+    .execute(&mut **tx)
+    .await?;
+    let (kinds, names): (Vec<&str>, Vec<&str>) = rows.iter().map(|row| usage_key(&row.item)).unzip();
+    sqlx::query(
+        "INSERT INTO usage_totals (license_id, kind, name, count)
+         SELECT license_id, kind, name, SUM(count)::BIGINT
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS r (license_id, kind, name, count)
+         GROUP BY license_id, kind, name ORDER BY license_id, kind, name
+         ON CONFLICT (license_id, kind, name) DO UPDATE SET count = usage_totals.count + excluded.count",
+    )
+    .bind(&license_ids)
+    .bind(&kinds)
+    .bind(&names)
+    .bind(&counts)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -506,9 +562,9 @@ impl Storage for PostgresStorage {
 
     async fn record_reports(
         &self,
-        batch: &ReportBatch,
-        charging: &dyn Charging,
-        admission: &Admission,
+        batch: ReportBatch,
+        charging: Arc<dyn Charging>,
+        admission: Admission,
     ) -> Result<Recorded, StorageError> {
         let device_id = batch.device_id.to_hyphenated();
         let now = to_db(batch.received_at)?;
@@ -520,7 +576,7 @@ impl Storage for PostgresStorage {
             lock_keys(
                 &batch.device_id,
                 &batch.handshake_code,
-                admission,
+                &admission,
                 &license_ids,
             ),
         )
@@ -559,24 +615,13 @@ impl Storage for PostgresStorage {
         // Read under the licenses' locks: no other batch charges them in between.
         let usage = usage_of(&mut *tx, &license_ids).await?;
         let rows = charging.charge(&usage, &new);
-        for row in &rows {
-            let (module, symbology) = usage_columns(&row.item);
-            sqlx::query("INSERT INTO usage (report_id, license_id, slot, module, symbology, count) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(row.report_id.to_hyphenated())
-                .bind(&row.license_id)
-                .bind(to_db(row.slot)?)
-                .bind(module)
-                .bind(symbology)
-                .bind(to_db(row.count)?)
-                .execute(&mut *tx)
-                .await?;
-        }
+        insert_usage(&mut tx, &rows).await?;
         let admitted = admit(
             &mut tx,
             &batch.device_id,
             &batch.handshake_code,
             batch.received_at,
-            admission,
+            &admission,
         )
         .await?;
         tx.commit().await?;
@@ -737,8 +782,8 @@ impl Storage for PostgresStorage {
 
     async fn usage(&self) -> Result<Vec<UsageTotal>, StorageError> {
         let rows = sqlx::query(
-            "SELECT license_id, module, symbology, SUM(count)::BIGINT AS total FROM usage
-             GROUP BY license_id, module, symbology ORDER BY license_id COLLATE \"C\", module, symbology COLLATE \"C\"",
+            "SELECT license_id, kind, name, count FROM usage_totals
+             ORDER BY license_id COLLATE \"C\", kind, name COLLATE \"C\"",
         )
         .fetch_all(&self.pool)
         .await?;

@@ -145,27 +145,19 @@ pub(super) fn device<R: StoredRow>(row: &R) -> Result<Device, StorageError> {
     })
 }
 
-/// A row of `license_id, module, symbology, total` (a sum of usage counts).
+/// The `kind` of a usage total of pages (its `name` a module) and of scans (a symbology).
+const PAGES: &str = "pages";
+const SCANS: &str = "scans";
+
+/// A row of `usage_totals`: `license_id, kind, name, count`.
 pub(super) fn usage_total<R: StoredRow>(row: &R) -> Result<UsageTotal, StorageError> {
-    let item = match (
-        row.optional_text("module")?,
-        row.optional_text("symbology")?,
-    ) {
-        (Some(name), None) => UsageItem::Pages(
-            Module::parse(&name).ok_or_else(|| StorageError::Corrupt(format!("module {name}")))?,
-        ),
-        (None, Some(name)) => UsageItem::Scans(name),
-        _ => {
-            return Err(StorageError::Corrupt(
-                "a usage row with both or neither of module and symbology".into(),
-            ))
-        }
+    let (kind, name) = (row.text("kind")?, row.text("name")?);
+    let item = match kind.as_str() {
+        PAGES => UsageItem::Pages(Module::parse(&name).ok_or_else(|| StorageError::Corrupt(format!("module {name}")))?),
+        SCANS => UsageItem::Scans(name),
+        _ => return Err(StorageError::Corrupt(format!("usage kind {kind}"))),
     };
-    Ok(UsageTotal {
-        license_id: row.text("license_id")?,
-        item,
-        count: row.unsigned("total")?,
-    })
+    Ok(UsageTotal { license_id: row.text("license_id")?, item, count: row.unsigned("count")? })
 }
 
 /// The module and symbology columns of a usage row: exactly one is set.
@@ -173,6 +165,14 @@ pub(super) fn usage_columns(item: &UsageItem) -> (Option<&str>, Option<&str>) {
     match item {
         UsageItem::Pages(module) => (Some(module.as_str()), None),
         UsageItem::Scans(symbology) => (None, Some(symbology.as_str())),
+    }
+}
+
+/// The `kind` and `name` of an item's row in `usage_totals`.
+pub(super) fn usage_key(item: &UsageItem) -> (&'static str, &str) {
+    match item {
+        UsageItem::Pages(module) => (PAGES, module.as_str()),
+        UsageItem::Scans(symbology) => (SCANS, symbology.as_str()),
     }
 }
 

@@ -2,27 +2,51 @@
 //! its schema brought up to date by the migrations in `migrations/sqlite` at every open. It
 //! decides no license rule: it stores what the handlers decided and takes claims by the shared
 //! decisions of `storage`, each change in one transaction.
+//!
+//! SQLite lets one connection write at a time, and a connection that finds the lock taken
+//! sleeps in its busy handler rather than queueing. So the server writes through one
+//! connection only, and reads through a pool of others (WAL readers never wait for the writer).
+//! Authorizations and reports, the writes of every request, go to a writer task that commits
+//! all those waiting in one transaction, each in a savepoint of its own, and answers none before
+//! that commit is durable: one fsync for many requests (group commit).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use licet_protocol::ids::{DeviceId, Nonce};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Acquire, Connection, QueryBuilder, Row, Sqlite, Transaction};
+use tokio::sync::{mpsc, oneshot};
 
 use super::rows::keys::{SERVER_KEYS, TRIAL_DAYS, TRIAL_HANDSHAKE_CODE, TRIAL_OPEN, VENDOR_PUBLIC_KEY};
-use super::rows::{self, device, license_record, project, to_db, usage_columns, usage_total, StoredRow, DEVICES_QUERY, PROJECT_COLUMNS};
+use super::rows::{self, device, license_record, project, to_db, usage_columns, usage_key, usage_total, StoredRow, DEVICES_QUERY, PROJECT_COLUMNS};
 use super::{
     with_rows, Admission, Admitted, Charging, Recorded, Device, DeviceContact, Imported, LicenseRecord, Project, ReportBatch, Settings,
-    Storage, StorageError, Swept, Alert, Attempt, Delivery, NewAlert, TrialOutcome, TrialSetting, UsageTotal,
+    Storage, StorageError, Swept, Alert, Attempt, Delivery, NewAlert, TrialOutcome, TrialSetting, UsageRow, UsageTotal,
 };
 
 const FILE_NAME: &str = "licet.db";
 
+/// How many connections serve reads. Readers of a WAL database wait neither for each other
+/// nor for the writer.
+const READ_CONNECTIONS: u32 = 4;
+
+/// The most requests one transaction of the writer task holds: enough for every request in
+/// flight on a busy server to share one fsync, few enough that the first waits little for the
+/// last.
+const MAX_GROUP: usize = 64;
+
 /// The SQLite store of one data directory.
 pub struct SqliteStorage {
-    pool: SqlitePool,
+    /// Reads only.
+    read: SqlitePool,
+    /// The one connection that writes, shared by the writer task and the other writes: they
+    /// queue for it in turn, and none meets SQLite's lock taken by another of this process.
+    write: SqlitePool,
+    /// The jobs of the writer task.
+    jobs: mpsc::UnboundedSender<Job>,
 }
 
 impl SqliteStorage {
@@ -31,8 +55,8 @@ impl SqliteStorage {
         data_dir.join(FILE_NAME)
     }
 
-    /// Opens the store in `data_dir` (creating the file when `create` is set) and applies the
-    /// migrations it lacks.
+    /// Opens the store in `data_dir` (creating the file when `create` is set), applies the
+    /// migrations it lacks and starts the writer task (so it must run inside a tokio runtime).
     pub async fn open(data_dir: &Path, create: bool) -> Result<Self, StorageError> {
         let options = SqliteConnectOptions::new()
             .filename(Self::path(data_dir))
@@ -44,15 +68,35 @@ impl SqliteStorage {
             .foreign_keys(true)
             // The CLI may write while the server runs: wait for the lock rather than fail.
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStorage { pool })
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            // Queued behind a whole group of writes, a CLI command may wait a while.
+            .acquire_timeout(Duration::from_secs(60))
+            .test_before_acquire(false)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+        let read = SqlitePoolOptions::new().max_connections(READ_CONNECTIONS).connect_with(options).await?;
+        let (jobs, queued) = mpsc::unbounded_channel();
+        tokio::spawn(write_groups(write.clone(), queued));
+        Ok(SqliteStorage { read, write, jobs })
+    }
+
+    /// Hands `job` to the writer task and waits for its answer, which comes once the
+    /// transaction that holds it is committed (or failed).
+    async fn submit<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, StorageError> {
+        // The task ends only when this store is dropped, or it panicked.
+        let gone = || StorageError::Database(sqlx::Error::WorkerCrashed);
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(job(reply)).map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
     }
 
     /// Writes a consistent copy of the whole store to `out`, a file that must not exist: one
     /// read snapshot, so writers go on meanwhile and the copy holds whole transactions only.
     pub async fn backup(&self, out: &str) -> Result<(), StorageError> {
-        sqlx::query("VACUUM INTO ?").bind(out).execute(&self.pool).await?;
+        sqlx::query("VACUUM INTO ?").bind(out).execute(&self.read).await?;
         Ok(())
     }
 
@@ -64,7 +108,7 @@ impl SqliteStorage {
             query = query.bind(key);
         }
         let mut values = [const { None }; N];
-        for row in query.fetch_all(&self.pool).await? {
+        for row in query.fetch_all(&self.read).await? {
             let key: String = row.try_get("key")?;
             if let Some(at) = keys.iter().position(|k| *k == key) {
                 values[at] = Some(row.try_get("value")?);
@@ -203,14 +247,14 @@ async fn admit(
     Ok(admitted)
 }
 
-/// The usage totals of these licenses per item, on a pool or inside a transaction.
+/// The usage totals of these licenses per item, on a pool or inside a transaction: a few rows
+/// of `usage_totals`, whatever the number of usage rows stored.
 async fn usage_of<'c>(executor: impl sqlx::Executor<'c, Database = Sqlite>, license_ids: &[String]) -> Result<Vec<UsageTotal>, StorageError> {
     if license_ids.is_empty() {
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT license_id, module, symbology, SUM(count) AS total FROM usage WHERE license_id IN ({})
-         GROUP BY license_id, module, symbology ORDER BY license_id, module, symbology",
+        "SELECT license_id, kind, name, count FROM usage_totals WHERE license_id IN ({}) ORDER BY license_id, kind, name",
         placeholders(license_ids.len())
     );
     let mut query = sqlx::query(&sql);
@@ -218,6 +262,269 @@ async fn usage_of<'c>(executor: impl sqlx::Executor<'c, Database = Sqlite>, lice
         query = query.bind(license_id);
     }
     query.fetch_all(executor).await?.iter().map(usage_total).collect()
+}
+
+/// The most usage rows one statement inserts: 6 parameters a row, well under SQLite's limit of
+/// 32,766 parameters a statement.
+const ROWS_PER_INSERT: usize = 1000;
+
+/// Stores usage rows and adds them to the running totals, inside the transaction that charged
+/// them (which holds the write lock, so no other charge reads the totals in between). A few
+/// statements for the whole batch rather than two a row: each statement is a round trip to
+/// the connection's thread, on the path every write of the server waits on.
+async fn insert_usage(tx: &mut Transaction<'_, Sqlite>, rows: &[UsageRow]) -> Result<(), StorageError> {
+    let mut values = Vec::with_capacity(rows.len());
+    let mut totals: Vec<(&str, &str, &str, i64)> = Vec::new();
+    for row in rows {
+        let count = to_db(row.count)?;
+        values.push((row.report_id.to_hyphenated(), row.license_id.as_str(), to_db(row.slot)?, usage_columns(&row.item), count));
+        let (kind, name) = usage_key(&row.item);
+        match totals.iter_mut().find(|t| (t.0, t.1, t.2) == (row.license_id.as_str(), kind, name)) {
+            // Counts are at most u32::MAX each (the handlers refuse more), so no sum overflows.
+            Some(total) => total.3 += count,
+            None => totals.push((row.license_id.as_str(), kind, name, count)),
+        }
+    }
+    for chunk in values.chunks(ROWS_PER_INSERT) {
+        QueryBuilder::<Sqlite>::new("INSERT INTO usage (report_id, license_id, slot, module, symbology, count) ")
+            .push_values(chunk, |mut row, (report_id, license_id, slot, (module, symbology), count)| {
+                row.push_bind(report_id).push_bind(license_id).push_bind(slot).push_bind(module).push_bind(symbology).push_bind(count);
+            })
+            .build()
+            .execute(&mut **tx)
+            .await?;
+    }
+    for chunk in totals.chunks(ROWS_PER_INSERT) {
+        QueryBuilder::<Sqlite>::new("INSERT INTO usage_totals (license_id, kind, name, count) ")
+            .push_values(chunk, |mut row, (license_id, kind, name, count)| {
+                row.push_bind(license_id).push_bind(kind).push_bind(name).push_bind(count);
+            })
+            .push(" ON CONFLICT (license_id, kind, name) DO UPDATE SET count = usage_totals.count + excluded.count")
+            .build()
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The writes of `Storage::record_authorization`, inside the writer's transaction.
+async fn authorization(
+    tx: &mut Transaction<'_, Sqlite>,
+    device: &DeviceContact,
+    nonce: &Nonce,
+    now: u64,
+    admission: &Admission,
+) -> Result<Admitted, StorageError> {
+        insert_nonce(tx, nonce, now).await?;
+        // Before the device is stored: a trial asks whether the server has seen it.
+        let admitted = admit(tx, &device.device_id, &device.handshake_code, now, admission).await?;
+        if admitted.refusal().is_some() {
+            // The writer rolls the request back to its savepoint: a refused request stores nothing.
+            return Ok(admitted);
+        }
+        sqlx::query(
+            "INSERT INTO devices (device_id, handshake_code, domain, name, product, sdk_version, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+             ON CONFLICT (device_id, handshake_code) DO UPDATE SET
+                 domain = excluded.domain,
+                 name = COALESCE(excluded.name, devices.name),
+                 product = excluded.product,
+                 sdk_version = excluded.sdk_version,
+                 last_seen = MAX(devices.last_seen, excluded.last_seen)",
+        )
+        .bind(device.device_id.to_hyphenated())
+        .bind(&device.handshake_code)
+        .bind(&device.domain)
+        .bind(&device.name)
+        .bind(&device.product)
+        .bind(&device.sdk_version)
+        .bind(to_db(now)?)
+        .execute(&mut **tx)
+        .await?;
+    Ok(admitted)
+}
+
+/// The writes of `Storage::record_reports`, inside the writer's transaction.
+async fn reports(
+    tx: &mut Transaction<'_, Sqlite>,
+    batch: &ReportBatch,
+    charging: &dyn Charging,
+    admission: &Admission,
+) -> Result<Recorded, StorageError> {
+        let device_id = batch.device_id.to_hyphenated();
+        let now = to_db(batch.received_at)?;
+        insert_nonce(tx, &batch.nonce, batch.received_at).await?;
+        sqlx::query("UPDATE devices SET last_seen = MAX(last_seen, ?) WHERE device_id = ? AND handshake_code = ?")
+            .bind(now)
+            .bind(&device_id)
+            .bind(&batch.handshake_code)
+            .execute(&mut **tx)
+            .await?;
+        let mut new = Vec::with_capacity(batch.reports.len());
+        for report in &batch.reports {
+            let inserted = sqlx::query(
+                "INSERT INTO reports (report_id, device_id, handshake_code, received_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (report_id) DO NOTHING",
+            )
+            .bind(report.report_id.to_hyphenated())
+            .bind(&device_id)
+            .bind(&batch.handshake_code)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            // A report ID seen before was counted then: acknowledge it, count nothing again.
+            if inserted.rows_affected() == 1 {
+                new.push(report);
+            }
+        }
+        // Read in the writer's transaction: no other batch charges in between.
+        let license_ids = charging.license_ids();
+        let usage = usage_of(&mut **tx, &license_ids).await?;
+        let rows = charging.charge(&usage, &new);
+        insert_usage(tx, &rows).await?;
+        let admitted = admit(tx, &batch.device_id, &batch.handshake_code, batch.received_at, admission).await?;
+    Ok(Recorded { admitted, usage: with_rows(usage, &rows, &license_ids) })
+}
+
+/// Where the writer task sends the answer to a job.
+type Reply<T> = oneshot::Sender<Result<T, StorageError>>;
+
+/// A write for the writer task, with everything it needs and where to answer.
+enum Job {
+    Authorization { device: DeviceContact, nonce: Nonce, now: u64, admission: Admission, reply: Reply<Admitted> },
+    Reports { batch: ReportBatch, charging: Arc<dyn Charging>, admission: Admission, reply: Reply<Recorded> },
+}
+
+/// A job that ran in the writer's transaction, and its result, answered once that commits.
+enum Done {
+    Authorization(Reply<Admitted>, Result<Admitted, StorageError>),
+    Reports(Reply<Recorded>, Result<Recorded, StorageError>),
+}
+
+impl Job {
+    /// Runs the job in the writer's transaction `tx`; the cause in the result when the
+    /// transaction cannot be committed any more. A job whose admission claims something runs in
+    /// a savepoint of its own, rolled back when the job failed or was refused: a refused request
+    /// stores nothing, and its neighbours in the transaction are not disturbed. Any other job
+    /// can fail without breaking the transaction only as a replay, refused by its first write
+    /// (the nonce), which leaves nothing behind: it needs no savepoint, which saves two of its
+    /// few round trips to the connection's thread.
+    async fn run(self, tx: &mut Transaction<'_, Sqlite>) -> (Done, Option<String>) {
+        let claims = match &self {
+            Job::Authorization { admission, .. } | Job::Reports { admission, .. } => *admission != Admission::default(),
+        };
+        if !claims {
+            let done = self.work(tx).await;
+            let broken = done.failure().filter(|e| !matches!(e, StorageError::ReplayedNonce)).map(ToString::to_string);
+            return (done, broken);
+        }
+        let mut savepoint = match Acquire::begin(&mut **tx).await {
+            Ok(savepoint) => savepoint,
+            Err(error) => {
+                let cause = error.to_string();
+                return (self.failed(error.into()), Some(cause));
+            }
+        };
+        let done = self.work(&mut savepoint).await;
+        let settled = if done.keeps() { savepoint.commit().await } else { savepoint.rollback().await };
+        (done, settled.err().map(|e| e.to_string()))
+    }
+
+    /// The job's writes in `tx`, and where to answer their result.
+    async fn work(self, tx: &mut Transaction<'_, Sqlite>) -> Done {
+        match self {
+            Job::Authorization { device, nonce, now, admission, reply } => {
+                Done::Authorization(reply, authorization(tx, &device, &nonce, now, &admission).await)
+            }
+            Job::Reports { batch, charging, admission, reply } => {
+                Done::Reports(reply, reports(tx, &batch, charging.as_ref(), &admission).await)
+            }
+        }
+    }
+
+    /// The job, not run, failed with `error`.
+    fn failed(self, error: StorageError) -> Done {
+        match self {
+            Job::Authorization { reply, .. } => Done::Authorization(reply, Err(error)),
+            Job::Reports { reply, .. } => Done::Reports(reply, Err(error)),
+        }
+    }
+}
+
+impl Done {
+    /// The job's failure, if it failed.
+    fn failure(&self) -> Option<&StorageError> {
+        match self {
+            Done::Authorization(_, result) => result.as_ref().err(),
+            Done::Reports(_, result) => result.as_ref().err(),
+        }
+    }
+
+    /// Whether what the job wrote is kept: it succeeded, and was not refused.
+    fn keeps(&self) -> bool {
+        match self {
+            Done::Authorization(_, result) => result.as_ref().is_ok_and(|admitted| admitted.refusal().is_none()),
+            Done::Reports(_, result) => result.is_ok(),
+        }
+    }
+
+    /// Answers the job once its transaction is committed (or failed, with `fail`).
+    fn answer(self) {
+        // A requester that stopped waiting needs no answer: a failed send is no failure.
+        match self {
+            Done::Authorization(reply, result) => drop(reply.send(result)),
+            Done::Reports(reply, result) => drop(reply.send(result)),
+        }
+    }
+
+    /// Answers the job with the failure of its transaction: nothing of it was stored.
+    fn fail(self, cause: &str) {
+        let failed = || StorageError::Shared(cause.to_owned());
+        match self {
+            Done::Authorization(reply, _) => drop(reply.send(Err(failed()))),
+            Done::Reports(reply, _) => drop(reply.send(Err(failed()))),
+        }
+    }
+}
+
+/// The writer task: takes every job waiting (up to `MAX_GROUP`), runs them in one transaction
+/// on the write connection, commits it, and only then answers them. Ends when the store is
+/// dropped.
+async fn write_groups(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Job>) {
+    let mut jobs = Vec::with_capacity(MAX_GROUP);
+    while queue.recv_many(&mut jobs, MAX_GROUP).await > 0 {
+        commit_group(&pool, jobs.drain(..)).await;
+    }
+}
+
+/// Runs `jobs` in one transaction and answers each: its own result once the commit succeeded,
+/// else the failure (a job's own failure or refusal was rolled back to its savepoint already,
+/// or left nothing behind).
+async fn commit_group(pool: &SqlitePool, mut jobs: impl Iterator<Item = Job>) {
+    let mut done = Vec::with_capacity(MAX_GROUP);
+    let committed = async {
+        let mut connection = pool.acquire().await.map_err(|e| e.to_string())?;
+        // IMMEDIATE: the write lock from the start, so no statement of the group can meet it
+        // taken (by a CLI command of another process) halfway and fail.
+        let mut tx = connection.begin_with("BEGIN IMMEDIATE").await.map_err(|e| e.to_string())?;
+        for job in jobs.by_ref() {
+            let (ran, broken) = job.run(&mut tx).await;
+            done.push(ran);
+            if let Some(cause) = broken {
+                return Err(cause);
+            }
+        }
+        tx.commit().await.map_err(|e| e.to_string())
+    }
+    .await;
+    match committed {
+        Ok(()) => done.into_iter().for_each(Done::answer),
+        Err(cause) => {
+            tracing::error!(%cause, requests = done.len(), "a group of writes failed; none of it was stored");
+            done.into_iter().for_each(|ran| ran.fail(&cause));
+            jobs.for_each(|job| job.failed(StorageError::Shared(cause.clone())).answer());
+        }
+    }
 }
 
 #[async_trait]
@@ -228,7 +535,7 @@ impl Storage for SqliteStorage {
             .bind(&settings.vendor_public_key)
             .bind(SERVER_KEYS)
             .bind(&settings.server_keys)
-            .execute(&self.pool)
+            .execute(&self.write)
             .await?;
         self.settings().await?.ok_or_else(|| StorageError::Corrupt("settings vanished while they were written".into()))
     }
@@ -249,23 +556,23 @@ impl Storage for SqliteStorage {
         .bind(&license.license_type)
         .bind(to_db(license.expires_at)?)
         .bind(to_db(now)?)
-        .execute(&self.pool)
+        .execute(&self.write)
         .await?;
         if inserted.rows_affected() == 1 {
             return Ok(Imported::New);
         }
         let stored: String =
-            sqlx::query_scalar("SELECT text FROM licenses WHERE id = ?").bind(&license.id).fetch_one(&self.pool).await?;
+            sqlx::query_scalar("SELECT text FROM licenses WHERE id = ?").bind(&license.id).fetch_one(&self.read).await?;
         Ok(if stored == license.text { Imported::AlreadyPresent } else { Imported::IdTaken })
     }
 
     async fn licenses(&self) -> Result<Vec<LicenseRecord>, StorageError> {
-        let rows = sqlx::query("SELECT * FROM licenses ORDER BY id").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT * FROM licenses ORDER BY id").fetch_all(&self.read).await?;
         rows.iter().map(license_record).collect()
     }
 
     async fn license(&self, id: &str) -> Result<Option<LicenseRecord>, StorageError> {
-        let row = sqlx::query("SELECT * FROM licenses WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM licenses WHERE id = ?").bind(id).fetch_optional(&self.read).await?;
         row.as_ref().map(license_record).transpose()
     }
 
@@ -285,7 +592,7 @@ impl Storage for SqliteStorage {
         .bind(organization_id)
         .bind(session_password_hash)
         .bind(to_db(now)?)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.write)
         .await;
         match created {
             Ok(row) => project(&row),
@@ -302,7 +609,7 @@ impl Storage for SqliteStorage {
     async fn project(&self, handshake_code: &str) -> Result<Option<Project>, StorageError> {
         let row = sqlx::query(&format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE handshake_code = ?"))
             .bind(handshake_code)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?;
         row.as_ref().map(project).transpose()
     }
@@ -310,13 +617,13 @@ impl Storage for SqliteStorage {
     async fn default_project(&self, organization_id: &str) -> Result<Option<Project>, StorageError> {
         let row = sqlx::query(&format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE organization_id = ? AND is_default = 1"))
             .bind(organization_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?;
         row.as_ref().map(project).transpose()
     }
 
     async fn assign_license(&self, handshake_code: &str, license_id: &str, now: u64) -> Result<(), StorageError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO project_licenses (handshake_code, license_id, assigned_at) VALUES (?, ?, ?)
              ON CONFLICT (handshake_code, license_id) DO NOTHING",
@@ -352,7 +659,7 @@ impl Storage for SqliteStorage {
              WHERE pl.handshake_code = ? ORDER BY pl.assigned_at, pl.rowid",
         )
         .bind(handshake_code)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?;
         rows.iter().map(license_record).collect()
     }
@@ -361,7 +668,7 @@ impl Storage for SqliteStorage {
         let known = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM devices WHERE device_id = ? AND handshake_code = ?)")
             .bind(device_id.to_hyphenated())
             .bind(handshake_code)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.read)
             .await?;
         Ok(known)
     }
@@ -373,93 +680,20 @@ impl Storage for SqliteStorage {
         now: u64,
         admission: &Admission,
     ) -> Result<Admitted, StorageError> {
-        let mut tx = self.pool.begin().await?;
-        insert_nonce(&mut tx, nonce, now).await?;
-        // Before the device is stored: a trial asks whether the server has seen it.
-        let admitted = admit(&mut tx, &device.device_id, &device.handshake_code, now, admission).await?;
-        if admitted.refusal().is_some() {
-            // Dropping the transaction rolls it back: a refused request stores nothing.
-            return Ok(admitted);
-        }
-        sqlx::query(
-            "INSERT INTO devices (device_id, handshake_code, domain, name, product, sdk_version, first_seen, last_seen)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
-             ON CONFLICT (device_id, handshake_code) DO UPDATE SET
-                 domain = excluded.domain,
-                 name = COALESCE(excluded.name, devices.name),
-                 product = excluded.product,
-                 sdk_version = excluded.sdk_version,
-                 last_seen = MAX(devices.last_seen, excluded.last_seen)",
-        )
-        .bind(device.device_id.to_hyphenated())
-        .bind(&device.handshake_code)
-        .bind(&device.domain)
-        .bind(&device.name)
-        .bind(&device.product)
-        .bind(&device.sdk_version)
-        .bind(to_db(now)?)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(admitted)
+        self.submit(|reply| Job::Authorization { device: device.clone(), nonce: *nonce, now, admission: admission.clone(), reply }).await
     }
 
     async fn record_reports(
         &self,
-        batch: &ReportBatch,
-        charging: &dyn Charging,
-        admission: &Admission,
+        batch: ReportBatch,
+        charging: Arc<dyn Charging>,
+        admission: Admission,
     ) -> Result<Recorded, StorageError> {
-        let device_id = batch.device_id.to_hyphenated();
-        let now = to_db(batch.received_at)?;
-        let mut tx = self.pool.begin().await?;
-        insert_nonce(&mut tx, &batch.nonce, batch.received_at).await?;
-        sqlx::query("UPDATE devices SET last_seen = MAX(last_seen, ?) WHERE device_id = ? AND handshake_code = ?")
-            .bind(now)
-            .bind(&device_id)
-            .bind(&batch.handshake_code)
-            .execute(&mut *tx)
-            .await?;
-        let mut new = Vec::with_capacity(batch.reports.len());
-        for report in &batch.reports {
-            let inserted = sqlx::query(
-                "INSERT INTO reports (report_id, device_id, handshake_code, received_at) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (report_id) DO NOTHING",
-            )
-            .bind(report.report_id.to_hyphenated())
-            .bind(&device_id)
-            .bind(&batch.handshake_code)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            // A report ID seen before was counted then: acknowledge it, count nothing again.
-            if inserted.rows_affected() == 1 {
-                new.push(report);
-            }
-        }
-        // Read under the write lock the nonce took: no other batch charges in between.
-        let license_ids = charging.license_ids();
-        let usage = usage_of(&mut *tx, &license_ids).await?;
-        let rows = charging.charge(&usage, &new);
-        for row in &rows {
-            let (module, symbology) = usage_columns(&row.item);
-            sqlx::query("INSERT INTO usage (report_id, license_id, slot, module, symbology, count) VALUES (?, ?, ?, ?, ?, ?)")
-                .bind(row.report_id.to_hyphenated())
-                .bind(&row.license_id)
-                .bind(to_db(row.slot)?)
-                .bind(module)
-                .bind(symbology)
-                .bind(to_db(row.count)?)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let admitted = admit(&mut tx, &batch.device_id, &batch.handshake_code, batch.received_at, admission).await?;
-        tx.commit().await?;
-        Ok(Recorded { admitted, usage: with_rows(usage, &rows, &license_ids) })
+        self.submit(|reply| Job::Reports { batch, charging, admission, reply }).await
     }
 
     async fn license_usage(&self, license_ids: &[String]) -> Result<Vec<UsageTotal>, StorageError> {
-        usage_of(&self.pool, license_ids).await
+        usage_of(&self.read, license_ids).await
     }
 
     async fn trial_setting(&self) -> Result<Option<TrialSetting>, StorageError> {
@@ -481,7 +715,7 @@ impl Storage for SqliteStorage {
         .bind(setting.days.to_string())
         .bind(TRIAL_OPEN)
         .bind(if setting.open { "1" } else { "0" })
-        .execute(&self.pool)
+        .execute(&self.write)
         .await?;
         if written.rows_affected() == 0 {
             return Err(StorageError::UnknownProject(setting.handshake_code.clone()));
@@ -490,7 +724,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn sweep(&self, now: u64) -> Result<Swept, StorageError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write.begin().await?;
         let seats = sqlx::query("DELETE FROM seats WHERE held_until < ?").bind(to_db(now)?).execute(&mut *tx).await?;
         let slot = to_db(licet_protocol::slot_of(now))?;
         let contacts = sqlx::query("DELETE FROM slot_contacts WHERE slot < ?").bind(slot - 1).execute(&mut *tx).await?;
@@ -499,7 +733,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn fire_alert(&self, alert: &NewAlert, webhooks: &[String]) -> Result<Option<Alert>, StorageError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write.begin().await?;
         let row = sqlx::query(
             "INSERT INTO alerts (key, kind, subject, message, fired_at) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (key) DO NOTHING RETURNING *",
@@ -535,8 +769,8 @@ impl Storage for SqliteStorage {
     }
 
     async fn alerts(&self) -> Result<Vec<Alert>, StorageError> {
-        let alerts = sqlx::query("SELECT * FROM alerts ORDER BY fired_at, id").fetch_all(&self.pool).await?;
-        let deliveries = sqlx::query("SELECT * FROM alert_deliveries ORDER BY alert_id, url").fetch_all(&self.pool).await?;
+        let alerts = sqlx::query("SELECT * FROM alerts ORDER BY fired_at, id").fetch_all(&self.read).await?;
+        let deliveries = sqlx::query("SELECT * FROM alert_deliveries ORDER BY alert_id, url").fetch_all(&self.read).await?;
         Ok(rows::with_deliveries(
             alerts.iter().map(rows::alert).collect::<Result<_, _>>()?,
             deliveries.iter().map(rows::delivery).collect::<Result<_, _>>()?,
@@ -544,7 +778,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn take_due_deliveries(&self, now: u64, held_until: u64, limit: u32) -> Result<Vec<Alert>, StorageError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write.begin().await?;
         let claimed = sqlx::query(
             "UPDATE alert_deliveries SET next_attempt_at = ?1 WHERE rowid IN
              (SELECT rowid FROM alert_deliveries WHERE delivered_at IS NULL AND gave_up = 0 AND next_attempt_at <= ?2
@@ -595,27 +829,25 @@ impl Storage for SqliteStorage {
         .bind(gave_up)
         .bind(to_db(alert_id)?)
         .bind(url)
-        .execute(&self.pool)
+        .execute(&self.write)
         .await?;
         Ok(())
     }
 
     async fn devices(&self) -> Result<Vec<Device>, StorageError> {
-        let rows = sqlx::query(DEVICES_QUERY).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(DEVICES_QUERY).fetch_all(&self.read).await?;
         rows.iter().map(device).collect()
     }
 
     async fn usage(&self) -> Result<Vec<UsageTotal>, StorageError> {
-        let rows = sqlx::query(
-            "SELECT license_id, module, symbology, SUM(count) AS total FROM usage
-             GROUP BY license_id, module, symbology ORDER BY license_id, module, symbology",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query("SELECT license_id, kind, name, count FROM usage_totals ORDER BY license_id, kind, name")
+            .fetch_all(&self.read)
+            .await?;
         rows.iter().map(usage_total).collect()
     }
 
     async fn close(&self) {
-        self.pool.close().await;
+        self.write.close().await;
+        self.read.close().await;
     }
 }
