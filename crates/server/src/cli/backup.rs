@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::Outcome;
 use crate::error::ServerError;
-use crate::storage::{SqliteStorage, Storage};
+use crate::storage::SqliteStorage;
 
 #[derive(Args)]
 pub struct BackupArgs {
@@ -33,10 +33,7 @@ pub async fn run(args: BackupArgs) -> Result<Outcome, ServerError> {
     let Some(out) = args.out.to_str() else {
         return Err(ServerError::Invalid(format!("--out {} is not a UTF-8 path: choose a plainer file name", args.out.display())));
     };
-    let storage = SqliteStorage::open(&args.data, false).await?;
-    let copied = storage.backup(out).await;
-    storage.close().await;
-    copied?;
+    SqliteStorage::backup(&args.data, out).await?;
     let bytes = std::fs::metadata(&args.out).map(|m| m.len()).map_err(|source| ServerError::Io { action: "read", path: args.out.clone(), source })?;
     Ok(Outcome {
         text: format!("backed up {} to {} ({bytes} bytes)", args.data.display(), args.out.display()),

@@ -44,6 +44,9 @@ pub enum StorageError {
     /// nothing of the request was stored, whatever its own statements did.
     #[error("the database failed, and nothing of this request was stored: {0}")]
     Shared(String),
+    /// The charging of a batch's reports panicked; nothing of the request was stored.
+    #[error("charging the reports to licenses failed: nothing of the request was stored, and it may be sent again")]
+    ChargeFailed,
     #[error("the database schema could not be brought up to date: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -479,7 +482,8 @@ pub trait Storage: Send + Sync {
     /// Each comes with its alert (whose `deliveries` list only it).
     async fn take_due_deliveries(&self, now: u64, held_until: u64, limit: u32) -> Result<Vec<Alert>, StorageError>;
 
-    /// Records how an attempt to deliver alert `alert_id` to `url` ended.
+    /// Records how an attempt to deliver alert `alert_id` to `url` ended, unless the delivery
+    /// was made meanwhile (by a server that took it after this one's hold ran out).
     async fn finish_delivery(&self, alert_id: u64, url: &str, attempt: &Attempt) -> Result<(), StorageError>;
 
     /// Every device of every project.

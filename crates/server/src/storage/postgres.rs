@@ -222,12 +222,8 @@ async fn admit(
     }
     if let Some(claim) = &admission.window {
         let slot = to_db(claim.slot)?;
-        // Slots before the previous one are of no use to any decision: keep the table small.
-        sqlx::query("DELETE FROM slot_contacts WHERE handshake_code = $1 AND slot < $2")
-            .bind(handshake_code)
-            .bind(slot - 1)
-            .execute(&mut **tx)
-            .await?;
+        // Records of slots before the previous one are of no use to any decision; housekeeping
+        // deletes them (here they would make two instances delete rows in different orders).
         let row = sqlx::query(
             "SELECT COUNT(*) AS in_contact, COUNT(*) FILTER (WHERE device_id = $1) AS present
              FROM slot_contacts WHERE handshake_code = $2 AND slot = $3",
@@ -594,9 +590,11 @@ impl Storage for PostgresStorage {
             .iter()
             .map(|r| r.report_id.to_hyphenated())
             .collect();
+        // Inserted in the order of their IDs, so that two batches sharing reports (a retry at
+        // another instance) wait on each other's rows in one order, never in a cycle.
         let inserted: Vec<String> = sqlx::query_scalar(
             "INSERT INTO reports (report_id, device_id, handshake_code, received_at)
-             SELECT id, $2, $3, $4 FROM unnest($1::text[]) AS id
+             SELECT id, $2, $3, $4 FROM unnest($1::text[]) AS id ORDER BY id
              ON CONFLICT (report_id) DO NOTHING RETURNING report_id",
         )
         .bind(&ids)
@@ -605,16 +603,19 @@ impl Storage for PostgresStorage {
         .bind(now)
         .fetch_all(&mut *tx)
         .await?;
+        // Each inserted ID is one new report: a second copy of it in the batch is not new.
+        let mut inserted: std::collections::HashSet<String> = inserted.into_iter().collect();
         let new: Vec<_> = batch
             .reports
             .iter()
             .zip(&ids)
-            .filter(|(_, id)| inserted.contains(id))
+            .filter(|(_, id)| inserted.remove(*id))
             .map(|(r, _)| r)
             .collect();
         // Read under the licenses' locks: no other batch charges them in between.
         let usage = usage_of(&mut *tx, &license_ids).await?;
-        let rows = charging.charge(&usage, &new);
+        let rows = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| charging.charge(&usage, &new)))
+            .map_err(|_| StorageError::ChargeFailed)?;
         insert_usage(&mut tx, &rows).await?;
         let admitted = admit(
             &mut tx,
@@ -762,7 +763,7 @@ impl Storage for PostgresStorage {
         sqlx::query(
             "UPDATE alert_deliveries SET attempts = attempts + 1, delivered_at = $1, last_error = $2,
                  next_attempt_at = COALESCE($3, next_attempt_at), gave_up = $4
-             WHERE alert_id = $5 AND url = $6",
+             WHERE alert_id = $5 AND url = $6 AND delivered_at IS NULL",
         )
         .bind(delivered_at)
         .bind(error)

@@ -93,10 +93,16 @@ impl SqliteStorage {
         answer.await.map_err(|_| gone())?
     }
 
-    /// Writes a consistent copy of the whole store to `out`, a file that must not exist: one
-    /// read snapshot, so writers go on meanwhile and the copy holds whole transactions only.
-    pub async fn backup(&self, out: &str) -> Result<(), StorageError> {
-        sqlx::query("VACUUM INTO ?").bind(out).execute(&self.read).await?;
+    /// Writes a consistent copy of the whole store in `data_dir` to `out`, a file that must not
+    /// exist: one read snapshot, so writers go on meanwhile and the copy holds whole
+    /// transactions only. It opens the store read-only and applies no migration: a newer CLI
+    /// never changes the schema under an older server.
+    pub async fn backup(data_dir: &Path, out: &str) -> Result<(), StorageError> {
+        let options = SqliteConnectOptions::new().filename(Self::path(data_dir)).read_only(true).busy_timeout(Duration::from_secs(10));
+        let mut connection = sqlx::ConnectOptions::connect(&options).await?;
+        let copied = sqlx::query("VACUUM INTO ?").bind(out).execute(&mut connection).await;
+        sqlx::Connection::close(connection).await?;
+        copied?;
         Ok(())
     }
 
@@ -218,12 +224,8 @@ async fn admit(
     }
     if let Some(claim) = &admission.window {
         let slot = to_db(claim.slot)?;
-        // Slots before the previous one are of no use to any decision: keep the table small.
-        sqlx::query("DELETE FROM slot_contacts WHERE handshake_code = ? AND slot < ?")
-            .bind(handshake_code)
-            .bind(slot - 1)
-            .execute(&mut **tx)
-            .await?;
+        // Records of slots before the previous one are of no use to any decision; housekeeping
+        // deletes them (here they would make two instances delete rows in different orders).
         let row = sqlx::query(
             "SELECT COUNT(*) AS in_contact, COALESCE(SUM(device_id = ?), 0) AS present
              FROM slot_contacts WHERE handshake_code = ? AND slot = ?",
@@ -380,7 +382,10 @@ async fn reports(
         // Read in the writer's transaction: no other batch charges in between.
         let license_ids = charging.license_ids();
         let usage = usage_of(&mut **tx, &license_ids).await?;
-        let rows = charging.charge(&usage, &new);
+        // A panic in the licensing rules must fail this request, not the writer task that every
+        // write of this server shares.
+        let rows = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| charging.charge(&usage, &new)))
+            .map_err(|_| StorageError::ChargeFailed)?;
         insert_usage(tx, &rows).await?;
         let admitted = admit(tx, &batch.device_id, &batch.handshake_code, batch.received_at, admission).await?;
     Ok(Recorded { admitted, usage: with_rows(usage, &rows, &license_ids) })
@@ -821,7 +826,7 @@ impl Storage for SqliteStorage {
         sqlx::query(
             "UPDATE alert_deliveries SET attempts = attempts + 1, delivered_at = ?1, last_error = ?2,
                  next_attempt_at = COALESCE(?3, next_attempt_at), gave_up = ?4
-             WHERE alert_id = ?5 AND url = ?6",
+             WHERE alert_id = ?5 AND url = ?6 AND delivered_at IS NULL",
         )
         .bind(delivered_at)
         .bind(error)
