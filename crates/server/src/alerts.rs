@@ -1,5 +1,5 @@
 //! Usage alerts: a task beside the server that, at an interval, checks each license's quotas
-//! against thresholds (60%, 80%, 100% by default), each license's expiry against reminder days
+//! (and a per-device license's seats) against thresholds (60%, 80%, 100% by default), each license's expiry against reminder days
 //! (30, 7 and 1 by default), and each project's ratio of failed authorizations; stores each
 //! alert once (its key names what crossed what), logs it, and delivers it to the configured
 //! webhooks as JSON signed with HMAC-SHA256, retried with exponential backoff. It runs apart from
@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
-use licet_protocol::license::DAY_MS;
+use licet_protocol::license::{LicenseType, DAY_MS};
 use sha2::Sha256;
 
 use crate::admin;
@@ -185,6 +185,8 @@ async fn due(config: &Config, settings: &AlertSettings, now: u64) -> Result<Vec<
     }
     let with_quota: Vec<String> = files.iter().filter(|f| f.license_type.has_quota()).map(|f| f.id.clone()).collect();
     let usage = config.storage.license_usage(&with_quota).await?;
+    let per_device: Vec<String> = files.iter().filter(|f| f.license_type == LicenseType::PerDevice).map(|f| f.id.clone()).collect();
+    let seats = config.storage.seats_held(&per_device, now).await?;
     for file in &files {
         for quota in rules::quota_use(file, &usage) {
             for &threshold in &settings.thresholds {
@@ -197,6 +199,19 @@ async fn due(config: &Config, settings: &AlertSettings, now: u64) -> Result<Vec<
                             "license {} has used {threshold}% of its {} quota: {} of {}",
                             file.id, quota.item, quota.used, quota.quota
                         ),
+                        fired_at: now,
+                    });
+                }
+            }
+        }
+        if let (Some(limit), Some((_, held))) = (file.devices, seats.iter().find(|(id, _)| *id == file.id)) {
+            for &threshold in &settings.thresholds {
+                if held.saturating_mul(100) >= u64::from(limit).saturating_mul(u64::from(threshold)) {
+                    due.push(NewAlert {
+                        key: format!("seats:{}:{threshold}", file.id),
+                        kind: "usage",
+                        subject: file.id.clone(),
+                        message: format!("license {} has {threshold}% of its device seats taken: {held} of {limit}", file.id),
                         fired_at: now,
                     });
                 }

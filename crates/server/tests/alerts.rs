@@ -63,6 +63,34 @@ async fn usage_alerts_fire_once_for_each_threshold_a_quota_crosses() {
 }
 
 #[tokio::test]
+async fn seat_alerts_fire_as_a_per_device_license_fills() {
+    let server = Server::new("alerts-seats").await;
+    let mut file = license_file("L-devices", LicenseType::PerDevice, &[Module::Core], NOW + 365 * DAY_MS);
+    (file.quota, file.devices) = (None, Some(5));
+    server.import(&file).await;
+    server.project(CODE, None, &["L-devices"]).await;
+    let settings = AlertSettings::default();
+    for _ in 0..2 {
+        server.authorize(&authorize_request(new_device(), None, Some(CODE))).await.unwrap();
+    }
+    assert!(alerts::check(&server.config, &settings, NOW).await.unwrap().is_empty(), "2 of 5 seats");
+    server.authorize(&authorize_request(new_device(), None, Some(CODE))).await.unwrap();
+    let fired = alerts::check(&server.config, &settings, NOW).await.unwrap();
+    assert_eq!(keys(&fired), ["usage license L-devices has 60% of its device seats taken: 3 of 5"]);
+    for _ in 0..2 {
+        server.authorize(&authorize_request(new_device(), None, Some(CODE))).await.unwrap();
+    }
+    let fired = alerts::check(&server.config, &settings, NOW).await.unwrap();
+    assert_eq!(
+        keys(&fired),
+        [
+            "usage license L-devices has 80% of its device seats taken: 5 of 5",
+            "usage license L-devices has 100% of its device seats taken: 5 of 5"
+        ]
+    );
+}
+
+#[tokio::test]
 async fn expiry_reminders_fire_once_at_the_nearest_reminder_day() {
     let server = Server::new("alerts-expiry").await;
     let expires = NOW + 40 * DAY_MS;

@@ -460,6 +460,10 @@ pub trait Storage: Send + Sync {
     /// Usage totals of these licenses per item; items never counted are absent.
     async fn license_usage(&self, license_ids: &[String]) -> Result<Vec<UsageTotal>, StorageError>;
 
+    /// How many devices hold a seat of each of these per-device licenses at `now`; a license
+    /// whose seats are all free is absent.
+    async fn seats_held(&self, license_ids: &[String], now: u64) -> Result<Vec<(String, u64)>, StorageError>;
+
     /// The public trial, when one is set up.
     async fn trial_setting(&self) -> Result<Option<TrialSetting>, StorageError>;
 

@@ -636,6 +636,18 @@ impl Storage for PostgresStorage {
         usage_of(&self.pool, license_ids).await
     }
 
+    async fn seats_held(&self, license_ids: &[String], now: u64) -> Result<Vec<(String, u64)>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT license_id, COUNT(*) AS held FROM seats WHERE held_until >= $1 AND license_id = ANY($2)
+             GROUP BY license_id ORDER BY license_id COLLATE \"C\"",
+        )
+        .bind(to_db(now)?)
+        .bind(license_ids)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| Ok((row.text("license_id")?, row.unsigned("held")?))).collect()
+    }
+
     async fn trial_setting(&self) -> Result<Option<TrialSetting>, StorageError> {
         rows::trial_setting(
             self.setting_values([TRIAL_HANDSHAKE_CODE, TRIAL_DAYS, TRIAL_OPEN])

@@ -701,6 +701,21 @@ impl Storage for SqliteStorage {
         usage_of(&self.read, license_ids).await
     }
 
+    async fn seats_held(&self, license_ids: &[String], now: u64) -> Result<Vec<(String, u64)>, StorageError> {
+        if license_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT license_id, COUNT(*) AS held FROM seats WHERE held_until >= ? AND license_id IN ({}) GROUP BY license_id ORDER BY license_id",
+            placeholders(license_ids.len())
+        );
+        let mut query = sqlx::query(&sql).bind(to_db(now)?);
+        for id in license_ids {
+            query = query.bind(id);
+        }
+        query.fetch_all(&self.read).await?.iter().map(|row| Ok((row.text("license_id")?, row.unsigned("held")?))).collect()
+    }
+
     async fn trial_setting(&self) -> Result<Option<TrialSetting>, StorageError> {
         rows::trial_setting(self.setting_values([TRIAL_HANDSHAKE_CODE, TRIAL_DAYS, TRIAL_OPEN]).await?)
     }
