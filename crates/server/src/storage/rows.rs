@@ -102,6 +102,28 @@ pub(super) fn delivery<R: StoredRow>(row: &R) -> Result<(u64, super::Delivery), 
     ))
 }
 
+/// The delivery of a new alert to `url`: due at once.
+pub(super) fn new_delivery(url: &str, fired_at: u64) -> super::Delivery {
+    super::Delivery { url: url.to_owned(), attempts: 0, next_attempt_at: fired_at, delivered_at: None, last_error: None, gave_up: false }
+}
+
+/// The columns an ended attempt writes: delivered at, last error, retry at, given up.
+pub(super) fn attempt_columns(attempt: &super::Attempt) -> Result<(Option<i64>, Option<&str>, Option<i64>, bool), StorageError> {
+    Ok(match attempt {
+        super::Attempt::Delivered { at } => (Some(to_db(*at)?), None, None, false),
+        super::Attempt::Failed { error, retry_at: Some(at) } => (None, Some(error.as_str()), Some(to_db(*at)?), false),
+        super::Attempt::Failed { error, retry_at: None } => (None, Some(error.as_str()), None, true),
+    })
+}
+
+/// One alert per taken delivery, each listing only that delivery, from the alerts' rows.
+pub(super) fn one_alert_per_delivery(alerts: Vec<super::Alert>, deliveries: Vec<(u64, super::Delivery)>) -> Vec<super::Alert> {
+    deliveries
+        .into_iter()
+        .filter_map(|(id, delivery)| alerts.iter().find(|a| a.id == id).map(|a| super::Alert { deliveries: vec![delivery], ..a.clone() }))
+        .collect()
+}
+
 /// Alerts with their deliveries attached, in the alerts' order.
 pub(super) fn with_deliveries(mut alerts: Vec<super::Alert>, deliveries: Vec<(u64, super::Delivery)>) -> Vec<super::Alert> {
     for (alert_id, delivery) in deliveries {

@@ -775,14 +775,7 @@ impl Storage for SqliteStorage {
                 .bind(to_db(alert.fired_at)?)
                 .execute(&mut *tx)
                 .await?;
-            stored.deliveries.push(Delivery {
-                url: url.clone(),
-                attempts: 0,
-                next_attempt_at: alert.fired_at,
-                delivered_at: None,
-                last_error: None,
-                gave_up: false,
-            });
+            stored.deliveries.push(rows::new_delivery(url, alert.fired_at));
         }
         tx.commit().await?;
         Ok(Some(stored))
@@ -822,22 +815,12 @@ impl Storage for SqliteStorage {
         }
         let rows = query.fetch_all(&mut *tx).await?;
         tx.commit().await?;
-        // One alert per delivery, each listing only that delivery.
         let alerts: Vec<Alert> = rows.iter().map(rows::alert).collect::<Result<_, _>>()?;
-        Ok(deliveries
-            .into_iter()
-            .filter_map(|(id, delivery)| {
-                alerts.iter().find(|a| a.id == id).map(|a| Alert { deliveries: vec![delivery], ..a.clone() })
-            })
-            .collect())
+        Ok(rows::one_alert_per_delivery(alerts, deliveries))
     }
 
     async fn finish_delivery(&self, alert_id: u64, url: &str, attempt: &Attempt) -> Result<(), StorageError> {
-        let (delivered_at, error, retry_at, gave_up) = match attempt {
-            Attempt::Delivered { at } => (Some(to_db(*at)?), None, None, false),
-            Attempt::Failed { error, retry_at: Some(at) } => (None, Some(error.as_str()), Some(to_db(*at)?), false),
-            Attempt::Failed { error, retry_at: None } => (None, Some(error.as_str()), None, true),
-        };
+        let (delivered_at, error, retry_at, gave_up) = rows::attempt_columns(attempt)?;
         sqlx::query(
             "UPDATE alert_deliveries SET attempts = attempts + 1, delivered_at = ?1, last_error = ?2,
                  next_attempt_at = COALESCE(?3, next_attempt_at), gave_up = ?4
