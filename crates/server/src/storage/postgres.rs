@@ -718,7 +718,7 @@ impl Storage for PostgresStorage {
 
     async fn alerts(&self) -> Result<Vec<Alert>, StorageError> {
         let alerts = sqlx::query("SELECT * FROM alerts ORDER BY fired_at, id").fetch_all(&self.pool).await?;
-        let deliveries = sqlx::query("SELECT * FROM alert_deliveries ORDER BY alert_id, url").fetch_all(&self.pool).await?;
+        let deliveries = sqlx::query("SELECT * FROM alert_deliveries ORDER BY alert_id, url COLLATE \"C\"").fetch_all(&self.pool).await?;
         Ok(rows::with_deliveries(
             alerts.iter().map(rows::alert).collect::<Result<_, _>>()?,
             deliveries.iter().map(rows::delivery).collect::<Result<_, _>>()?,
