@@ -353,41 +353,41 @@ async fn reports(
     charging: &dyn Charging,
     admission: &Admission,
 ) -> Result<Recorded, StorageError> {
-        let device_id = batch.device_id.to_hyphenated();
-        let now = to_db(batch.received_at)?;
-        insert_nonce(tx, &batch.nonce, batch.received_at).await?;
-        sqlx::query("UPDATE devices SET last_seen = MAX(last_seen, ?) WHERE device_id = ? AND handshake_code = ?")
-            .bind(now)
-            .bind(&device_id)
-            .bind(&batch.handshake_code)
-            .execute(&mut **tx)
-            .await?;
-        let mut new = Vec::with_capacity(batch.reports.len());
-        for report in &batch.reports {
-            let inserted = sqlx::query(
-                "INSERT INTO reports (report_id, device_id, handshake_code, received_at) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (report_id) DO NOTHING",
-            )
-            .bind(report.report_id.to_hyphenated())
-            .bind(&device_id)
-            .bind(&batch.handshake_code)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
-            // A report ID seen before was counted then: acknowledge it, count nothing again.
-            if inserted.rows_affected() == 1 {
-                new.push(report);
-            }
+    let device_id = batch.device_id.to_hyphenated();
+    let now = to_db(batch.received_at)?;
+    insert_nonce(tx, &batch.nonce, batch.received_at).await?;
+    sqlx::query("UPDATE devices SET last_seen = MAX(last_seen, ?) WHERE device_id = ? AND handshake_code = ?")
+        .bind(now)
+        .bind(&device_id)
+        .bind(&batch.handshake_code)
+        .execute(&mut **tx)
+        .await?;
+    let mut new = Vec::with_capacity(batch.reports.len());
+    for report in &batch.reports {
+        let inserted = sqlx::query(
+            "INSERT INTO reports (report_id, device_id, handshake_code, received_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (report_id) DO NOTHING",
+        )
+        .bind(report.report_id.to_hyphenated())
+        .bind(&device_id)
+        .bind(&batch.handshake_code)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        // A report ID seen before was counted then: acknowledge it, count nothing again.
+        if inserted.rows_affected() == 1 {
+            new.push(report);
         }
-        // Read in the writer's transaction: no other batch charges in between.
-        let license_ids = charging.license_ids();
-        let usage = usage_of(&mut **tx, &license_ids).await?;
-        // A panic in the licensing rules must fail this request, not the writer task that every
-        // write of this server shares.
-        let rows = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| charging.charge(&usage, &new)))
-            .map_err(|_| StorageError::ChargeFailed)?;
-        insert_usage(tx, &rows).await?;
-        let admitted = admit(tx, &batch.device_id, &batch.handshake_code, batch.received_at, admission).await?;
+    }
+    // Read in the writer's transaction: no other batch charges in between.
+    let license_ids = charging.license_ids();
+    let usage = usage_of(&mut **tx, &license_ids).await?;
+    // A panic in the licensing rules must fail this request, not the writer task that every
+    // write of this server shares.
+    let rows = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| charging.charge(&usage, &new)))
+        .map_err(|_| StorageError::ChargeFailed)?;
+    insert_usage(tx, &rows).await?;
+    let admitted = admit(tx, &batch.device_id, &batch.handshake_code, batch.received_at, admission).await?;
     Ok(Recorded { admitted, usage: with_rows(usage, &rows, &license_ids) })
 }
 
