@@ -351,3 +351,31 @@ pub async fn run(config: Config, settings: AlertSettings) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_webhook_is_shown_by_its_scheme_and_host_only() {
+        assert_eq!(webhook_label("https://hooks.slack.com/services/T0/B0/s3cret"), "https://hooks.slack.com/…");
+        assert_eq!(webhook_label("http://127.0.0.1:9000/hook?token=s3cret"), "http://127.0.0.1:9000/…");
+        assert_eq!(webhook_label("not a url s3cret"), "(an unreadable webhook URL)");
+        let settings = AlertSettings {
+            webhooks: vec!["https://example.com/s3cret".into()],
+            webhook_secret: Some("hunter2".into()),
+            ..AlertSettings::default()
+        };
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("s3cret") && !shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn the_signature_is_the_hex_hmac_sha256_of_the_body() {
+        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+        assert_eq!(
+            signature("Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}
