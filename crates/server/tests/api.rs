@@ -237,6 +237,60 @@ async fn concurrent_copies_of_a_request_count_once_beside_other_requests() {
     assert_eq!(total(&server.usage().await, "L-pages", UsageItem::Pages(Module::Core)), 8);
 }
 
+/// Requests in flight together, which SQLite writes with one statement per table when they
+/// claim nothing: a report in several of them counts once, and of two requests with one nonce
+/// the one refused as a replay writes nothing, not even its reports.
+#[tokio::test]
+async fn requests_in_flight_together_count_a_shared_report_once_and_a_replay_not_at_all() {
+    let (server, device) = licensed_server("reports-group").await;
+    let other = DeviceId::from_random(random16());
+    server.authorize(&authorize_request(other, None, Some(CODE))).await.unwrap();
+    let shared = report(1, 0);
+    // Rounds of four: two requests with the shared report, and two with one nonce.
+    let mut requests = Vec::new();
+    for _ in 0..4 {
+        requests.push(reports_request(device, vec![report(10, 0), shared.clone()]));
+        requests.push(reports_request(other, vec![shared.clone(), report(10, 0)]));
+        let original = reports_request(device, vec![report(1_000, 0)]);
+        let mut replay = reports_request(other, vec![report(100_000, 0)]);
+        replay.nonce = original.nonce;
+        requests.extend([original, replay]);
+    }
+    let server = std::sync::Arc::new(server);
+    let sent: Vec<_> = requests
+        .iter()
+        .map(|request| {
+            let (server, (body, key)) = (server.clone(), server.seal(Route::Reports, request));
+            tokio::spawn(async move { server.send::<ReportsResponse>(Route::Reports, body, &key).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in sent {
+        answers.push(task.await.unwrap());
+    }
+
+    let mut answers = answers.into_iter();
+    let (mut counted, mut refused) = (1 + 8 * 10, Vec::new());
+    for round in requests.chunks(4) {
+        let mut next = || answers.next().unwrap();
+        let (first, second, original, replay) = (next(), next(), next(), next());
+        assert!(first.is_ok() && second.is_ok(), "{first:?} {second:?}");
+        let (kept, answer, lost) = match (original.is_ok(), replay.is_ok()) {
+            (true, false) => (1_000, replay, &round[3]),
+            (false, true) => (100_000, original, &round[2]),
+            (kept_original, kept_replay) => panic!("one of two requests with one nonce is stored, not {kept_original} and {kept_replay}"),
+        };
+        assert_refused(answer, StatusCode::CONFLICT, "REPLAYED_NONCE");
+        counted += kept;
+        refused.extend(lost.reports.iter().cloned());
+    }
+    assert_eq!(total(&server.usage().await, "L-pages", UsageItem::Pages(Module::Core)), counted);
+    // The refused requests stored not even their reports: sent again under a nonce of their own,
+    // they count.
+    let _: ReportsResponse = server.call(Route::Reports, &reports_request(device, refused)).await.unwrap();
+    assert_eq!(total(&server.usage().await, "L-pages", UsageItem::Pages(Module::Core)), 1 + 8 * 10 + 4 * (1_000 + 100_000));
+}
+
 #[tokio::test]
 async fn a_replayed_authorization_is_refused() {
     let (server, device) = licensed_server("authorize-replay").await;

@@ -7,15 +7,19 @@
 //! sleeps in its busy handler rather than queueing. So the server writes through one
 //! connection only, and reads through a pool of others (WAL readers never wait for the writer).
 //! Authorizations and reports, the writes of every request, go to a writer task that commits
-//! all those waiting in one transaction, each in a savepoint of its own, and answers none before
-//! that commit is durable: one fsync for many requests (group commit).
+//! all those waiting in one transaction and answers none before that commit is durable: one
+//! fsync for many requests (group commit). Those that claim nothing share each statement (one
+//! insert of all their nonces, one of all their reports...); those that claim a seat, a place or
+//! a trial run one by one, each in a savepoint of its own.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use licet_protocol::ids::{DeviceId, Nonce};
+use licet_protocol::wire::UsageReport;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Acquire, Connection, QueryBuilder, Row, Sqlite, Transaction};
 use tokio::sync::{mpsc, oneshot};
@@ -309,6 +313,34 @@ async fn insert_usage(tx: &mut Transaction<'_, Sqlite>, rows: &[UsageRow]) -> Re
     Ok(())
 }
 
+/// Stores these devices as in contact at these times, or updates what they said of themselves:
+/// in one statement, applied in order (so a device listed twice ends as its last contact said).
+async fn upsert_devices(tx: &mut Transaction<'_, Sqlite>, contacts: &[(&DeviceContact, i64)]) -> Result<(), StorageError> {
+    QueryBuilder::<Sqlite>::new("INSERT INTO devices (device_id, handshake_code, domain, name, product, sdk_version, first_seen, last_seen) ")
+        .push_values(contacts, |mut row, (device, time)| {
+            row.push_bind(device.device_id.to_hyphenated())
+                .push_bind(&device.handshake_code)
+                .push_bind(&device.domain)
+                .push_bind(&device.name)
+                .push_bind(&device.product)
+                .push_bind(&device.sdk_version)
+                .push_bind(*time)
+                .push_bind(*time);
+        })
+        .push(
+            " ON CONFLICT (device_id, handshake_code) DO UPDATE SET
+                 domain = excluded.domain,
+                 name = COALESCE(excluded.name, devices.name),
+                 product = excluded.product,
+                 sdk_version = excluded.sdk_version,
+                 last_seen = MAX(devices.last_seen, excluded.last_seen)",
+        )
+        .build()
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// The writes of `Storage::record_authorization`, inside the writer's transaction.
 async fn authorization(
     tx: &mut Transaction<'_, Sqlite>,
@@ -324,25 +356,7 @@ async fn authorization(
             // The writer rolls the request back to its savepoint: a refused request stores nothing.
             return Ok(admitted);
         }
-        sqlx::query(
-            "INSERT INTO devices (device_id, handshake_code, domain, name, product, sdk_version, first_seen, last_seen)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
-             ON CONFLICT (device_id, handshake_code) DO UPDATE SET
-                 domain = excluded.domain,
-                 name = COALESCE(excluded.name, devices.name),
-                 product = excluded.product,
-                 sdk_version = excluded.sdk_version,
-                 last_seen = MAX(devices.last_seen, excluded.last_seen)",
-        )
-        .bind(device.device_id.to_hyphenated())
-        .bind(&device.handshake_code)
-        .bind(&device.domain)
-        .bind(&device.name)
-        .bind(&device.product)
-        .bind(&device.sdk_version)
-        .bind(to_db(now)?)
-        .execute(&mut **tx)
-        .await?;
+        upsert_devices(tx, &[(device, to_db(now)?)]).await?;
     Ok(admitted)
 }
 
@@ -391,6 +405,159 @@ async fn reports(
     Ok(Recorded { admitted, usage: with_rows(usage, &rows, &license_ids) })
 }
 
+/// Runs the jobs of a group that claim nothing together: a few statements for all of them
+/// rather than a few each, since every statement is a round trip to the connection's thread and
+/// those round trips are most of the writer's time. Their nonces, devices, reports and usage
+/// rows are each written by one statement, and their reports charged in turn, in memory, from
+/// one read of the totals. Each job's result is the one it would have run alone after the jobs
+/// before it: a nonce or report ID that an earlier job of the group holds counts as stored
+/// before. A job fails alone only before anything of it is written (a replayed nonce, a time out
+/// of range); any other failure, a panic of a charge included, breaks the transaction, and its
+/// cause comes back with the jobs.
+async fn run_together(tx: &mut Transaction<'_, Sqlite>, jobs: Vec<Job>) -> (Vec<Done>, Option<String>) {
+    match together(tx, &jobs).await {
+        Ok(results) => (jobs.into_iter().zip(results).map(|(job, result)| job.answered(result)).collect(), None),
+        Err(error) => {
+            let cause = error.to_string();
+            (jobs.into_iter().map(|job| job.failed(StorageError::Shared(cause.clone()))).collect(), Some(cause))
+        }
+    }
+}
+
+/// The writes of `run_together`: each job's result, or the failure that breaks the transaction.
+async fn together(tx: &mut Transaction<'_, Sqlite>, jobs: &[Job]) -> Result<Vec<Result<Vec<UsageTotal>, StorageError>>, StorageError> {
+    let mut results = Vec::with_capacity(jobs.len());
+    // (job, nonce, time) of each job whose nonce no earlier job of the group holds.
+    let mut nonces = Vec::with_capacity(jobs.len());
+    let mut first = HashSet::with_capacity(jobs.len());
+    for (at, job) in jobs.iter().enumerate() {
+        let (nonce, received_at) = job.nonce();
+        let nonce = nonce.to_hyphenated();
+        results.push(match to_db(received_at) {
+            Err(error) => Err(error),
+            Ok(_) if !first.insert(nonce.clone()) => Err(StorageError::ReplayedNonce),
+            Ok(time) => {
+                nonces.push((at, nonce, time));
+                Ok(Vec::new())
+            }
+        });
+    }
+    if nonces.is_empty() {
+        return Ok(results);
+    }
+    // MAX_GROUP rows of at most 8 parameters: one statement each, far under SQLite's limit.
+    let stored: HashSet<String> = QueryBuilder::<Sqlite>::new("INSERT INTO nonces (nonce, received_at) ")
+        .push_values(&nonces, |mut row, (_, nonce, time)| {
+            row.push_bind(nonce).push_bind(*time);
+        })
+        .push(" ON CONFLICT (nonce) DO NOTHING RETURNING nonce")
+        .build_query_scalar()
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .collect();
+    // The jobs that go on, with their time.
+    let mut live = Vec::with_capacity(nonces.len());
+    for (at, nonce, time) in nonces {
+        if stored.contains(&nonce) {
+            live.push((&jobs[at], at, time));
+        } else {
+            results[at] = Err(StorageError::ReplayedNonce);
+        }
+    }
+
+    let contacts: Vec<(&DeviceContact, i64)> = live
+        .iter()
+        .filter_map(|&(job, _, time)| match job {
+            Job::Authorization { device, .. } => Some((device, time)),
+            Job::Reports { .. } => None,
+        })
+        .collect();
+    if !contacts.is_empty() {
+        upsert_devices(tx, &contacts).await?;
+    }
+
+    let batches: Vec<(&ReportBatch, &dyn Charging, usize, i64)> = live
+        .iter()
+        .filter_map(|&(job, at, time)| match job {
+            Job::Reports { batch, charging, .. } => Some((batch, charging.as_ref(), at, time)),
+            Job::Authorization { .. } => None,
+        })
+        .collect();
+    if batches.is_empty() {
+        return Ok(results);
+    }
+    // One row per device: an UPDATE ... FROM whose source matches a row twice updates it from
+    // either match, unspecified which.
+    let mut seen: Vec<(String, &str, i64)> = Vec::new();
+    for &(batch, _, _, time) in &batches {
+        let device_id = batch.device_id.to_hyphenated();
+        match seen.iter_mut().find(|(id, code, _)| *id == device_id && *code == batch.handshake_code) {
+            Some(device) => device.2 = device.2.max(time),
+            None => seen.push((device_id, &batch.handshake_code, time)),
+        }
+    }
+    QueryBuilder::<Sqlite>::new("UPDATE devices SET last_seen = MAX(devices.last_seen, seen.column3) FROM (")
+        .push_values(&seen, |mut row, (device_id, handshake_code, time)| {
+            row.push_bind(device_id).push_bind(*handshake_code).push_bind(*time);
+        })
+        .push(") AS seen WHERE devices.device_id = seen.column1 AND devices.handshake_code = seen.column2")
+        .build()
+        .execute(&mut **tx)
+        .await?;
+
+    // (job, report, its ID, device, handshake code, time) of each report whose ID no earlier
+    // job of the group, nor an earlier copy in its own, holds.
+    let mut reports = Vec::new();
+    let mut listed = HashSet::new();
+    for &(batch, _, at, time) in &batches {
+        let device_id = batch.device_id.to_hyphenated();
+        for report in batch.reports.iter().filter(|report| listed.insert(report.report_id)) {
+            reports.push((at, report, report.report_id.to_hyphenated(), device_id.clone(), batch.handshake_code.as_str(), time));
+        }
+    }
+    // A report ID seen before was counted then: acknowledged, counted nothing again.
+    let mut new = HashSet::with_capacity(reports.len());
+    for chunk in reports.chunks(ROWS_PER_INSERT) {
+        let inserted: Vec<String> = QueryBuilder::<Sqlite>::new("INSERT INTO reports (report_id, device_id, handshake_code, received_at) ")
+            .push_values(chunk, |mut row, (_, _, report_id, device_id, handshake_code, time)| {
+                row.push_bind(report_id).push_bind(device_id).push_bind(*handshake_code).push_bind(*time);
+            })
+            .push(" ON CONFLICT (report_id) DO NOTHING RETURNING report_id")
+            .build_query_scalar()
+            .fetch_all(&mut **tx)
+            .await?;
+        new.extend(inserted);
+    }
+
+    // The totals of every license a batch charges, kept in the order `usage_of` reads them, as
+    // each charge adds its rows: the next charge sees them as it would read them from the table.
+    let mut license_ids: Vec<String> = Vec::new();
+    let charged: Vec<Vec<String>> = batches.iter().map(|(_, charging, _, _)| charging.license_ids()).collect();
+    for id in charged.iter().flatten() {
+        if !license_ids.contains(id) {
+            license_ids.push(id.clone());
+        }
+    }
+    let mut usage = usage_of(&mut **tx, &license_ids).await?;
+    let mut rows = Vec::new();
+    for (&(_, charging, at, _), own_ids) in batches.iter().zip(&charged) {
+        let before: Vec<UsageTotal> = usage.iter().filter(|total| own_ids.contains(&total.license_id)).cloned().collect();
+        let fresh: Vec<&UsageReport> =
+            reports.iter().filter(|report| report.0 == at && new.contains(&report.2)).map(|report| report.1).collect();
+        // A panic in the licensing rules must fail these requests, not the writer task that
+        // every write of this server shares.
+        let charge = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| charging.charge(&before, &fresh)))
+            .map_err(|_| StorageError::ChargeFailed)?;
+        usage = with_rows(usage, &charge, &license_ids);
+        usage.sort_by(|a, b| (&a.license_id, usage_key(&a.item)).cmp(&(&b.license_id, usage_key(&b.item))));
+        results[at] = Ok(with_rows(before, &charge, own_ids));
+        rows.extend(charge);
+    }
+    insert_usage(tx, &rows).await?;
+    Ok(results)
+}
+
 /// Where the writer task sends the answer to a job.
 type Reply<T> = oneshot::Sender<Result<T, StorageError>>;
 
@@ -407,22 +574,26 @@ enum Done {
 }
 
 impl Job {
-    /// Runs the job in the writer's transaction `tx`; the cause in the result when the
-    /// transaction cannot be committed any more. A job whose admission claims something runs in
-    /// a savepoint of its own, rolled back when the job failed or was refused: a refused request
-    /// stores nothing, and its neighbours in the transaction are not disturbed. Any other job
-    /// can fail without breaking the transaction only as a replay, refused by its first write
-    /// (the nonce), which leaves nothing behind: it needs no savepoint, which saves two of its
-    /// few round trips to the connection's thread.
-    async fn run(self, tx: &mut Transaction<'_, Sqlite>) -> (Done, Option<String>) {
-        let claims = match &self {
+    /// Whether the job's admission claims something (a seat, a place in a slot, a trial).
+    fn claims(&self) -> bool {
+        match self {
             Job::Authorization { admission, .. } | Job::Reports { admission, .. } => *admission != Admission::default(),
-        };
-        if !claims {
-            let done = self.work(tx).await;
-            let broken = done.failure().filter(|e| !matches!(e, StorageError::ReplayedNonce)).map(ToString::to_string);
-            return (done, broken);
         }
+    }
+
+    /// The request's nonce and when it was received.
+    fn nonce(&self) -> (&Nonce, u64) {
+        match self {
+            Job::Authorization { nonce, now, .. } => (nonce, *now),
+            Job::Reports { batch, .. } => (&batch.nonce, batch.received_at),
+        }
+    }
+
+    /// Runs a job that claims something in the writer's transaction `tx`, in a savepoint of its
+    /// own, rolled back when the job failed or was refused: a refused request stores nothing,
+    /// and its neighbours in the transaction are not disturbed. The cause in the result when the
+    /// transaction cannot be committed any more.
+    async fn run(self, tx: &mut Transaction<'_, Sqlite>) -> (Done, Option<String>) {
         let mut savepoint = match Acquire::begin(&mut **tx).await {
             Ok(savepoint) => savepoint,
             Err(error) => {
@@ -454,17 +625,18 @@ impl Job {
             Job::Reports { reply, .. } => Done::Reports(reply, Err(error)),
         }
     }
+
+    /// The answer of a job that claims nothing, run with others by `run_together`: the usage
+    /// after its charge for a report job (an authorization has none).
+    fn answered(self, result: Result<Vec<UsageTotal>, StorageError>) -> Done {
+        match self {
+            Job::Authorization { reply, .. } => Done::Authorization(reply, result.map(|_| Admitted::default())),
+            Job::Reports { reply, .. } => Done::Reports(reply, result.map(|usage| Recorded { admitted: Admitted::default(), usage })),
+        }
+    }
 }
 
 impl Done {
-    /// The job's failure, if it failed.
-    fn failure(&self) -> Option<&StorageError> {
-        match self {
-            Done::Authorization(_, result) => result.as_ref().err(),
-            Done::Reports(_, result) => result.as_ref().err(),
-        }
-    }
-
     /// Whether what the job wrote is kept: it succeeded, and was not refused.
     fn keeps(&self) -> bool {
         match self {
@@ -502,17 +674,27 @@ async fn write_groups(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Job>)
     }
 }
 
-/// Runs `jobs` in one transaction and answers each: its own result once the commit succeeded,
-/// else the failure (a job's own failure or refusal was rolled back to its savepoint already,
-/// or left nothing behind).
-async fn commit_group(pool: &SqlitePool, mut jobs: impl Iterator<Item = Job>) {
+/// Runs `jobs` in one transaction, those that claim nothing together and then each of the
+/// others, and answers each: its own result once the commit succeeded, else the failure (a
+/// job's own failure or refusal was rolled back to its savepoint already, or left nothing
+/// behind).
+async fn commit_group(pool: &SqlitePool, jobs: impl Iterator<Item = Job>) {
+    let (mut plain, claiming): (Vec<Job>, Vec<Job>) = jobs.partition(|job| !job.claims());
+    let mut claiming = claiming.into_iter();
     let mut done = Vec::with_capacity(MAX_GROUP);
     let committed = async {
         let mut connection = pool.acquire().await.map_err(|e| e.to_string())?;
         // IMMEDIATE: the write lock from the start, so no statement of the group can meet it
         // taken (by a CLI command of another process) halfway and fail.
         let mut tx = connection.begin_with("BEGIN IMMEDIATE").await.map_err(|e| e.to_string())?;
-        for job in jobs.by_ref() {
+        if !plain.is_empty() {
+            let (ran, broken) = run_together(&mut tx, std::mem::take(&mut plain)).await;
+            done.extend(ran);
+            if let Some(cause) = broken {
+                return Err(cause);
+            }
+        }
+        for job in claiming.by_ref() {
             let (ran, broken) = job.run(&mut tx).await;
             done.push(ran);
             if let Some(cause) = broken {
@@ -527,7 +709,7 @@ async fn commit_group(pool: &SqlitePool, mut jobs: impl Iterator<Item = Job>) {
         Err(cause) => {
             tracing::error!(%cause, requests = done.len(), "a group of writes failed; none of it was stored");
             done.into_iter().for_each(|ran| ran.fail(&cause));
-            jobs.for_each(|job| job.failed(StorageError::Shared(cause.clone())).answer());
+            plain.into_iter().chain(claiming).for_each(|job| job.failed(StorageError::Shared(cause.clone())).answer());
         }
     }
 }
