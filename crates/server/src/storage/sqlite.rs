@@ -360,49 +360,18 @@ async fn authorization(
     Ok(admitted)
 }
 
-/// The writes of `Storage::record_reports`, inside the writer's transaction.
-async fn reports(
+/// A report job that claims something: its writes as `together` makes them for any group (so
+/// a batch is written one way only), then its claims.
+async fn claimed_reports(
     tx: &mut Transaction<'_, Sqlite>,
+    job: &Job,
     batch: &ReportBatch,
-    charging: &dyn Charging,
     admission: &Admission,
-) -> Result<Recorded, StorageError> {
-    let device_id = batch.device_id.to_hyphenated();
-    let now = to_db(batch.received_at)?;
-    insert_nonce(tx, &batch.nonce, batch.received_at).await?;
-    sqlx::query("UPDATE devices SET last_seen = MAX(last_seen, ?) WHERE device_id = ? AND handshake_code = ?")
-        .bind(now)
-        .bind(&device_id)
-        .bind(&batch.handshake_code)
-        .execute(&mut **tx)
-        .await?;
-    let mut new = Vec::with_capacity(batch.reports.len());
-    for report in &batch.reports {
-        let inserted = sqlx::query(
-            "INSERT INTO reports (report_id, device_id, handshake_code, received_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (report_id) DO NOTHING",
-        )
-        .bind(report.report_id.to_hyphenated())
-        .bind(&device_id)
-        .bind(&batch.handshake_code)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        // A report ID seen before was counted then: acknowledge it, count nothing again.
-        if inserted.rows_affected() == 1 {
-            new.push(report);
-        }
-    }
-    // Read in the writer's transaction: no other batch charges in between.
-    let license_ids = charging.license_ids();
-    let usage = usage_of(&mut **tx, &license_ids).await?;
-    // A panic in the licensing rules must fail this request, not the writer task that every
-    // write of this server shares.
-    let rows = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| charging.charge(&usage, &new)))
-        .map_err(|_| StorageError::ChargeFailed)?;
-    insert_usage(tx, &rows).await?;
+) -> Result<(Admitted, Vec<UsageTotal>), StorageError> {
+    // `together` answers each job it is given: one here.
+    let usage = together(tx, std::slice::from_ref(job)).await?.into_iter().next().unwrap_or(Ok(Vec::new()))?;
     let admitted = admit(tx, &batch.device_id, &batch.handshake_code, batch.received_at, admission).await?;
-    Ok(Recorded { admitted, usage: with_rows(usage, &rows, &license_ids) })
+    Ok((admitted, usage))
 }
 
 /// Runs the jobs of a group that claim nothing together: a few statements for all of them
@@ -416,7 +385,10 @@ async fn reports(
 /// cause comes back with the jobs.
 async fn run_together(tx: &mut Transaction<'_, Sqlite>, jobs: Vec<Job>) -> (Vec<Done>, Option<String>) {
     match together(tx, &jobs).await {
-        Ok(results) => (jobs.into_iter().zip(results).map(|(job, result)| job.answered(result)).collect(), None),
+        Ok(results) => (
+            jobs.into_iter().zip(results).map(|(job, result)| job.answered(result.map(|usage| (Admitted::default(), usage)))).collect(),
+            None,
+        ),
         Err(error) => {
             let cause = error.to_string();
             (jobs.into_iter().map(|job| job.failed(StorageError::Shared(cause.clone()))).collect(), Some(cause))
@@ -608,14 +580,13 @@ impl Job {
 
     /// The job's writes in `tx`, and where to answer their result.
     async fn work(self, tx: &mut Transaction<'_, Sqlite>) -> Done {
-        match self {
-            Job::Authorization { device, nonce, now, admission, reply } => {
-                Done::Authorization(reply, authorization(tx, &device, &nonce, now, &admission).await)
+        let result = match &self {
+            Job::Authorization { device, nonce, now, admission, .. } => {
+                authorization(tx, device, nonce, *now, admission).await.map(|admitted| (admitted, Vec::new()))
             }
-            Job::Reports { batch, charging, admission, reply } => {
-                Done::Reports(reply, reports(tx, &batch, charging.as_ref(), &admission).await)
-            }
-        }
+            Job::Reports { batch, admission, .. } => claimed_reports(tx, &self, batch, admission).await,
+        };
+        self.answered(result)
     }
 
     /// The job, not run, failed with `error`.
@@ -626,12 +597,12 @@ impl Job {
         }
     }
 
-    /// The answer of a job that claims nothing, run with others by `run_together`: the usage
-    /// after its charge for a report job (an authorization has none).
-    fn answered(self, result: Result<Vec<UsageTotal>, StorageError>) -> Done {
+    /// The answer of a job from what its claims admitted and, for a report job, the usage after
+    /// its charge (an authorization has none).
+    fn answered(self, result: Result<(Admitted, Vec<UsageTotal>), StorageError>) -> Done {
         match self {
-            Job::Authorization { reply, .. } => Done::Authorization(reply, result.map(|_| Admitted::default())),
-            Job::Reports { reply, .. } => Done::Reports(reply, result.map(|usage| Recorded { admitted: Admitted::default(), usage })),
+            Job::Authorization { reply, .. } => Done::Authorization(reply, result.map(|(admitted, _)| admitted)),
+            Job::Reports { reply, .. } => Done::Reports(reply, result.map(|(admitted, usage)| Recorded { admitted, usage })),
         }
     }
 }
