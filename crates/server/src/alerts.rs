@@ -15,7 +15,6 @@ use hmac::{Hmac, Mac};
 use licet_protocol::license::{LicenseType, DAY_MS};
 use sha2::Sha256;
 
-use crate::admin;
 use crate::api::rules;
 use crate::http::Config;
 use crate::storage::{Alert, Attempt, NewAlert, StorageError};
@@ -139,7 +138,11 @@ impl AuthStats {
         // A poisoned lock only means another request panicked mid-count: the counts are still
         // numbers, so keep counting.
         let mut counts = self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let entry = counts.entry(handshake_code.to_owned()).or_default();
+        // The key is copied only for a project not counted yet: this runs on every authorization.
+        if !counts.contains_key(handshake_code) {
+            counts.insert(handshake_code.to_owned(), ProjectCounts::default());
+        }
+        let Some(entry) = counts.get_mut(handshake_code) else { return };
         if entry.latest.window != window {
             entry.previous = Some(entry.latest).filter(|latest| latest.window + 1 == window);
             entry.latest = WindowCounts { window, ..WindowCounts::default() };
@@ -178,7 +181,7 @@ async fn due(config: &Config, settings: &AlertSettings, now: u64) -> Result<Vec<
     for record in config.storage.licenses().await? {
         // A stored license that no longer verifies is refused at every request already; it
         // raises no alert either.
-        match admin::verify_record(&record, &config.vendor_public) {
+        match config.verify_license(&record) {
             Ok((_, file)) => files.push(file),
             Err(error) => tracing::warn!(license = %record.id, %error, "a stored license does not verify: no alert for it"),
         }

@@ -16,7 +16,6 @@ use licet_protocol::domain;
 use licet_protocol::license::LicenseFile;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::admin;
 use crate::api::origin_host;
 use crate::http::Config;
 
@@ -67,7 +66,7 @@ impl Origins {
             Ok(records) => {
                 // A record that does not verify admits nothing here, as it serves no request.
                 let licenses: Vec<LicenseFile> =
-                    records.iter().filter_map(|record| admin::verify_record(record, &config.vendor_public).ok().map(|(_, file)| file)).collect();
+                    records.iter().filter_map(|record| config.verify_license(record).ok().map(|(_, file)| file)).collect();
                 let licenses = Arc::new(licenses);
                 let mut snapshot = self.snapshot.write().unwrap_or_else(|poisoned| poisoned.into_inner());
                 *snapshot = Some(Snapshot { read_at: now, licenses: licenses.clone() });

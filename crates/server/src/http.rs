@@ -21,6 +21,8 @@ use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use axum_server::Handle;
 use licet_protocol::envelope::Route;
 use licet_protocol::keys::{self, ServerKeys, VerifyingKey};
+use licet_protocol::license::LicenseFile;
+use licet_protocol::sign::Signed;
 use tokio::net::TcpListener;
 use tower_http::services::ServeDir;
 
@@ -31,7 +33,7 @@ use crate::cors::{self, Origins};
 use crate::error::ServerError;
 use crate::limits::{self, ClientIp, Limiter, RateLimit};
 use crate::metrics::{self, Metrics};
-use crate::storage::Storage;
+use crate::storage::{LicenseRecord, Storage};
 
 /// The largest body `/v1/authorize` reads: its sealed message holds a few short text fields
 /// (each at most 256 bytes), so a real one is well under 2 KiB.
@@ -140,6 +142,11 @@ impl Config {
     pub fn with_trust_forwarded_for(mut self, trust: bool) -> Self {
         self.trust_forwarded_for = trust;
         self
+    }
+
+    /// A stored license, verified against the vendor key (once per stored text: `VerifiedLicenses`).
+    pub fn verify_license(&self, record: &LicenseRecord) -> Result<(Signed, LicenseFile), ServerError> {
+        self.verified.verify(record, &self.vendor_public)
     }
 
     /// The current time, Unix milliseconds.

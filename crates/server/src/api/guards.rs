@@ -67,7 +67,7 @@ pub async fn license_items(config: &Config, handshake_code: &str) -> Result<Vec<
     records
         .iter()
         .map(|record| {
-            let (signed, file) = config.verified.verify(record, &config.vendor_public)
+            let (signed, file) = config.verify_license(record)
                 .map_err(|e| ApiError::internal(format!("stored license {}: {e}", record.id)))?;
             Ok(LicenseItem { file, signed })
         })
