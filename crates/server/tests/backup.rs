@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::process::{authorize_request, call, licet, pages_report, send, sqlite_world, Instance};
+use common::process::{authorize_request, call, instance, licet, pages_report, send, sqlite_world};
 use common::router::random16;
 use licet_protocol::envelope::Route;
 use licet_protocol::ids::DeviceId;
@@ -24,15 +24,15 @@ async fn reports_and_pages(file: &std::path::Path) -> (i64, i64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_while_reports_arrive_is_consistent_and_restores_to_a_working_server() {
     let world = sqlite_world("backup", &["--type", "per-page", "--quota", "1000000", "--days", "30"]);
-    let server = Instance::start(&world.store);
+    let server = instance(&world.store);
     let device = DeviceId::from_random(random16());
-    call::<_, Signed>(&server.address, &world.keys, Route::Authorize, &authorize_request(device, &world.handshake_code)).await.unwrap();
+    call::<_, Signed>(server.address(), &world.keys, Route::Authorize, &authorize_request(device, &world.handshake_code)).await.unwrap();
 
     // 40 reports of 10 pages, one request each, one after the other; the backup starts once
     // 5 are acknowledged and runs while the rest arrive.
     let (five_in, mut after_five) = tokio::sync::mpsc::channel::<()>(1);
     let writer = {
-        let (address, keys, code) = (server.address.clone(), world.keys.clone(), world.handshake_code.clone());
+        let (address, keys, code) = (server.address().to_owned(), world.keys.clone(), world.handshake_code.clone());
         tokio::spawn(async move {
             for i in 0..40 {
                 let (accepted, _) = send(&address, &keys, &code, device, vec![pages_report(10)]).await;
@@ -71,10 +71,10 @@ async fn a_backup_taken_while_reports_arrive_is_consistent_and_restores_to_a_wor
     std::fs::create_dir_all(&restored).unwrap();
     std::fs::copy(&out, restored.join("licet.db")).unwrap();
     let store = ["--data".to_owned(), restored.display().to_string()];
-    let server = Instance::start(&store);
+    let server = instance(&store);
     // The same license key (server keys), the same project and device, the usage so far.
-    call::<_, Signed>(&server.address, &world.keys, Route::Authorize, &authorize_request(device, &world.handshake_code)).await.unwrap();
-    let (accepted, renewal) = send(&server.address, &world.keys, &world.handshake_code, device, vec![pages_report(10)]).await;
+    call::<_, Signed>(server.address(), &world.keys, Route::Authorize, &authorize_request(device, &world.handshake_code)).await.unwrap();
+    let (accepted, renewal) = send(server.address(), &world.keys, &world.handshake_code, device, vec![pages_report(10)]).await;
     assert_eq!((accepted.len(), renewal), (1, Ok(())));
     drop(server);
     assert_eq!(reports_and_pages(&restored.join("licet.db")).await, (reports + 1, pages + 10));

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use licet_protocol::b64;
+use common::process::start_serve;
 use licet_protocol::license_key::LicenseKey;
 use serde_json::{json, Value};
 
@@ -373,49 +374,6 @@ fn the_public_trial_is_set_shown_and_turned_off() {
     assert_eq!(json(&["trial", "off", &s.store[0], &s.store[1]]), json!({ "open": false }));
     assert_eq!(json(&["trial", "show", &s.store[0], &s.store[1]])["trial"]["open"], false);
     assert_eq!(licet(&["trial", "set", &s.store[0], &s.store[1], "--handshake-code", "trial", "--days", "0"]).status.code(), Some(2));
-}
-
-/// A running `licet-server serve`: the process, the address its one stdout line names (scheme
-/// included), and its stderr, read on a thread so that a chatty log never blocks the server.
-struct Serving {
-    child: std::process::Child,
-    url: String,
-    stderr: std::thread::JoinHandle<String>,
-}
-
-fn start_serve(args: &[&str], env: &[(&str, &str)]) -> Serving {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_licet-server"))
-        .arg("serve")
-        .args(args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let stderr = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim_end().strip_prefix("licet-server listening on ").unwrap_or_else(|| panic!("{line:?}")).to_owned();
-    Serving { child, url, stderr }
-}
-
-impl Serving {
-    /// The `IP:PORT` of a plain HTTP server.
-    fn address(&self) -> &str {
-        self.url.strip_prefix("http://").unwrap_or_else(|| panic!("{}", self.url))
-    }
-
-    /// Sends SIGTERM, expects exit code 0, and returns everything the server logged.
-    fn stop(mut self) -> String {
-        assert!(Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap().success());
-        assert!(self.child.wait().unwrap().success(), "exit code 0 after SIGTERM");
-        self.stderr.join().unwrap()
-    }
 }
 
 /// One HTTP/1.1 exchange with `Connection: close`; the whole response as text.

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::process::{authorize_request, call, open, pages_report, send, world, Instance, World, ORIGIN_DOMAIN};
+use common::process::{authorize_request, call, instance, open, pages_report, send, world, Serving, World, ORIGIN_DOMAIN};
 use common::router::{random16, total};
 use licet_protocol::envelope::Route;
 use licet_protocol::ids::{DeviceId, Nonce};
@@ -19,11 +19,11 @@ async fn two_instances_give_a_100_device_license_exactly_110_seats_among_200_dev
         "instances-seats",
         &["--type", "per-device", "--devices", "100", "--days", "30"],
     );
-    let instances = [Instance::start(&world.store), Instance::start(&world.store)];
+    let instances = [instance(&world.store), instance(&world.store)];
 
     let mut tasks = Vec::new();
     for i in 0..200 {
-        let address = instances[i % 2].address.clone();
+        let address = instances[i % 2].address().to_owned();
         let (keys, code) = (world.keys.clone(), world.handshake_code.clone());
         tasks.push(tokio::spawn(async move {
             let device = DeviceId::from_random(random16());
@@ -61,7 +61,7 @@ async fn two_instances_give_a_100_device_license_exactly_110_seats_among_200_dev
     // A seated device keeps its seat at either instance; a refused one still finds none.
     for (i, device) in seated.iter().take(10).enumerate() {
         let answer = call::<_, Signed>(
-            &instances[i % 2].address,
+            instances[i % 2].address(),
             &world.keys,
             Route::Authorize,
             &authorize_request(*device, &world.handshake_code),
@@ -71,7 +71,7 @@ async fn two_instances_give_a_100_device_license_exactly_110_seats_among_200_dev
     }
     let newcomer = DeviceId::from_random(random16());
     let answer = call::<_, Signed>(
-        &instances[1].address,
+        instances[1].address(),
         &world.keys,
         Route::Authorize,
         &authorize_request(newcomer, &world.handshake_code),
@@ -84,7 +84,7 @@ async fn two_instances_give_a_100_device_license_exactly_110_seats_among_200_dev
 /// Sends each report in its own request, all at once, to the instance its index picks (plus
 /// `shift`s of it); checks every copy is acknowledged; the renewals granted and the refusals.
 async fn send_all(
-    instances: &[Instance; 2],
+    instances: &[Serving; 2],
     world: &World,
     reports: &[(DeviceId, UsageReport)],
     shifts: &[usize],
@@ -92,7 +92,7 @@ async fn send_all(
     let mut tasks = Vec::new();
     for (i, (device, report)) in reports.iter().enumerate() {
         for shift in shifts {
-            let address = instances[(i + shift) % 2].address.clone();
+            let address = instances[(i + shift) % 2].address().to_owned();
             let (keys, code, device, report) = (
                 world.keys.clone(),
                 world.handshake_code.clone(),
@@ -125,11 +125,11 @@ async fn concurrent_reports_at_two_instances_are_counted_once_and_renewed_only_w
         "instances-quota",
         &["--type", "per-page", "--quota", "1000", "--days", "30"],
     );
-    let instances = [Instance::start(&world.store), Instance::start(&world.store)];
+    let instances = [instance(&world.store), instance(&world.store)];
     let devices: Vec<DeviceId> = (0..20).map(|_| DeviceId::from_random(random16())).collect();
     for device in &devices {
         call::<_, Signed>(
-            &instances[0].address,
+            instances[0].address(),
             &world.keys,
             Route::Authorize,
             &authorize_request(*device, &world.handshake_code),

@@ -38,35 +38,59 @@ pub fn licet(args: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-/// One `licet-server serve` on a free port; killed when dropped.
-pub struct Instance {
+/// A running `licet-server serve`: the process, the address its one stdout line names (scheme
+/// included), and its stderr, read on a thread so that a chatty log never blocks the server.
+/// Killed when dropped, unless `stop` ended it.
+pub struct Serving {
     child: Child,
-    pub address: String,
+    pub url: String,
+    stderr: Option<std::thread::JoinHandle<String>>,
 }
 
-impl Instance {
-    pub fn start(store: &[String; 2]) -> Instance {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_licet-server"))
-            .args(["serve", &store[0], &store[1], "--listen", "127.0.0.1:0", "--rate-limit", "0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let address = line
-            .trim_end()
-            .strip_prefix("licet-server listening on http://")
-            .unwrap_or_else(|| panic!("{line:?}"))
-            .to_owned();
-        Instance { child, address }
+/// Starts `licet-server serve ARGS` with the variables `env`; returns once it listens.
+pub fn start_serve(args: &[&str], env: &[(&str, &str)]) -> Serving {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_licet-server"))
+        .arg("serve")
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim_end().strip_prefix("licet-server listening on ").unwrap_or_else(|| panic!("{line:?}")).to_owned();
+    Serving { child, url, stderr: Some(stderr) }
+}
+
+/// A `serve` on `store` at a free port, its rate limit off (the tests' devices share 127.0.0.1).
+pub fn instance(store: &[String; 2]) -> Serving {
+    start_serve(&[&store[0], &store[1], "--listen", "127.0.0.1:0", "--rate-limit", "0"], &[])
+}
+
+impl Serving {
+    /// The `IP:PORT` of a plain HTTP server.
+    pub fn address(&self) -> &str {
+        self.url.strip_prefix("http://").unwrap_or_else(|| panic!("{}", self.url))
+    }
+
+    /// Sends SIGTERM, expects exit code 0, and returns everything the server logged.
+    pub fn stop(mut self) -> String {
+        assert!(Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap().success());
+        assert!(self.child.wait().unwrap().success(), "exit code 0 after SIGTERM");
+        self.stderr.take().unwrap().join().unwrap()
     }
 }
 
-impl Drop for Instance {
+impl Drop for Serving {
     fn drop(&mut self) {
+        // After `stop` the process is reaped already, and both calls change nothing.
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
