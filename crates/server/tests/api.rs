@@ -237,8 +237,8 @@ async fn concurrent_copies_of_a_request_count_once_beside_other_requests() {
     assert_eq!(total(&server.usage().await, "L-pages", UsageItem::Pages(Module::Core)), 8);
 }
 
-/// Requests in flight together, which SQLite writes with one statement per table when they
-/// claim nothing: a report in several of them counts once, and of two requests with one nonce
+/// Requests in flight together, which SQLite writes in one transaction (each in a savepoint of
+/// its own): a report in several of them counts once, and of two requests with one nonce
 /// the one refused as a replay writes nothing, not even its reports.
 #[tokio::test]
 async fn requests_in_flight_together_count_a_shared_report_once_and_a_replay_not_at_all() {
@@ -289,6 +289,34 @@ async fn requests_in_flight_together_count_a_shared_report_once_and_a_replay_not
     // they count.
     let _: ReportsResponse = server.call(Route::Reports, &reports_request(device, refused)).await.unwrap();
     assert_eq!(total(&server.usage().await, "L-pages", UsageItem::Pages(Module::Core)), 1 + 8 * 10 + 4 * (1_000 + 100_000));
+}
+
+/// Writes that are not a request's (an import by the CLI, housekeeping's sweep) made while
+/// requests keep the store writing: each takes its turn between two of the writer's
+/// transactions (SQLite lets one connection write at a time), and nothing is lost.
+#[tokio::test]
+async fn writes_beside_requests_in_flight_take_their_turn_and_lose_nothing() {
+    let (server, device) = licensed_server("writes-beside-requests").await;
+    let server = std::sync::Arc::new(server);
+    let sent: Vec<_> = (0..100)
+        .map(|_| {
+            let (server, (body, key)) = (server.clone(), server.seal(Route::Reports, &reports_request(device, vec![report(1, 0)])));
+            tokio::spawn(async move { server.send::<ReportsResponse>(Route::Reports, body, &key).await })
+        })
+        .collect();
+
+    let beside = async {
+        server.license("L-more", LicenseType::PerPage, &[Module::Core], NOW + DAY_MS).await;
+        server.storage.sweep(NOW).await.unwrap();
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), beside).await.expect("the writes beside the requests took their turn");
+
+    for task in sent {
+        let answer = task.await.unwrap();
+        assert!(answer.is_ok(), "{answer:?}");
+    }
+    assert_eq!(total(&server.usage().await, "L-pages", UsageItem::Pages(Module::Core)), 100);
+    assert!(server.storage.license("L-more").await.unwrap().is_some());
 }
 
 #[tokio::test]

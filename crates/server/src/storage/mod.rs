@@ -40,6 +40,9 @@ pub enum StorageError {
     Corrupt(String),
     #[error("the database failed: {0}")]
     Database(#[from] sqlx::Error),
+    /// SQLite failed on the path of requests, which calls it directly (`sqlite::direct`).
+    #[error("the database failed: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// The transaction this request shared with others failed as a whole (its commit, say):
     /// nothing of the request was stored, whatever its own statements did.
     #[error("the database failed, and nothing of this request was stored: {0}")]

@@ -41,14 +41,18 @@ where
     }
 
     fn unsigned(&self, column: &str) -> Result<u64, StorageError> {
-        let value: i64 = self.try_get(column)?;
-        u64::try_from(value).map_err(|_| StorageError::Corrupt(format!("negative {column}")))
+        from_db(column, self.try_get(column)?)
     }
 
     fn optional_unsigned(&self, column: &str) -> Result<Option<u64>, StorageError> {
         let value: Option<i64> = self.try_get(column)?;
-        value.map(|v| u64::try_from(v).map_err(|_| StorageError::Corrupt(format!("negative {column}")))).transpose()
+        value.map(|v| from_db(column, v)).transpose()
     }
+}
+
+/// A stored time, slot or count of `column` back as the unsigned value it was written from.
+pub(super) fn from_db(column: &str, value: i64) -> Result<u64, StorageError> {
+    u64::try_from(value).map_err(|_| StorageError::Corrupt(format!("negative {column}")))
 }
 
 /// Every u64 the server stores (times, slots, counts) fits in a signed 64-bit integer, the
