@@ -2,7 +2,8 @@
 // runs it alone, after `cargo build --release -p licet-server -p licet-fleet`): the fleet
 // simulator (crates/fleet) plays BENCH_FLEET_DEVICES devices, each authorizing once and then
 // reporting BENCH_FLEET_SLOTS slots of 3 minutes in compressed time, BENCH_FLEET_CONCURRENCY
-// requests in flight, against
+// requests in flight (each phase's requests sealed before its clock starts and its answers
+// verified after it stops, so that the clock holds only the HTTP exchanges), against
 //
 //   - release `licet-server serve` on SQLite, over a fresh store holding a per-page license
 //     bound to the simulator's domain; the simulator checks afterwards that `licet-server usage`
@@ -178,12 +179,19 @@ const rate = (x) => Math.round(x).toLocaleString('en-US');
 const msText = (x) => `${x.toFixed(2)} ms`;
 const ratio = (x, bare) => (bare > 0 ? `${(x / bare).toFixed(bare > x ? 3 : 2)}` : '-');
 
+const secondsText = (x) => `${x.toFixed(2)} s`;
+/** The share of the machine's `cores` the load generator took while the clock of `phase` ran. */
+const fleetShare = (phase, cores) => (phase.seconds > 0 ? phase.fleetCpuSeconds / (phase.seconds * cores) : 0);
+const percent = (x) => `${(100 * x).toFixed(0)}%`;
+
 /** The figures of each leg as console lines. */
 export function serverLines({ legs, bare }) {
   const line = (name, f) =>
     `bench: ${name}: ${rate(f.authorize.perSecond)} authorizations/s, ${rate(f.reports.perSecond)} reports/s ` +
     `(${rate(f.reports.firstTenthPerSecond)}/s first tenth, ${rate(f.reports.lastTenthPerSecond)}/s last tenth), ` +
-    `authorize p50/p99 ${msText(f.authorize.p50Ms)}/${msText(f.authorize.p99Ms)}, reports p50/p99 ${msText(f.reports.p50Ms)}/${msText(f.reports.p99Ms)}`;
+    `authorize p50/p99 ${msText(f.authorize.p50Ms)}/${msText(f.authorize.p99Ms)}, reports p50/p99 ${msText(f.reports.p50Ms)}/${msText(f.reports.p99Ms)}, ` +
+    `load generator CPU ${secondsText(f.authorize.fleetCpuSeconds)} in ${secondsText(f.authorize.seconds)} of authorizations, ` +
+    `${secondsText(f.reports.fleetCpuSeconds)} in ${secondsText(f.reports.seconds)} of reports`;
   return [...legs.map((l) => line(l.name, l.figures)), line('bare handler', bare)];
 }
 
@@ -198,11 +206,15 @@ export function serverSection({ plan, load, legs, bare }, { cores, cpu, date }) 
     ['authorize p99', (f) => f.authorize.p99Ms, msText],
     ['reports p50', (f) => f.reports.p50Ms, msText],
     ['reports p99', (f) => f.reports.p99Ms, msText],
+    // Not divided by the bare handler's: the more a server answers, the more the load generator posts.
+    [`load generator CPU during the authorizations, of the ${cores} cores`, (f) => fleetShare(f.authorize, cores), percent, false],
+    [`load generator CPU during the reports, of the ${cores} cores`, (f) => fleetShare(f.reports, cores), percent, false],
   ];
   const head = `| figure | ${legs.map((l) => `${l.name} | ${l.name} ÷ bare`).join(' | ')} | bare handler |`;
   const rule = `| --- | ${legs.map(() => '---: | ---:').join(' | ')} | ---: |`;
   const body = rows.map(
-    ([name, pick, show]) => `| ${name} | ${legs.map((l) => `${show(pick(l.figures))} | ${ratio(pick(l.figures), pick(bare))}`).join(' | ')} | ${show(pick(bare))} |`,
+    ([name, pick, show, divided = true]) =>
+      `| ${name} | ${legs.map((l) => `${show(pick(l.figures))} | ${divided ? ratio(pick(l.figures), pick(bare)) : '-'}`).join(' | ')} | ${show(pick(bare))} |`,
   );
   const sqlite = legs[0].figures;
   const met = (x, goal) => (x >= goal ? 'met' : `not met (${((100 * x) / goal).toFixed(0)}% of it)`);
@@ -216,9 +228,14 @@ Measured ${date} with \`npm run bench\` on ${cores} cores (${cpu}), 1-minute loa
 then reports ${plan.slots} closed 3-minute slots in compressed time, one report per slot, all devices slot after slot.
 Every answer is opened and verified as the browser module does (HPKE response, Ed25519 signature of the
 authorization, receipt and renewal, device, nonce, report ID). ${checked}
+The devices' cryptography runs in their browsers, not on the server's machine, so it is kept out of the timed window:
+each phase's requests are encoded and HPKE-sealed before its clock starts (the reports after the authorizations are
+verified, since they name the handshake code these resolved), and its answers opened and verified after the clock stops.
+The window holds only the HTTP exchanges, C at a time over keep-alive connections (plus the sealing of any retry).
+The load generator's own CPU time within it (getrusage, all its threads) is the share of the machine shown below.
 The bare handler is \`licet-fleet bare\`: axum on the same routes, reading the body and answering 200 and nothing else,
-driven by the same load generator (sealing included, answers not opened). Round trips are from sending the sealed
-request to holding the whole answer.
+driven by the same load generator with requests prepared the same way (its answers, not sealed, are not opened).
+Round trips are from sending the sealed request to holding the whole answer.
 
 ${head}
 ${rule}

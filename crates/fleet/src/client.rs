@@ -1,8 +1,9 @@
 //! The fleet's side of the wire: one pooled keep-alive HTTP/1 client shared by every simulated
-//! device, sealing requests to the server key of the license key, sending them with the page's
-//! `Origin`, and opening and verifying answers with that key's server signing key. It sorts a
-//! failed exchange into one a retry may cure (no answer, 5xx, 429) and one it cannot (any other
-//! refusal); it never retries by itself.
+//! device. Sealing a request to the server key of the license key, posting it with the page's
+//! `Origin`, and opening and verifying its answer with that key's server signing key are three
+//! separate steps, so that a phase can seal before its clock starts and open after it stops.
+//! It sorts a failed post into one a retry may cure (no answer, 5xx, 429) and one it cannot
+//! (any other refusal); it never retries by itself.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -71,11 +72,17 @@ impl From<FleetError> for Failure {
     }
 }
 
-/// One answered request: its body, the key to open it, and how long the round trip took
-/// (from sending the sealed request to holding the whole answer).
-pub(crate) struct Exchange {
-    body: Bytes,
-    key: ResponseKey,
+/// A request sealed ahead of its sending: the body to post, and the one-time key that opens
+/// the answer to exactly this body.
+pub(crate) struct Sealed {
+    pub body: Bytes,
+    pub key: ResponseKey,
+}
+
+/// An answer with 200: its body, not opened, and how long the round trip took (from sending
+/// the sealed request to holding the whole answer).
+pub(crate) struct Answer {
+    pub body: Bytes,
     pub round_trip: Duration,
 }
 
@@ -134,18 +141,23 @@ impl Target {
         self.0.verify
     }
 
-    /// Seals `message` for `route` and posts it; an answer other than 200 is a failure.
-    pub(crate) async fn post<T: Serialize>(&self, route: Route, message: &T) -> Result<Exchange, Failure> {
+    /// Encodes `message` and seals it for `route`.
+    pub(crate) fn seal<T: Serialize>(&self, route: Route, message: &T) -> Result<Sealed, FleetError> {
         let (sealed, key) = envelope::seal_request(&self.0.hpke, route, &wire::encode(message), &mut OsRng.unwrap_err())
             .map_err(FleetError::LicenseKey)?;
-        let body = serde_json::to_vec(&sealed).map_err(|e| Failure::Retry(format!("the request did not encode: {e}")))?;
+        let body = serde_json::to_vec(&sealed).map_err(FleetError::Encode)?;
+        Ok(Sealed { body: Bytes::from(body), key })
+    }
+
+    /// Posts a sealed body to `route`; an answer other than 200 is a failure.
+    pub(crate) async fn post(&self, route: Route, body: Bytes) -> Result<Answer, Failure> {
         let uri = format!("{}{}", self.0.base, route.path());
         let request = Request::builder()
             .method(Method::POST)
             .uri(&uri)
             .header(CONTENT_TYPE, "application/json")
             .header(ORIGIN, self.0.origin.clone())
-            .body(Full::new(Bytes::from(body)))
+            .body(Full::new(body))
             .map_err(|_| FleetError::BadUrl(uri))?;
         let start = Instant::now();
         let response = self.0.client.request(request).await.map_err(|e| Failure::Retry(format!("no answer: {e}")))?;
@@ -153,7 +165,7 @@ impl Target {
         let body = response.into_body().collect().await.map_err(|e| Failure::Retry(format!("the answer broke off: {e}")))?.to_bytes();
         let round_trip = start.elapsed();
         if status == StatusCode::OK {
-            return Ok(Exchange { body, key, round_trip });
+            return Ok(Answer { body, round_trip });
         }
         let error: Option<ErrorBody> = serde_json::from_slice(&body).ok();
         let (code, message) = match error {
@@ -166,11 +178,11 @@ impl Target {
         Err(Failure::Fatal(FleetError::Refused { route: route.path(), status: status.as_u16(), code, message }))
     }
 
-    /// Decrypts and decodes the answer of an exchange.
-    pub(crate) fn open<R: DeserializeOwned>(&self, route: Route, exchange: &Exchange) -> Result<R, FleetError> {
+    /// Decrypts and decodes the answer `body` to the request that `key` was sealed with.
+    pub(crate) fn open<R: DeserializeOwned>(&self, route: Route, key: &ResponseKey, body: &[u8]) -> Result<R, FleetError> {
         let bad = |reason: String| FleetError::BadAnswer { route: route.path(), reason };
-        let sealed: SealedResponse = serde_json::from_slice(&exchange.body).map_err(|e| bad(format!("not a sealed answer: {e}")))?;
-        let plain = envelope::open_response(&exchange.key, &sealed).map_err(|e| bad(e.to_string()))?;
+        let sealed: SealedResponse = serde_json::from_slice(body).map_err(|e| bad(format!("not a sealed answer: {e}")))?;
+        let plain = envelope::open_response(key, &sealed).map_err(|e| bad(e.to_string()))?;
         wire::decode(&plain).map_err(|e| bad(e.to_string()))
     }
 

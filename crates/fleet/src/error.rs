@@ -15,6 +15,8 @@ pub enum FleetError {
     BadUrl(String),
     #[error("{0:?} cannot be an Origin header: give a plain host name with --domain")]
     BadDomain(String),
+    #[error("a request did not encode as JSON: {0}")]
+    Encode(serde_json::Error),
     #[error("{route} was refused with {status} {code}: {message} (check the license, its domains and the key)")]
     Refused { route: &'static str, status: u16, code: String, message: String },
     #[error("{route}: the answer does not verify ({reason}); is --server a licet-server with this key's server keys?")]

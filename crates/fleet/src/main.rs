@@ -54,7 +54,8 @@ struct RunArgs {
     /// Attempts per request before the run gives up.
     #[arg(long, value_name = "N", default_value_t = 20)]
     max_attempts: u32,
-    /// The target is the bare baseline (`licet-fleet bare`): answers are not opened or verified.
+    /// The target is the bare baseline (`licet-fleet bare`): requests are sealed as for a
+    /// server, but answers are not opened or verified.
     #[arg(long, conflicts_with_all = ["data", "database"])]
     bare: bool,
     /// Check the totals of this SQLite data directory against what the devices recorded.
@@ -82,7 +83,8 @@ fn server_bin(given: Option<PathBuf>) -> PathBuf {
 
 fn phase_line(name: &str, phase: &Phase) -> String {
     format!(
-        "{name}: {} in {:.2} s = {:.0}/s ({:.0}/s over the first tenth, {:.0}/s over the last); round trip p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "{name}: {} in {:.2} s = {:.0}/s ({:.0}/s over the first tenth, {:.0}/s over the last); round trip p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; \
+         the load generator's CPU {:.2} s within the clock; outside it, {:.2} s sealing before, {:.2} s verifying after",
         phase.requests,
         phase.seconds,
         phase.per_second,
@@ -90,7 +92,10 @@ fn phase_line(name: &str, phase: &Phase) -> String {
         phase.last_tenth_per_second,
         phase.p50_ms,
         phase.p99_ms,
-        phase.max_ms
+        phase.max_ms,
+        phase.fleet_cpu_seconds,
+        phase.prepare_seconds,
+        phase.verify_seconds
     )
 }
 

@@ -139,6 +139,12 @@ fn the_server_holds_exactly_what_the_fleet_recorded() {
     assert_eq!(figures["checked"], true);
     assert_eq!(figures["authorize"]["requests"], 6);
     assert_eq!(figures["reports"]["requests"], 12);
+    // The load generator's CPU within each clock and its sealing and verifying outside are measured.
+    for phase in ["authorize", "reports"] {
+        for figure in ["fleetCpuSeconds", "prepareSeconds", "verifySeconds"] {
+            assert!(figures[phase][figure].as_f64().is_some_and(|s| s > 0.0), "{phase} {figure}: {figures}");
+        }
+    }
     // Each authorization and each renewal verified and valid.
     assert_eq!(figures["states"], serde_json::json!({ "valid": 18 }));
     // Independently of the fleet's own check: the store holds what the devices say they recorded.
