@@ -80,7 +80,7 @@ impl SqliteStorage {
         sqlx::migrate!("./migrations/sqlite").run(&write).await?;
         let read = SqlitePoolOptions::new().max_connections(LISTING_CONNECTIONS).connect_with(options).await?;
         let path = Self::path(data_dir);
-        let writer = Writer::start(direct::connect(&path)?)?;
+        let writer = Writer::start(direct::connect(&path, direct::Cache::Writer)?)?;
         Ok(SqliteStorage { read, write, readers: Readers::new(path), writer })
     }
 
