@@ -115,6 +115,8 @@ async fn without_a_valid_token_every_route_but_the_document_answers_401_and_noth
     }
     // Nothing the refused requests carried was stored, and the trial was never set up.
     assert_eq!(server.storage.projects().await.unwrap().len(), 1);
+    assert_eq!(server.storage.project_licenses(CODE).await.unwrap().len(), 1);
+    assert_eq!(server.storage.licenses().await.unwrap().len(), 1);
     assert!(server.storage.trial_setting().await.unwrap().is_none());
 
     // The token opens the API until it is revoked.

@@ -39,7 +39,7 @@ pub const PREFIX: &str = "/admin/v1";
 
 /// The OpenAPI 3.1 document of every route below, written by hand and held to the routes served
 /// by `tests/admin_api.rs`.
-pub const OPENAPI: &str = include_str!("openapi.json");
+const OPENAPI: &str = include_str!("openapi.json");
 
 /// The largest body an admin route reads: a license file is about a kilobyte of text.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -58,8 +58,9 @@ impl Routes {
     }
 
     fn add<H: Handler<T, Arc<Config>>, T: 'static>(mut self, method: Method, path: &str, handler: H) -> Routes {
-        // Only the fixed methods below are added, each of which has a filter.
-        let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
+        // The methods are the constants of `protected` and `public`, each of which has a filter:
+        // this fails on every start (and in every test) or never.
+        let filter = MethodFilter::try_from(method.clone()).expect("an admin route's method has a method filter");
         self.router = self.router.route(path, on(filter, handler));
         self.served.push((method, format!("{PREFIX}{path}")));
         self
@@ -144,20 +145,28 @@ async fn licenses(State(config): State<Arc<Config>>) -> Result<Json<Value>, Admi
             assigned.entry(record.id).or_default().push(project.handshake_code.clone());
         }
     }
+    let files = usage
+        .iter()
+        .map(|entry| {
+            let (_, file) = config
+                .verify_license(&entry.license)
+                .map_err(|e| AdminError::internal(format!("stored license {}: {e}", entry.license.id)))?;
+            Ok(file)
+        })
+        .collect::<Result<Vec<_>, AdminError>>()?;
+    let per_device: Vec<String> =
+        files.iter().filter(|file| file.license_type == LicenseType::PerDevice).map(|file| file.id.clone()).collect();
+    let seats = storage.seats_held(&per_device, now).await?;
     let mut views = Vec::with_capacity(usage.len());
-    for entry in &usage {
-        let (_, file) = config.verify_license(&entry.license).map_err(|e| AdminError::internal(format!("stored license {}: {e}", entry.license.id)))?;
+    for (entry, file) in usage.iter().zip(files) {
         let quotas: Vec<Value> = rules::quota_use(&file, &totals)
             .iter()
             .map(|q| json!({ "item": q.item, "quota": q.quota, "used": q.used, "left": q.quota.saturating_sub(q.used) }))
             .collect();
-        let seats_held = match file.license_type {
-            LicenseType::PerDevice => {
-                let held = storage.seats_held(std::slice::from_ref(&file.id), now).await?;
-                Some(held.first().map_or(0, |(_, n)| *n))
-            }
-            _ => None,
-        };
+        // A per-device license whose seats are all free is absent from `seats`.
+        let seats_held = per_device
+            .contains(&file.id)
+            .then(|| seats.iter().find(|(id, _)| *id == file.id).map_or(0, |(_, held)| *held));
         let (pages, scans) = views::counts(entry.pages.iter().copied(), entry.scans.iter().map(|(name, n)| (name.as_str(), *n)));
         views.push(json!({
             "id": file.id,
