@@ -1,9 +1,11 @@
 //! What an operator does to a store: initialize it, import licenses, create projects and assign
-//! licenses to them, read usage; and the domain patterns a license may bind (checked when it is
-//! issued, imported and assigned). The CLI formats these results (and an admin API can later);
-//! none of it is reachable from the protocol routes, and none of it can create license content.
+//! licenses to them, set up the public trial, read usage, create and revoke admin API tokens;
+//! and the domain patterns a license may bind (checked when it is issued, imported and
+//! assigned). The CLI and the admin API (`admin_api`) format these results; none of it is
+//! reachable from the protocol routes, and none of it can create license content.
 
 use std::collections::HashMap;
+use std::ops::RangeInclusive;
 use std::sync::RwLock;
 
 use licet_protocol::b64;
@@ -12,11 +14,13 @@ use licet_protocol::keys::{self, ServerKeys, ServerPublicKeys, VerifyingKey};
 use licet_protocol::license::{self, LicenseFile, Module};
 use licet_protocol::license_key::LicenseKey;
 use licet_protocol::sign::Signed;
+use rand_core::RngCore;
+use sha2::{Digest, Sha256};
 
 use crate::error::ServerError;
 use crate::password;
 use crate::random::{self, rng};
-use crate::storage::{Imported, LicenseRecord, Project, Settings, Storage, StorageError, UsageItem};
+use crate::storage::{AdminToken, Imported, LicenseRecord, Project, Settings, Storage, StorageError, TrialSetting, UsageItem, UsageTotal};
 
 /// The longest organization ID, handshake code or license ID.
 const MAX_NAME_LEN: usize = 64;
@@ -207,6 +211,80 @@ impl VerifiedLicenses {
     }
 }
 
+/// Where a license key sends devices when no server URL is given: `serve`'s default address.
+pub const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:8710";
+
+/// The server URLs a license key names, main first, each one a URL a browser can post to,
+/// without a trailing slash.
+pub fn server_urls(urls: &[String]) -> Result<Vec<String>, ServerError> {
+    urls.iter()
+        .map(|url| {
+            let host = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+            match host {
+                Some(host) if !host.is_empty() && !host.starts_with('/') && !url.contains(char::is_whitespace) => {
+                    Ok(url.trim_end_matches('/').to_owned())
+                }
+                _ => Err(ServerError::Invalid(format!(
+                    "server url {url:?} is not an http:// or https:// URL: give it like https://licenses.example.com"
+                ))),
+            }
+        })
+        .collect()
+}
+
+/// How long a public trial may last, in days.
+pub const TRIAL_DAYS: RangeInclusive<u32> = 1..=365;
+
+/// How long a trial lasts when no length is given.
+pub const DEFAULT_TRIAL_DAYS: u32 = 7;
+
+/// Serves public trials of `days` days from the licenses of the project `handshake_code`.
+pub async fn set_trial(storage: &dyn Storage, handshake_code: &str, days: u32) -> Result<TrialSetting, ServerError> {
+    if !TRIAL_DAYS.contains(&days) {
+        return Err(ServerError::Invalid(format!(
+            "a trial of {days} days is out of range: give {} to {} days",
+            TRIAL_DAYS.start(),
+            TRIAL_DAYS.end()
+        )));
+    }
+    let setting = TrialSetting { handshake_code: handshake_code.to_owned(), days, open: true };
+    storage.set_trial_setting(&setting).await?;
+    Ok(setting)
+}
+
+/// Starts no new trials (running ones go on to their end); false when no trial was set up.
+pub async fn close_trial(storage: &dyn Storage) -> Result<bool, ServerError> {
+    let Some(setting) = storage.trial_setting().await? else { return Ok(false) };
+    storage.set_trial_setting(&TrialSetting { open: false, ..setting }).await?;
+    Ok(true)
+}
+
+/// What every admin token starts with, so that a leaked one says what it opens (and secret
+/// scanners can find it).
+pub const ADMIN_TOKEN_PREFIX: &str = "licet_admin_";
+
+/// The hash an admin token is stored and looked up by: SHA-256, in hex. A token holds 256
+/// random bits, so a fast hash suffices: there is nothing to guess from it, unlike a password.
+pub fn admin_token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Creates an admin token named `name` (default: `admin-` and 6 random hex digits) and returns
+/// it with its secret, `ADMIN_TOKEN_PREFIX` and 32 random bytes in base64url: shown this once,
+/// and never stored (only its hash is).
+pub async fn create_admin_token(storage: &dyn Storage, name: Option<&str>, now: u64) -> Result<(AdminToken, String), ServerError> {
+    let name = match name {
+        Some(name) => name.to_owned(),
+        None => format!("admin-{}", random::hex(3)),
+    };
+    check_name("token name", &name)?;
+    let mut secret = [0u8; 32];
+    rng().fill_bytes(&mut secret);
+    let token = format!("{ADMIN_TOKEN_PREFIX}{}", b64::encode(&secret));
+    let stored = storage.create_admin_token(&name, &admin_token_hash(&token), now).await?;
+    Ok((stored, token))
+}
+
 /// The license key `initLicense` takes for `project`, naming the organization and the code.
 pub fn license_key(project: &Project, servers: Vec<String>, keys: &ServerPublicKeys) -> String {
     LicenseKey::new(servers, Some(project.organization_id.clone()), Some(project.handshake_code.clone()), keys).encode()
@@ -229,24 +307,25 @@ pub struct LicenseUsage {
 
 /// The usage totals of every imported license, counted or not.
 pub async fn usage(storage: &dyn Storage) -> Result<Vec<LicenseUsage>, ServerError> {
-    let mut usage: Vec<LicenseUsage> = storage
-        .licenses()
-        .await?
-        .into_iter()
-        .map(|license| LicenseUsage { license, pages: Vec::new(), scans: Vec::new() })
-        .collect();
-    for total in storage.usage().await? {
+    Ok(usage_by_license(storage.licenses().await?, &storage.usage().await?))
+}
+
+/// `totals` (of `Storage::usage`) grouped by each of `licenses`, counted or not.
+pub fn usage_by_license(licenses: Vec<LicenseRecord>, totals: &[UsageTotal]) -> Vec<LicenseUsage> {
+    let mut usage: Vec<LicenseUsage> =
+        licenses.into_iter().map(|license| LicenseUsage { license, pages: Vec::new(), scans: Vec::new() }).collect();
+    for total in totals {
         let Some(entry) = usage.iter_mut().find(|u| u.license.id == total.license_id) else { continue };
-        match total.item {
-            UsageItem::Pages(module) => entry.pages.push((module, total.count)),
-            UsageItem::Scans(symbology) => entry.scans.push((symbology, total.count)),
+        match &total.item {
+            UsageItem::Pages(module) => entry.pages.push((*module, total.count)),
+            UsageItem::Scans(symbology) => entry.scans.push((symbology.clone(), total.count)),
         }
     }
     for entry in &mut usage {
         entry.pages.sort();
         entry.scans.sort();
     }
-    Ok(usage)
+    usage
 }
 
 #[cfg(test)]

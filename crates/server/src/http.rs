@@ -1,5 +1,5 @@
 //! The HTTP server: its configuration, the router (protocol routes with their CORS, rate limits
-//! and body limits; health check; metrics; optional static files), the request log and metrics
+//! and body limits; the admin API; health check; metrics; optional static files), the request log and metrics
 //! around every route (`observe`), and `serve` over plain HTTP or HTTPS with graceful shutdown.
 //! It binds no socket itself (the caller hands it listeners, so tests use port 0) and reads no
 //! clock but the one given, save the monotonic one that times requests and rate limits.
@@ -27,6 +27,7 @@ use tokio::net::TcpListener;
 use tower_http::services::ServeDir;
 
 use crate::admin::VerifiedLicenses;
+use crate::admin_api;
 use crate::alerts::AuthStats;
 use crate::api::{self, ApiError, Refused};
 use crate::cors::{self, Origins};
@@ -166,10 +167,15 @@ async fn metrics_text(State(config): State<Arc<Config>>) -> Response {
     }
 }
 
-/// The fixed name a request is counted under: its route, or `other` (static files, 404s).
+/// The fixed name a request is counted under: its route, the admin API's prefix for any of its
+/// routes, or `other` (static files, 404s).
 fn route_name(matched: Option<&MatchedPath>) -> &'static str {
     let routes = [Route::Authorize.path(), Route::Reports.path(), "/healthz", "/metrics"];
-    matched.and_then(|m| routes.into_iter().find(|route| *route == m.as_str())).unwrap_or("other")
+    let Some(matched) = matched else { return "other" };
+    if matched.as_str().starts_with(admin_api::PREFIX) {
+        return admin_api::PREFIX;
+    }
+    routes.into_iter().find(|route| *route == matched.as_str()).unwrap_or("other")
 }
 
 /// Around every request: finds the client address (for the limits and the log), then counts
@@ -196,15 +202,14 @@ async fn observe(State(config): State<Arc<Config>>, mut request: Request, next: 
     let refused = response.extensions().get::<Refused>();
     config.metrics.request(route, status, elapsed.as_secs_f64());
     if route == Route::Authorize.path() && method == Method::POST {
-        config.metrics.authorization(refused.map_or(metrics::AUTHORIZED, |r| r.code.as_str()));
+        config.metrics.authorization(refused.map_or(metrics::AUTHORIZED, |r| r.code));
     }
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     let client = client.map(tracing::field::display);
     let path = uri.path();
     match refused {
         None => tracing::debug!(%method, path, status, latency_ms, client, "request"),
-        Some(Refused { code, reason }) => {
-            let code = code.as_str();
+        Some(&Refused { code, ref reason }) => {
             if status >= 500 {
                 tracing::error!(%method, path, status, code, cause = %reason, latency_ms, client, "request failed");
             } else if status == 429 {
@@ -234,7 +239,8 @@ fn app(config: Arc<Config>, with_metrics: bool) -> Router {
         .route(Route::Reports.path(), post(api::reports).layer(DefaultBodyLimit::max(REPORTS_BODY_LIMIT)))
         .layer(middleware::from_fn_with_state(config.clone(), rate_limit))
         .layer(cors::layer(config.clone()));
-    let mut router = Router::new().merge(protocol).route("/healthz", get(healthz));
+    let mut router =
+        Router::new().merge(protocol).nest(admin_api::PREFIX, admin_api::router(config.clone())).route("/healthz", get(healthz));
     if with_metrics {
         router = router.route("/metrics", get(metrics_text));
     }

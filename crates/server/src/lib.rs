@@ -4,6 +4,7 @@
 //! vendor key (`licet-server license issue`); this server verifies, carries and counts it.
 
 pub mod admin;
+pub mod admin_api;
 pub mod alerts;
 pub mod api;
 pub mod cli;
@@ -19,6 +20,7 @@ mod random;
 pub mod settings;
 pub mod storage;
 pub mod tls;
+pub mod views;
 
 pub use error::ServerError;
 pub use http::{router, serve, system_clock, Clock, Config, Listeners};

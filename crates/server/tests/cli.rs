@@ -567,3 +567,39 @@ fn the_store_may_come_from_the_environment_or_the_config_file() {
     assert!(stderr.contains("no store given"), "{stderr}");
     assert_eq!(licet(&["usage", "--data", "a", "--database", "postgres://b/c"]).status.code(), Some(2), "one store, not two");
 }
+
+#[test]
+fn admin_tokens_are_created_once_listed_by_name_and_open_the_admin_api_until_revoked() {
+    let s = setup("cli-admin-token");
+    let store = [s.store[0].as_str(), s.store[1].as_str()];
+    let created = json(&[&["admin", "token", "create"], &store[..], &["--name", "ops"]].concat());
+    let token = created["token"].as_str().unwrap().to_owned();
+    let secret = token.strip_prefix("licet_admin_").expect("the token says what it opens");
+    assert_eq!(b64::decode(secret).unwrap().len(), 32);
+    assert_eq!(created["name"], "ops");
+    let unnamed = json(&[&["admin", "token", "create"], &store[..]].concat());
+    assert!(unnamed["name"].as_str().unwrap().starts_with("admin-"), "{unnamed}");
+    let stderr = refused(&[&["admin", "token", "create"], &store[..], &["--name", "ops"]].concat());
+    assert!(stderr.contains("already exists"), "{stderr}");
+
+    let listed = json(&[&["admin", "token", "list"], &store[..]].concat());
+    let mut names: Vec<&str> = listed["tokens"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, [unnamed["name"].as_str().unwrap(), "ops"]);
+    let text = licet(&[&["admin", "token", "list"], &store[..]].concat());
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("ops  created ") && !text.contains(secret) && !listed.to_string().contains(secret), "{text}");
+
+    let server = common::process::instance(&s.store);
+    let request =
+        |token: &str| format!("GET /admin/v1/licenses HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
+    let answer = http(server.address(), request(&token).as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with(r#"{"licenses":[]}"#), "{answer}");
+    assert_eq!(json(&[&["admin", "token", "revoke"], &store[..], &["ops"]].concat()), json!({ "revoked": "ops" }));
+    let answer = http(server.address(), request(&token).as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 401") && answer.contains("ADMIN_TOKEN_INVALID"), "{answer}");
+    server.stop();
+    let stderr = refused(&[&["admin", "token", "revoke"], &store[..], &["ops"]].concat());
+    assert!(stderr.contains("admin token list"), "{stderr}");
+}

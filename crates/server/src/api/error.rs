@@ -107,7 +107,8 @@ impl From<StorageError> for ApiError {
 /// and the metrics. The reason may hold an internal cause: it goes to the log, never to the body.
 #[derive(Debug, Clone)]
 pub struct Refused {
-    pub code: ErrorCode,
+    /// The code's wire form: one of the shared list, or of the admin API's (`admin_api`).
+    pub code: &'static str,
     pub reason: String,
 }
 
@@ -122,7 +123,7 @@ impl IntoResponse for ApiError {
             let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
         }
-        response.extensions_mut().insert(Refused { code, reason: self.to_string() });
+        response.extensions_mut().insert(Refused { code: code.as_str(), reason: self.to_string() });
         response
     }
 }

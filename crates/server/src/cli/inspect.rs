@@ -9,19 +9,19 @@ use licet_protocol::keys;
 use licet_protocol::license::{self, LicenseFile};
 use licet_protocol::license_key::{self, LicenseKey};
 use licet_protocol::{b64, wire};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::{read_text, rfc3339, with_config, DataArgs, Outcome};
 use crate::admin;
 use crate::error::ServerError;
+use crate::views;
 
 pub async fn usage(args: &DataArgs) -> Result<Outcome, ServerError> {
     let usage = with_config(args, async |config| admin::usage(config.storage.as_ref()).await).await?;
     let mut lines = Vec::with_capacity(usage.len());
     let mut licenses = Vec::with_capacity(usage.len());
     for entry in &usage {
-        let pages: Map<String, Value> = entry.pages.iter().map(|(module, n)| (module.as_str().to_owned(), json!(n))).collect();
-        let scans: Map<String, Value> = entry.scans.iter().map(|(name, n)| (name.clone(), json!(n))).collect();
+        let (pages, scans) = views::counts(entry.pages.iter().copied(), entry.scans.iter().map(|(name, n)| (name.as_str(), *n)));
         let mut counted: Vec<String> = entry.pages.iter().map(|(module, n)| format!("{n} {} pages", module.as_str())).collect();
         counted.extend(entry.scans.iter().map(|(name, n)| format!("{n} {name} scans")));
         let counted = if counted.is_empty() { "nothing counted yet".to_owned() } else { counted.join(", ") };
@@ -47,16 +47,7 @@ pub async fn devices(args: &DataArgs) -> Result<Outcome, ServerError> {
             format!("{id}  {}  {}  {name}  last seen {}  {seat}", c.handshake_code, c.domain, rfc3339(d.last_seen))
         })
         .collect();
-    let json: Vec<Value> = devices
-        .iter()
-        .map(|d| {
-            let c = &d.contact;
-            json!({
-                "deviceId": c.device_id.to_hyphenated(), "handshakeCode": c.handshake_code, "domain": c.domain,
-                "name": c.name, "firstSeen": d.first_seen, "lastSeen": d.last_seen, "seatHeldUntil": d.seat_held_until,
-            })
-        })
-        .collect();
+    let json: Vec<Value> = devices.iter().map(views::device).collect();
     Ok(Outcome {
         text: if lines.is_empty() { "no device authorized yet".to_owned() } else { lines.join("\n") },
         json: json!({ "devices": json }),
@@ -74,29 +65,6 @@ pub struct DecodeArgs {
     vendor_public_key: Option<String>,
 }
 
-fn license_view(file: &LicenseFile) -> Value {
-    json!({
-        "id": file.id,
-        "organizationId": file.organization_id,
-        "product": file.product,
-        "type": file.license_type.as_str(),
-        "modules": file.modules.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
-        "quota": file.quota,
-        "devices": file.devices,
-        "active": file.active.map(|a| a.as_str()),
-        "domains": file.domains,
-        "allowDevHosts": file.allow_dev_hosts,
-        "issuedAt": rfc3339(file.issued_at),
-        "expiresAt": rfc3339(file.expires_at),
-        "offlineGraceMs": file.offline_grace_ms,
-        "tolerance": {
-            "quotaPermille": file.tolerance.quota_permille,
-            "devicesPermille": file.tolerance.devices_permille,
-            "expiryMs": file.tolerance.expiry_ms,
-        },
-    })
-}
-
 pub fn decode(args: &DecodeArgs) -> Result<Outcome, ServerError> {
     let path = Path::new(&args.input);
     let (text, what) =
@@ -108,7 +76,7 @@ pub fn decode(args: &DecodeArgs) -> Result<Outcome, ServerError> {
     } else if text.starts_with(license::TEXT_PREFIX) {
         let signed = license::from_text(text).map_err(|e| ServerError::NotALicense(what.clone(), e))?;
         let file: LicenseFile = wire::decode(&signed.payload).map_err(|e| ServerError::NotALicense(what, e))?;
-        let mut view = json!({ "kind": "license", "license": license_view(&file), "signature": b64::encode(&signed.signature) });
+        let mut view = json!({ "kind": "license", "license": views::license_file(&file), "signature": b64::encode(&signed.signature) });
         if let Some(vendor) = &args.vendor_public_key {
             let vendor = keys::verifying_key_from_text(vendor).map_err(|e| ServerError::BadVendorPublicKey(vendor.clone(), e))?;
             view["signatureVerifies"] = json!(license::verify(&signed, &vendor).is_ok());

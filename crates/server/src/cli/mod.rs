@@ -9,6 +9,7 @@ mod inspect;
 mod license;
 mod project;
 mod serve;
+mod token;
 mod trial;
 mod vendor;
 
@@ -25,6 +26,7 @@ use time::OffsetDateTime;
 use crate::error::ServerError;
 use crate::http::{system_clock, Config};
 use crate::storage::{PostgresStorage, SqliteStorage, Storage};
+use crate::views::rfc3339;
 
 /// Licet license server: issues and imports licenses, serves devices, counts their usage.
 #[derive(Parser)]
@@ -59,6 +61,9 @@ enum Command {
     Devices(DataArgs),
     /// The alerts raised so far (usage, expiry, failed authorizations) and their webhook deliveries.
     Alerts(DataArgs),
+    /// The admin API's bearer tokens.
+    #[command(subcommand)]
+    Admin(token::AdminCommand),
     /// Serve the protocol routes (and static files) until Ctrl-C or SIGTERM.
     Serve(serve::ServeArgs),
     /// Show a license file or license key as readable JSON.
@@ -204,6 +209,7 @@ async fn run(command: Command) -> Result<Option<Outcome>, ServerError> {
         Command::Usage(args) => inspect::usage(&args).await?,
         Command::Devices(args) => inspect::devices(&args).await?,
         Command::Alerts(args) => alerts::list(&args).await?,
+        Command::Admin(command) => token::run(command).await?,
         Command::Serve(args) => {
             serve::run(args).await?;
             return Ok(None);
@@ -244,15 +250,6 @@ async fn with_config<T>(args: &DataArgs, f: impl AsyncFnOnce(&Config) -> Result<
 /// The current time for commands (the server takes its clock from its `Config`).
 fn now() -> u64 {
     system_clock()()
-}
-
-/// Unix milliseconds as RFC 3339 (UTC); the number itself when out of the calendar's range.
-fn rfc3339(ms: u64) -> String {
-    i128::from(ms)
-        .checked_mul(1_000_000)
-        .and_then(|nanos| OffsetDateTime::from_unix_timestamp_nanos(nanos).ok())
-        .and_then(|time| time.format(&Rfc3339).ok())
-        .unwrap_or_else(|| ms.to_string())
 }
 
 /// Parses an RFC 3339 time into Unix milliseconds (clap value parser).

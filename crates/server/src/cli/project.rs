@@ -8,9 +8,6 @@ use super::{now, with_config, DataArgs, Outcome};
 use crate::admin;
 use crate::error::ServerError;
 
-/// Where a license key sends devices when no `--server-url` is given: `serve`'s default.
-const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:8710";
-
 #[derive(Subcommand)]
 pub enum ProjectCommand {
     /// Create a project and print its license key.
@@ -48,27 +45,14 @@ pub struct CreateArgs {
 #[derive(Args)]
 pub(super) struct ServerUrls {
     /// A URL devices reach this server at; repeat for standbys, main first.
-    #[arg(long = "server-url", value_name = "URL", default_value = DEFAULT_SERVER_URL)]
+    #[arg(long = "server-url", value_name = "URL", default_value = admin::DEFAULT_SERVER_URL)]
     server_urls: Vec<String>,
 }
 
 impl ServerUrls {
-    /// The URLs, each checked by `server_url`.
+    /// The URLs, each checked by `admin::server_urls`.
     pub(super) fn checked(&self) -> Result<Vec<String>, ServerError> {
-        self.server_urls.iter().map(|url| server_url(url)).collect()
-    }
-}
-
-/// Refuses server URLs a browser cannot post to, and drops a trailing slash.
-fn server_url(url: &str) -> Result<String, ServerError> {
-    let host = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
-    match host {
-        Some(host) if !host.is_empty() && !host.starts_with('/') && !url.contains(char::is_whitespace) => {
-            Ok(url.trim_end_matches('/').to_owned())
-        }
-        _ => Err(ServerError::Invalid(format!(
-            "--server-url {url:?} is not an http:// or https:// URL: give it like https://licenses.example.com"
-        ))),
+        admin::server_urls(&self.server_urls)
     }
 }
 

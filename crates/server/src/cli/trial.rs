@@ -8,10 +8,7 @@ use super::project::ServerUrls;
 use super::{with_config, DataArgs, Outcome};
 use crate::admin;
 use crate::error::ServerError;
-use crate::storage::TrialSetting;
-
-/// How long a trial lasts when `--days` is not given.
-const DEFAULT_TRIAL_DAYS: u32 = 7;
+use crate::views;
 
 #[derive(Subcommand)]
 pub enum TrialCommand {
@@ -23,7 +20,7 @@ pub enum TrialCommand {
         #[arg(long, value_name = "CODE")]
         handshake_code: String,
         /// How long each device's trial lasts, from its first request (1 to 365).
-        #[arg(long, value_name = "N", default_value_t = DEFAULT_TRIAL_DAYS, value_parser = clap::value_parser!(u32).range(1..=365))]
+        #[arg(long, value_name = "N", default_value_t = admin::DEFAULT_TRIAL_DAYS, value_parser = clap::value_parser!(u32).range(1..=365))]
         days: u32,
         #[command(flatten)]
         servers: ServerUrls,
@@ -44,10 +41,9 @@ pub async fn run(command: TrialCommand) -> Result<Outcome, ServerError> {
     match command {
         TrialCommand::Set { data, handshake_code, days, servers } => {
             let servers = servers.checked()?;
-            let setting = TrialSetting { handshake_code, days, open: true };
-            let key = with_config(&data, async |config| {
-                config.storage.set_trial_setting(&setting).await?;
-                Ok(admin::server_key(servers, &config.keys.public()))
+            let (setting, key) = with_config(&data, async |config| {
+                let setting = admin::set_trial(config.storage.as_ref(), &handshake_code, days).await?;
+                Ok((setting, admin::server_key(servers, &config.keys.public())))
             })
             .await?;
             Ok(Outcome {
@@ -59,14 +55,7 @@ pub async fn run(command: TrialCommand) -> Result<Outcome, ServerError> {
             })
         }
         TrialCommand::Off { data } => {
-            let closed = with_config(&data, async |config| {
-                let setting = config.storage.trial_setting().await?;
-                if let Some(setting) = &setting {
-                    config.storage.set_trial_setting(&TrialSetting { open: false, ..setting.clone() }).await?;
-                }
-                Ok::<_, ServerError>(setting.is_some())
-            })
-            .await?;
+            let closed = with_config(&data, async |config| admin::close_trial(config.storage.as_ref()).await).await?;
             let text = if closed { "no new trials start; running ones go on to their end" } else { "no public trial was set up" };
             Ok(Outcome { text: text.into(), json: serde_json::json!({ "open": false }) })
         }
@@ -80,7 +69,7 @@ pub async fn run(command: TrialCommand) -> Result<Outcome, ServerError> {
                         s.handshake_code,
                         if s.open { "" } else { " (off: no new trials start)" }
                     ),
-                    json: serde_json::json!({ "trial": { "handshakeCode": s.handshake_code, "days": s.days, "open": s.open } }),
+                    json: serde_json::json!({ "trial": views::trial(&s) }),
                 },
                 None => Outcome { text: "no public trial is offered".into(), json: serde_json::json!({ "trial": null }) },
             })

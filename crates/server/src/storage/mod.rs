@@ -32,6 +32,10 @@ pub enum StorageError {
     UnknownProject(String),
     #[error("no license has the id {0}: import it with `licet-server license import`")]
     UnknownLicense(String),
+    #[error("an admin token named {0} already exists: choose another --name, or revoke that one first")]
+    AdminTokenNameTaken(String),
+    #[error("no admin token is named {0}: `licet-server admin token list` shows their names")]
+    UnknownAdminToken(String),
     /// A number over the signed 64-bit range of the store; handlers refuse such input first.
     #[error("{0} is too large to store: nothing was stored")]
     OutOfRange(u64),
@@ -237,6 +241,24 @@ pub fn with_rows(mut usage: Vec<UsageTotal>, rows: &[UsageRow], license_ids: &[S
 /// The total of one usage item for one license.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageTotal {
+    pub license_id: String,
+    pub item: UsageItem,
+    pub count: u64,
+}
+
+/// An admin API token as stored and listed: its name and age, never the token (which is not
+/// stored) nor its hash (which the store keeps to itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminToken {
+    pub name: String,
+    pub created_at: u64,
+}
+
+/// The usage of one license and item in one bucket of consecutive slots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageBucket {
+    /// The first slot of the bucket (a multiple of the bucket's length in slots).
+    pub first_slot: u64,
     pub license_id: String,
     pub item: UsageItem,
     pub count: u64,
@@ -498,6 +520,27 @@ pub trait Storage: Send + Sync {
 
     /// Usage totals per license and item; items never counted are absent.
     async fn usage(&self) -> Result<Vec<UsageTotal>, StorageError>;
+
+    /// The usage stored for the slots from `from_slot` (inclusive) to `to_slot` (exclusive),
+    /// summed per bucket of `bucket_slots` slots (1 or more), license and item, ordered by
+    /// bucket, license and item; buckets without usage are absent.
+    async fn usage_series(&self, bucket_slots: u64, from_slot: u64, to_slot: u64) -> Result<Vec<UsageBucket>, StorageError>;
+
+    /// Every project, by organization and then age.
+    async fn projects(&self) -> Result<Vec<Project>, StorageError>;
+
+    /// Stores an admin token by the hash of its secret; `AdminTokenNameTaken` when the name is.
+    async fn create_admin_token(&self, name: &str, token_hash: &str, now: u64) -> Result<AdminToken, StorageError>;
+
+    /// The admin token whose secret hashes to `token_hash`, while it is not revoked.
+    async fn admin_token(&self, token_hash: &str) -> Result<Option<AdminToken>, StorageError>;
+
+    /// Every admin token, oldest first.
+    async fn admin_tokens(&self) -> Result<Vec<AdminToken>, StorageError>;
+
+    /// Deletes the admin token `name`: it opens nothing from then on. `UnknownAdminToken` when
+    /// no token has that name.
+    async fn revoke_admin_token(&self, name: &str) -> Result<(), StorageError>;
 
     /// Waits for open connections to finish and closes them.
     async fn close(&self);

@@ -21,9 +21,9 @@ use super::rows::{
     DEVICES_QUERY, PROJECT_COLUMNS,
 };
 use super::{
-    with_rows, Admission, Admitted, Charging, Device, DeviceContact, Imported, LicenseRecord,
+    with_rows, Admission, Admitted, AdminToken, Charging, Device, DeviceContact, Imported, LicenseRecord,
     Project, Recorded, ReportBatch, Settings, Storage, StorageError, Swept, Alert, Attempt, Delivery, NewAlert, TrialOutcome, TrialSetting,
-    UsageRow, UsageTotal,
+    UsageBucket, UsageRow, UsageTotal,
 };
 
 /// How many connections one server instance keeps to the database.
@@ -784,6 +784,64 @@ impl Storage for PostgresStorage {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(usage_total).collect()
+    }
+
+    async fn usage_series(&self, bucket_slots: u64, from_slot: u64, to_slot: u64) -> Result<Vec<UsageBucket>, StorageError> {
+        let rows = sqlx::query(&rows::usage_series_query(|n| format!("${n}"), " COLLATE \"C\""))
+            .bind(to_db(bucket_slots.max(1))?)
+            .bind(to_db(from_slot)?)
+            .bind(to_db(to_slot)?)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(rows::usage_bucket).collect()
+    }
+
+    async fn projects(&self) -> Result<Vec<Project>, StorageError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects ORDER BY organization_id COLLATE \"C\", created_at, handshake_code COLLATE \"C\""
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(project).collect()
+    }
+
+    async fn create_admin_token(&self, name: &str, token_hash: &str, now: u64) -> Result<AdminToken, StorageError> {
+        let created = sqlx::query("INSERT INTO admin_tokens (name, token_hash, created_at) VALUES ($1, $2, $3) RETURNING name, created_at")
+            .bind(name)
+            .bind(token_hash)
+            .bind(to_db(now)?)
+            .fetch_one(&self.pool)
+            .await;
+        match created {
+            Ok(row) => rows::admin_token(&row),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() && e.constraint() == Some("admin_tokens_pkey") => {
+                Err(StorageError::AdminTokenNameTaken(name.to_owned()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn admin_token(&self, token_hash: &str) -> Result<Option<AdminToken>, StorageError> {
+        let row = sqlx::query("SELECT name, created_at FROM admin_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(rows::admin_token).transpose()
+    }
+
+    async fn admin_tokens(&self) -> Result<Vec<AdminToken>, StorageError> {
+        let rows = sqlx::query("SELECT name, created_at FROM admin_tokens ORDER BY created_at, name COLLATE \"C\"")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(rows::admin_token).collect()
+    }
+
+    async fn revoke_admin_token(&self, name: &str) -> Result<(), StorageError> {
+        let deleted = sqlx::query("DELETE FROM admin_tokens WHERE name = $1").bind(name).execute(&self.pool).await?;
+        if deleted.rows_affected() == 0 {
+            return Err(StorageError::UnknownAdminToken(name.to_owned()));
+        }
+        Ok(())
     }
 
     async fn close(&self) {

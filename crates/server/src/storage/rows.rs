@@ -6,7 +6,7 @@ use licet_protocol::ids::DeviceId;
 use licet_protocol::license::Module;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use super::{Device, DeviceContact, LicenseRecord, Project, StorageError, UsageItem, UsageTotal};
+use super::{AdminToken, Device, DeviceContact, LicenseRecord, Project, StorageError, UsageBucket, UsageItem, UsageTotal};
 
 /// A row of a backend whose columns decode into the types the records use.
 pub(super) trait StoredRow {
@@ -192,6 +192,32 @@ pub(super) fn usage_columns(item: &UsageItem) -> (Option<&str>, Option<&str>) {
         UsageItem::Pages(module) => (Some(module.as_str()), None),
         UsageItem::Scans(symbology) => (None, Some(symbology.as_str())),
     }
+}
+
+/// A row of `usage_series`: `bucket, license_id, module, symbology, count` (of `usage`'s columns).
+pub(super) fn usage_bucket<R: StoredRow>(row: &R) -> Result<UsageBucket, StorageError> {
+    let item = match (row.optional_text("module")?, row.optional_text("symbology")?) {
+        (Some(module), None) => UsageItem::Pages(Module::parse(&module).ok_or_else(|| StorageError::Corrupt(format!("module {module}")))?),
+        (None, Some(symbology)) => UsageItem::Scans(symbology),
+        _ => return Err(StorageError::Corrupt("a usage row with both or neither of module and symbology".into())),
+    };
+    Ok(UsageBucket { first_slot: row.unsigned("bucket")?, license_id: row.text("license_id")?, item, count: row.unsigned("count")? })
+}
+
+/// The usage series of both backends, in their placeholder style: `bucket` is the first slot
+/// of each bucket of ?1 slots, for the slots from ?2 to before ?3; ordered by bucket, license and
+/// item (the text columns in byte order, as SQLite compares them).
+pub(super) fn usage_series_query(placeholder: fn(u8) -> String, collate: &str) -> String {
+    let (length, from, to) = (placeholder(1), placeholder(2), placeholder(3));
+    format!(
+        "SELECT (slot / {length}) * {length} AS bucket, license_id, module, symbology, CAST(SUM(count) AS BIGINT) AS count FROM usage
+         WHERE slot >= {from} AND slot < {to} GROUP BY 1, 2, 3, 4
+         ORDER BY 1, license_id{collate}, COALESCE(module, ''){collate}, COALESCE(symbology, ''){collate}"
+    )
+}
+
+pub(super) fn admin_token<R: StoredRow>(row: &R) -> Result<AdminToken, StorageError> {
+    Ok(AdminToken { name: row.text("name")?, created_at: row.unsigned("created_at")? })
 }
 
 /// The `kind` and `name` of an item's row in `usage_totals`.

@@ -25,8 +25,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use super::rows::keys::{SERVER_KEYS, TRIAL_DAYS, TRIAL_HANDSHAKE_CODE, TRIAL_OPEN, VENDOR_PUBLIC_KEY};
 use super::rows::{self, device, license_record, project, to_db, usage_total, StoredRow, DEVICES_QUERY, PROJECT_COLUMNS};
 use super::{
-    Admission, Admitted, Charging, Recorded, Device, DeviceContact, Imported, LicenseRecord, Project, ReportBatch, Settings,
-    Storage, StorageError, Swept, Alert, Attempt, Delivery, NewAlert, TrialSetting, UsageTotal,
+    Admission, Admitted, AdminToken, Charging, Recorded, Device, DeviceContact, Imported, LicenseRecord, Project, ReportBatch,
+    Settings, Storage, StorageError, Swept, Alert, Attempt, Delivery, NewAlert, TrialSetting, UsageBucket, UsageTotal,
 };
 use direct::{placeholders, Readers};
 use writer::Writer;
@@ -402,6 +402,62 @@ impl Storage for SqliteStorage {
             .fetch_all(&self.read)
             .await?;
         rows.iter().map(usage_total).collect()
+    }
+
+    async fn usage_series(&self, bucket_slots: u64, from_slot: u64, to_slot: u64) -> Result<Vec<UsageBucket>, StorageError> {
+        let rows = sqlx::query(&rows::usage_series_query(|n| format!("?{n}"), ""))
+            .bind(to_db(bucket_slots.max(1))?)
+            .bind(to_db(from_slot)?)
+            .bind(to_db(to_slot)?)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(rows::usage_bucket).collect()
+    }
+
+    async fn projects(&self) -> Result<Vec<Project>, StorageError> {
+        let rows = sqlx::query(&format!("SELECT {PROJECT_COLUMNS} FROM projects ORDER BY organization_id, created_at, handshake_code"))
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(project).collect()
+    }
+
+    async fn create_admin_token(&self, name: &str, token_hash: &str, now: u64) -> Result<AdminToken, StorageError> {
+        let _paused = self.writer.pause().await?;
+        let created = sqlx::query("INSERT INTO admin_tokens (name, token_hash, created_at) VALUES (?, ?, ?) RETURNING name, created_at")
+            .bind(name)
+            .bind(token_hash)
+            .bind(to_db(now)?)
+            .fetch_one(&self.write)
+            .await;
+        match created {
+            Ok(row) => rows::admin_token(&row),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() && e.message().contains("admin_tokens.name") => {
+                Err(StorageError::AdminTokenNameTaken(name.to_owned()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn admin_token(&self, token_hash: &str) -> Result<Option<AdminToken>, StorageError> {
+        let row = sqlx::query("SELECT name, created_at FROM admin_tokens WHERE token_hash = ?")
+            .bind(token_hash)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(rows::admin_token).transpose()
+    }
+
+    async fn admin_tokens(&self) -> Result<Vec<AdminToken>, StorageError> {
+        let rows = sqlx::query("SELECT name, created_at FROM admin_tokens ORDER BY created_at, name").fetch_all(&self.read).await?;
+        rows.iter().map(rows::admin_token).collect()
+    }
+
+    async fn revoke_admin_token(&self, name: &str) -> Result<(), StorageError> {
+        let _paused = self.writer.pause().await?;
+        let deleted = sqlx::query("DELETE FROM admin_tokens WHERE name = ?").bind(name).execute(&self.write).await?;
+        if deleted.rows_affected() == 0 {
+            return Err(StorageError::UnknownAdminToken(name.to_owned()));
+        }
+        Ok(())
     }
 
     async fn close(&self) {
