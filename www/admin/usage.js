@@ -1,0 +1,174 @@
+// The usage section of the dashboard: GET /admin/v1/usage per UTC day (last 30 days) or per
+// 3-minute slot (last 24 hours), optionally for one license, drawn with uPlot as two charts:
+// pages per module and scans per symbology. Buckets the API leaves out (no usage) are drawn
+// as zeros, so the time axis is continuous.
+
+import uPlot from '/vendor/uplot/uPlot.esm.js';
+
+import { get } from './api.js';
+import { formatNumber, h } from './dom.js';
+import { emptyState, errorState } from './sections.js';
+
+const BUCKETS = {
+  day: { label: 'Per day', range: 'the last 30 days' },
+  slot: { label: 'Per 3-minute slot', range: 'the last 24 hours' },
+};
+const COLORS = ['#4f46e5', '#0891b2', '#d97706', '#db2777', '#059669', '#7c3aed', '#dc2626', '#65a30d'];
+const CHART_HEIGHT = 240;
+/** Up to this many buckets, each one is marked with a point (the 30 days, not the 480 slots). */
+const MAX_POINTS_SHOWN = 60;
+
+/**
+ * The per-kind matrix of a usage answer: x (bucket starts, seconds, as uPlot wants) and one row
+ * per name (module or symbology) with its count in each bucket.
+ */
+function matrix(usage, kind, licenseId) {
+  const { bucketMs, from, to } = usage;
+  const first = Math.floor(from / bucketMs) * bucketMs;
+  const count = Math.max(1, Math.ceil((to - first) / bucketMs));
+  const xs = Array.from({ length: count }, (_, i) => (first + i * bucketMs) / 1000);
+  const rows = new Map();
+  for (const entry of usage.series) {
+    if (licenseId && entry.licenseId !== licenseId) continue;
+    const i = Math.round((entry.start - first) / bucketMs);
+    if (i < 0 || i >= count) continue;
+    for (const [name, n] of Object.entries(entry[kind])) {
+      if (!rows.has(name)) rows.set(name, new Array(count).fill(0));
+      rows.get(name)[i] += n;
+    }
+  }
+  const names = [...rows.keys()].sort();
+  return { xs, names, rows: names.map((n) => rows.get(n)) };
+}
+
+const sum = (values) => values.reduce((a, b) => a + b, 0);
+
+/** One chart panel; returns `{ node, chart }` (`chart` null when there is nothing to draw). */
+function panel(kind, title, unit, usage, licenseId) {
+  const { xs, names, rows } = matrix(usage, kind, licenseId);
+  const total = sum(rows.map(sum));
+  const head = h(
+    'div',
+    { class: 'panel-head' },
+    h('h3', {}, title),
+    h('p', { class: 'muted' }, `${formatNumber(total)} ${unit} in ${BUCKETS[usage.bucket].range}`),
+  );
+  const node = h('div', { class: 'panel', 'data-chart': kind, 'data-total': total }, head);
+  if (total === 0) {
+    node.append(emptyState(`No ${unit} counted`, `Nothing was reported in ${BUCKETS[usage.bucket].range}.`));
+    return { node, chart: null };
+  }
+  const plot = h('div', { class: 'plot' });
+  node.append(plot);
+  const opts = {
+    width: 600,
+    height: CHART_HEIGHT,
+    // Buckets are UTC days and slots, so the axis shows UTC.
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
+    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(4, Math.ceil(max * 1.15))] } },
+    axes: [
+      { stroke: '#6b7280', grid: { stroke: '#eef0f4' }, ticks: { stroke: '#e5e7eb' } },
+      {
+        stroke: '#6b7280',
+        grid: { stroke: '#eef0f4' },
+        ticks: { stroke: '#e5e7eb' },
+        incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6],
+        values: (u, ticks) => ticks.map(formatNumber),
+        size: 56,
+      },
+    ],
+    series: [
+      { label: 'Time (UTC)' },
+      ...names.map((name, i) => ({
+        label: name,
+        stroke: COLORS[i % COLORS.length],
+        fill: `${COLORS[i % COLORS.length]}1f`,
+        width: 2,
+        points: { show: xs.length <= MAX_POINTS_SHOWN, size: 6 },
+        value: (u, v) => (v === null ? '–' : formatNumber(v)),
+      })),
+    ],
+    cursor: { points: { size: 8 } },
+  };
+  return { node, chart: { plot, opts, data: [xs, ...rows] } };
+}
+
+/**
+ * Builds the section's controls in `body` and returns `{ load(licenses), clear() }`: `load`
+ * offers `licenses` in the license filter, then fetches and draws for the current choices (a
+ * failed request shows an error state, a 401 calls `onUnauthorized`); `clear` removes every
+ * chart and its data.
+ */
+export function usageSection(body, { onUnauthorized }) {
+  let bucket = 'day';
+  let licenseId = '';
+  let plots = [];
+  const observer = new ResizeObserver(() => {
+    for (const { u, plot } of plots) u.setSize({ width: plot.clientWidth, height: CHART_HEIGHT });
+  });
+
+  const toggles = Object.entries(BUCKETS).map(([name, { label }]) =>
+    h('button', { type: 'button', class: 'segment', 'data-bucket': name, 'aria-pressed': String(name === bucket), onclick: () => choose(name) }, label),
+  );
+  const select = h('select', { 'aria-label': 'License', onchange: () => ((licenseId = select.value), reload()) });
+  const charts = h('div', { class: 'charts' });
+  body.replaceChildren(
+    h('div', { class: 'toolbar' }, h('div', { class: 'segmented', role: 'group', 'aria-label': 'Bucket' }, toggles), select),
+    charts,
+  );
+
+  function clear() {
+    observer.disconnect();
+    for (const { u } of plots) u.destroy();
+    plots = [];
+    charts.replaceChildren();
+  }
+
+  function choose(name) {
+    bucket = name;
+    for (const t of toggles) t.setAttribute('aria-pressed', String(t.dataset.bucket === bucket));
+    reload();
+  }
+
+  async function reload() {
+    try {
+      await draw();
+    } catch (err) {
+      if (err.unauthorized) onUnauthorized(err);
+      else {
+        clear();
+        charts.replaceChildren(errorState('usage', err));
+      }
+    }
+  }
+
+  async function draw() {
+    body.setAttribute('aria-busy', 'true');
+    try {
+      const usage = await get('usage', { bucket });
+      clear();
+      const panels = [panel('pages', 'Pages per module', 'pages', usage, licenseId), panel('scans', 'Scans per symbology', 'scans', usage, licenseId)];
+      charts.replaceChildren(...panels.map((p) => p.node));
+      for (const { chart } of panels) {
+        if (!chart) continue;
+        const u = new uPlot({ ...chart.opts, width: chart.plot.clientWidth }, chart.data, chart.plot);
+        plots.push({ u, plot: chart.plot });
+        observer.observe(chart.plot);
+      }
+    } finally {
+      body.removeAttribute('aria-busy');
+    }
+  }
+
+  async function load(licenses) {
+    const ids = licenses.map((l) => l.id);
+    if (!ids.includes(licenseId)) licenseId = '';
+    select.replaceChildren(
+      h('option', { value: '' }, 'All licenses'),
+      ids.map((id) => h('option', { value: id, selected: id === licenseId }, id)),
+    );
+    await reload();
+  }
+
+  return { load, clear };
+}
