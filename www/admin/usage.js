@@ -1,12 +1,12 @@
 // The usage section of the dashboard: GET /admin/v1/usage per UTC day (last 30 days) or per
-// 3-minute slot (last 24 hours), optionally for one license, drawn with uPlot as two charts:
-// pages per module and scans per symbology. Buckets the API leaves out (no usage) are drawn
-// as zeros, so the time axis is continuous.
+// 3-minute slot (last 24 hours), optionally for one license, drawn with uPlot as two charts of
+// stacked bars: pages per module and scans per symbology. Buckets the API leaves out (no usage)
+// are zeros, so the time axis is continuous.
 
 import uPlot from '/vendor/uplot/uPlot.esm.js';
 
 import { get } from './api.js';
-import { formatNumber, h } from './dom.js';
+import { formatNumber, h, plural } from './dom.js';
 import { emptyState, errorState } from './sections.js';
 
 const BUCKETS = {
@@ -15,8 +15,8 @@ const BUCKETS = {
 };
 const COLORS = ['#4f46e5', '#0891b2', '#d97706', '#db2777', '#059669', '#7c3aed', '#dc2626', '#65a30d'];
 const CHART_HEIGHT = 240;
-/** Up to this many buckets, each one is marked with a point (the 30 days, not the 480 slots). */
-const MAX_POINTS_SHOWN = 60;
+/** Bars take 70% of a bucket's width, at most 40 px and at least 1 (480 slots in a panel). */
+const bars = uPlot.paths.bars({ size: [0.7, 40, 1] });
 
 /**
  * The per-kind matrix of a usage answer: x (bucket starts, seconds, as uPlot wants) and one row
@@ -43,29 +43,57 @@ function matrix(usage, kind, licenseId) {
 
 const sum = (values) => values.reduce((a, b) => a + b, 0);
 
-/** One chart panel; returns `{ node, chart }` (`chart` null when there is nothing to draw). */
-function panel(kind, title, unit, usage, licenseId) {
+/**
+ * uPlot has no stacked bars of its own: each name's bars reach the sum of its counts and those
+ * of every name after it, and uPlot draws them in order, so each later (lower) bar covers the
+ * bottom of the ones before. The legend shows each name's own count.
+ */
+function stacked(names, rows) {
+  const tops = rows.map((_, k) => rows[k].map((__, j) => sum(rows.slice(k).map((r) => r[j]))));
+  const series = names.map((name, k) => ({
+    label: name,
+    stroke: COLORS[k % COLORS.length],
+    fill: COLORS[k % COLORS.length],
+    width: 0,
+    paths: bars,
+    points: { show: false },
+    value: (u, v, s, i) => (i === null || i === undefined ? '–' : formatNumber(rows[k][i])),
+  }));
+  return { series, tops };
+}
+
+/**
+ * One chart panel of `kind` (`pages` or `scans`, also its unit); returns `{ node, chart }`
+ * (`chart` null when there is nothing to draw).
+ */
+function panel(kind, title, usage, licenseId) {
   const { xs, names, rows } = matrix(usage, kind, licenseId);
   const total = sum(rows.map(sum));
   const head = h(
     'div',
     { class: 'panel-head' },
     h('h3', {}, title),
-    h('p', { class: 'muted' }, `${formatNumber(total)} ${unit} in ${BUCKETS[usage.bucket].range}`),
+    h('p', { class: 'muted' }, `${plural(total, kind.slice(0, -1))} in ${BUCKETS[usage.bucket].range}`),
   );
   const node = h('div', { class: 'panel', 'data-chart': kind, 'data-total': total }, head);
   if (total === 0) {
-    node.append(emptyState(`No ${unit} counted`, `Nothing was reported in ${BUCKETS[usage.bucket].range}.`));
+    node.append(emptyState(`No ${kind} counted`, `Nothing was reported in ${BUCKETS[usage.bucket].range}.`));
     return { node, chart: null };
   }
   const plot = h('div', { class: 'plot' });
   node.append(plot);
+  const { series, tops } = stacked(names, rows);
+  // Half a bucket on either side, so that the first and last bars are drawn whole.
+  const half = usage.bucketMs / 2000;
   const opts = {
     width: 600,
     height: CHART_HEIGHT,
     // Buckets are UTC days and slots, so the axis shows UTC.
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
-    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(4, Math.ceil(max * 1.15))] } },
+    scales: {
+      x: { time: true, range: (u, min, max) => [min - half, max + half] },
+      y: { range: (u, min, max) => [0, Math.max(4, Math.ceil(max * 1.15))] },
+    },
     axes: [
       { stroke: '#6b7280', grid: { stroke: '#eef0f4' }, ticks: { stroke: '#e5e7eb' } },
       {
@@ -77,20 +105,10 @@ function panel(kind, title, unit, usage, licenseId) {
         size: 56,
       },
     ],
-    series: [
-      { label: 'Time (UTC)' },
-      ...names.map((name, i) => ({
-        label: name,
-        stroke: COLORS[i % COLORS.length],
-        fill: `${COLORS[i % COLORS.length]}1f`,
-        width: 2,
-        points: { show: xs.length <= MAX_POINTS_SHOWN, size: 6 },
-        value: (u, v) => (v === null ? '–' : formatNumber(v)),
-      })),
-    ],
-    cursor: { points: { size: 8 } },
+    series: [{ label: 'Time (UTC)' }, ...series],
+    cursor: { points: { show: false } },
   };
-  return { node, chart: { plot, opts, data: [xs, ...rows] } };
+  return { node, chart: { plot, opts, data: [xs, ...tops] } };
 }
 
 /**
@@ -147,7 +165,7 @@ export function usageSection(body, { onUnauthorized }) {
     try {
       const usage = await get('usage', { bucket });
       clear();
-      const panels = [panel('pages', 'Pages per module', 'pages', usage, licenseId), panel('scans', 'Scans per symbology', 'scans', usage, licenseId)];
+      const panels = [panel('pages', 'Pages per module', usage, licenseId), panel('scans', 'Scans per symbology', usage, licenseId)];
       charts.replaceChildren(...panels.map((p) => p.node));
       for (const { chart } of panels) {
         if (!chart) continue;
