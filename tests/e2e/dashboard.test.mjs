@@ -96,15 +96,21 @@ test('the dashboard shows only a login without a token, and the license, project
   const device = await rowText(page, `[data-device="${deviceId}"]`);
   for (const shown of [handshakeCode, '127.0.0.1', 'sdk', 'No seat']) assert.ok(device.includes(shown), `${shown} in ${device}`);
 
-  // Usage charts: a uPlot canvas per kind, holding the counts produced.
-  const chart = (kind, total) => page.locator(`[data-chart="${kind}"][data-total="${total}"] .uplot canvas`);
+  // Usage charts: a uPlot canvas per kind, holding the counts produced. A redraw (a bucket or
+  // license chosen) marks the section busy from the click until its charts are drawn.
+  const chart = (kind, total, range = 'the last 30 days') =>
+    page.locator(`#usage [data-body]:not([aria-busy]) [data-chart="${kind}"][data-total="${total}"]`, { hasText: range }).locator('.uplot canvas');
   await chart('pages', 10).waitFor();
   await chart('scans', 3).waitFor();
   await page.click('[data-bucket="slot"]');
-  await page.locator('[data-chart="pages"]', { hasText: 'the last 24 hours' }).locator('.uplot canvas').waitFor();
-  await chart('pages', 10).waitFor();
+  await chart('pages', 10, 'the last 24 hours').waitFor();
   await page.click('[data-bucket="day"]');
-  await page.locator('[data-chart="pages"]', { hasText: 'the last 30 days' }).locator('.uplot canvas').waitFor();
+  await chart('pages', 10).waitFor();
+  // The license filter offers the license (selectOption fails on a missing option).
+  await page.selectOption('select[aria-label="License"]', w.licenseId);
+  await chart('pages', 10).waitFor();
+  await page.selectOption('select[aria-label="License"]', '');
+  await chart('pages', 10).waitFor();
   const canvas = await chart('pages', 10).boundingBox();
   assert.ok(canvas.width > 300 && canvas.height > 100, JSON.stringify(canvas));
 

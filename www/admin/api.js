@@ -11,7 +11,7 @@ export const token = {
 };
 
 /** A refused or failed request: `status` 0 when the server did not answer at all. */
-export class ApiError extends Error {
+class ApiError extends Error {
   constructor(status, code, message) {
     super(message);
     this.status = status;

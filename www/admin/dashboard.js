@@ -27,7 +27,7 @@ const usage = usageSection(sectionBody('usage'), { onUnauthorized: () => signOut
 function showLogin(message) {
   for (const id of TABLES) sectionBody(id).replaceChildren();
   $('#overview').replaceChildren();
-  usage.clear();
+  usage.reset();
   alertCount.hidden = true;
   updated.textContent = '';
   appView.hidden = true;
@@ -85,6 +85,7 @@ function productsByProject(licenses) {
  * first 401, or with the first error when no listing loaded at all (the token is then unproven).
  */
 async function refresh() {
+  const asked = token.get();
   const requests = {
     licenses: get('licenses'),
     // The license keys must name this server as the browsers reach it.
@@ -93,6 +94,8 @@ async function refresh() {
     alerts: get('alerts'),
   };
   const settled = await Promise.allSettled(Object.values(requests));
+  // Signed out (or in with another token) meanwhile: the answers are not for this view.
+  if (token.get() !== asked) return;
   const failures = settled.filter((r) => r.status === 'rejected').map((r) => r.reason);
   const refused = failures.find((err) => err.unauthorized);
   if (refused) throw refused;

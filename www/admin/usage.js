@@ -5,7 +5,7 @@
 
 import uPlot from '/vendor/uplot/uPlot.esm.js';
 
-import { get } from './api.js';
+import { get, token } from './api.js';
 import { formatNumber, h, plural } from './dom.js';
 import { emptyState, errorState } from './sections.js';
 
@@ -112,10 +112,10 @@ function panel(kind, title, usage, licenseId) {
 }
 
 /**
- * Builds the section's controls in `body` and returns `{ load(licenses), clear() }`: `load`
+ * Builds the section's controls in `body` and returns `{ load(licenses), reset() }`: `load`
  * offers `licenses` in the license filter, then fetches and draws for the current choices (a
- * failed request shows an error state, a 401 calls `onUnauthorized`); `clear` removes every
- * chart and its data.
+ * failed request shows an error state, a 401 calls `onUnauthorized`); `reset` removes every
+ * chart and license from the section.
  */
 export function usageSection(body, { onUnauthorized }) {
   let bucket = 'day';
@@ -128,7 +128,8 @@ export function usageSection(body, { onUnauthorized }) {
   const toggles = Object.entries(BUCKETS).map(([name, { label }]) =>
     h('button', { type: 'button', class: 'segment', 'data-bucket': name, 'aria-pressed': String(name === bucket), onclick: () => choose(name) }, label),
   );
-  const select = h('select', { 'aria-label': 'License', onchange: () => ((licenseId = select.value), reload()) });
+  const allLicenses = () => h('option', { value: '' }, 'All licenses');
+  const select = h('select', { 'aria-label': 'License', onchange: () => ((licenseId = select.value), reload()) }, allLicenses());
   const charts = h('div', { class: 'charts' });
   body.replaceChildren(
     h('div', { class: 'toolbar' }, h('div', { class: 'segmented', role: 'group', 'aria-label': 'Bucket' }, toggles), select),
@@ -140,6 +141,13 @@ export function usageSection(body, { onUnauthorized }) {
     for (const { u } of plots) u.destroy();
     plots = [];
     charts.replaceChildren();
+  }
+
+  /** Leaves no data behind: no chart, and no license in the filter. */
+  function reset() {
+    clear();
+    select.replaceChildren(allLicenses());
+    licenseId = '';
   }
 
   function choose(name) {
@@ -163,7 +171,10 @@ export function usageSection(body, { onUnauthorized }) {
   async function draw() {
     body.setAttribute('aria-busy', 'true');
     try {
+      const asked = token.get();
       const usage = await get('usage', { bucket });
+      // Signed out (or in with another token) meanwhile: the answer is not for this view.
+      if (token.get() !== asked) return;
       clear();
       const panels = [panel('pages', 'Pages per module', usage, licenseId), panel('scans', 'Scans per symbology', usage, licenseId)];
       charts.replaceChildren(...panels.map((p) => p.node));
@@ -181,12 +192,9 @@ export function usageSection(body, { onUnauthorized }) {
   async function load(licenses) {
     const ids = licenses.map((l) => l.id);
     if (!ids.includes(licenseId)) licenseId = '';
-    select.replaceChildren(
-      h('option', { value: '' }, 'All licenses'),
-      ids.map((id) => h('option', { value: id, selected: id === licenseId }, id)),
-    );
+    select.replaceChildren(allLicenses(), ...ids.map((id) => h('option', { value: id, selected: id === licenseId }, id)));
     await reload();
   }
 
-  return { load, clear };
+  return { load, reset };
 }
