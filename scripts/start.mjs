@@ -1,12 +1,17 @@
 // `npm start` (after scripts/ensure-tools.sh): builds the npm package and the license server,
 // sets up a demo license world in .licet-demo/ on the first run (reused after), and serves the
-// demo page of www/ until Ctrl-C.
+// demo page of www/ and the admin dashboard (www/admin/, at /admin/) until Ctrl-C.
 //
 // First run, in .licet-demo/: a per-page license for org "demo-org" (quota 10000, modules core,
 // webcam, pdfr, ocr) signed with the DEMO vendor key (demo/vendor-secret-key.txt), a server
 // store initialized with the demo public key, the license imported, and a project with the
 // handshake code "demo-org-default" whose license key names http://127.0.0.1:PORT. Later runs
 // reuse all of it; another PORT gets its own project, since a license key names its server.
+//
+// Every run replaces the admin token named "npm-start" with a fresh one and prints it on this
+// terminal only: the store keeps only a token's hash, so a token cannot be shown again, and
+// writing it to a file would leave a secret lying around. A dashboard tab of an earlier run
+// then returns to its login.
 //
 // The server is the debug build (`cargo build -p licet-server`; LICET_SERVER_BIN names another
 // binary, as for the end-to-end tests): `npm test` builds the same binary, so a first
@@ -19,13 +24,14 @@
 // SIGINT and this script exits once the server has; a second Ctrl-C kills it.
 
 import { spawn } from 'node:child_process';
-import { access, cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 import { build, useDemoVendorKey } from './build.mjs';
 import { ROOT, run, toolEnv } from './lib/proc.mjs';
-import { licensedStore, projectKey, serverBin } from './lib/server-cli.mjs';
+import { cli, cliJson, licensedStore, projectKey, serverBin } from './lib/server-cli.mjs';
+import { assembleWww } from './lib/www.mjs';
 
 const DEFAULT_PORT = 8710;
 const PORT = Number(process.env.PORT || DEFAULT_PORT);
@@ -33,6 +39,7 @@ const SERVER_URL = `http://127.0.0.1:${PORT}`;
 const DEMO = join(ROOT, '.licet-demo');
 const STATE = join(DEMO, 'demo.json');
 const ORG = 'demo-org';
+const TOKEN_NAME = 'npm-start';
 const STARTUP_TIMEOUT_MS = 60_000;
 
 if (!Number.isInteger(PORT) || PORT < 1 || PORT > 65535) {
@@ -63,14 +70,22 @@ async function licenseKeyFor(state) {
   return licenseKey;
 }
 
-/** .licet-demo/www: www/, pkg/ and the demo license key, rebuilt on every start. */
-async function assembleWww(licenseKey) {
+/** .licet-demo/www: what scripts/lib/www.mjs assembles and the demo license key, rebuilt on every start. */
+async function demoWww(licenseKey) {
   const www = join(DEMO, 'www');
   await rm(www, { recursive: true, force: true });
-  await cp(join(ROOT, 'www'), www, { recursive: true });
-  await cp(join(ROOT, 'pkg'), join(www, 'pkg'), { recursive: true });
+  await assembleWww(www);
   await writeFile(join(www, 'demo-license-key.txt'), `${licenseKey}\n`);
   return www;
+}
+
+/** A fresh admin token named TOKEN_NAME, revoking the one of an earlier run. */
+async function adminToken() {
+  const data = join(DEMO, 'data');
+  const { tokens } = await cliJson(['admin', 'token', 'list', '--data', data]);
+  if (tokens.some((t) => t.name === TOKEN_NAME)) await cli(['admin', 'token', 'revoke', '--data', data, TOKEN_NAME]);
+  const { token } = await cliJson(['admin', 'token', 'create', '--data', data, '--name', TOKEN_NAME]);
+  return token;
 }
 
 function serve(www) {
@@ -99,7 +114,8 @@ async function main() {
   const state = JSON.parse(await readFile(STATE, 'utf8'));
   const licenseKey = await licenseKeyFor(state);
   await writeFile(join(DEMO, 'license-key.txt'), `${licenseKey}\n`);
-  const www = await assembleWww(licenseKey);
+  const www = await demoWww(licenseKey);
+  const token = await adminToken();
 
   const child = serve(www);
   // Ctrl-C reaches this script twice when npm also forwards it: a repeat within a second is
@@ -134,6 +150,8 @@ async function main() {
       [
         '',
         `  Licet demo:          ${SERVER_URL}/`,
+        `  admin dashboard:     ${SERVER_URL}/admin/`,
+        `  admin token:         ${token} (new each run; sign in to the dashboard with it)`,
         `  demo license key:    ${licenseKey}`,
         `  license id:          ${state.licenseId} (per page, quota 10000; org ${ORG})`,
         `  data directory:      .licet-demo/data (usage: target/debug/licet-server usage --data .licet-demo/data)`,

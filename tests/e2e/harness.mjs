@@ -1,11 +1,12 @@
 // Shared set-up of the end-to-end tests: a license world in a temp directory (demo vendor key,
 // per-page license, store, project: scripts/lib/server-cli.mjs, whose CLI helpers this module
-// re-exports), a `licet-server serve` on a free loopback port serving the test page and pkg/,
-// and headless Chromium with a fresh profile. Everything lives under one temp directory per
-// test file, removed afterwards.
+// re-exports), a `licet-server serve` on a free loopback port serving the test page and what
+// `npm start` serves (pkg/, the demo, the admin dashboard), and headless Chromium with a fresh
+// profile. Everything lives under one temp directory per test file, removed afterwards.
 //
-// It needs `npm run build` (pkg/) and `cargo build -p licet-server` done first (scripts/test.mjs
-// does both) and refuses to start otherwise. It binds 127.0.0.1 only, and every wait is bounded.
+// It needs `npm ci`, `npm run build` (pkg/) and `cargo build -p licet-server` done first
+// (scripts/test.mjs does the last two) and refuses to start otherwise. It binds 127.0.0.1 only,
+// and every wait is bounded.
 
 import { spawn } from 'node:child_process';
 import { access, cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -19,6 +20,7 @@ import { chromium } from 'playwright-core';
 
 import { ROOT } from '../../scripts/lib/proc.mjs';
 import { cliJson, licensedStore, projectKey, serverBin } from '../../scripts/lib/server-cli.mjs';
+import { assembleWww } from '../../scripts/lib/www.mjs';
 
 export { ROOT };
 export { DEMO_VENDOR_SECRET, cli, cliJson, cliRaw, demoVendorPublicKey } from '../../scripts/lib/server-cli.mjs';
@@ -61,13 +63,14 @@ export async function corePages(data, licenseId) {
   return (await usageOf(data, licenseId)).pages.core ?? 0;
 }
 
-/** A www directory for `serve --www`: the e2e test page and worker, and a copy of pkg/. */
+/**
+ * A www directory for `serve --www`: what `npm start` serves (scripts/lib/www.mjs: the demo, the
+ * admin dashboard, pkg/ and the vendor files), plus the e2e test page and worker.
+ */
 async function testWww(dir) {
-  const www = join(dir, 'www');
-  await mkdir(www, { recursive: true });
+  const www = await assembleWww(join(dir, 'www'));
   await cp(join(HERE, 'page.html'), join(www, 'page.html'));
   await cp(join(HERE, 'worker.mjs'), join(www, 'worker.mjs'));
-  await cp(join(ROOT, 'pkg'), join(www, 'pkg'), { recursive: true });
   return www;
 }
 
