@@ -67,19 +67,6 @@ function overview({ licenses, projects, devices, alerts }) {
   ];
 }
 
-/** The products of each project, from the licenses assigned to it. */
-function productsByProject(licenses) {
-  const products = new Map();
-  for (const l of licenses) {
-    for (const code of l.projects) {
-      const list = products.get(code) ?? [];
-      if (!list.includes(l.license.product)) list.push(l.license.product);
-      products.set(code, list);
-    }
-  }
-  return products;
-}
-
 /**
  * Loads every listing and shows the dashboard. Rejects, leaving the view as it was, with the
  * first 401, or with the first error when no listing loaded at all (the token is then unproven).
@@ -105,7 +92,7 @@ async function refresh() {
   const render = {
     licenses: () => renderLicenses(data),
     projects: () => renderProjects(data),
-    devices: () => renderDevices(data, productsByProject(data.licenses ?? [])),
+    devices: () => renderDevices(data),
     alerts: () => renderAlerts(data),
   };
   for (const [i, name] of Object.keys(requests).entries()) {

@@ -150,11 +150,8 @@ export function renderProjects({ projects }) {
   );
 }
 
-/**
- * `products` maps a handshake code to the products its licenses sell: a device reports to a
- * project, and the product it runs is the one the project's licenses are for.
- */
-export function renderDevices({ devices }, products) {
+/** The devices, with the product and SDK version each said it runs at its last authorization. */
+export function renderDevices({ devices }) {
   if (!devices.length) {
     return emptyState('No devices yet', 'A device appears here after its first authorization.');
   }
@@ -164,7 +161,7 @@ export function renderDevices({ devices }, products) {
       ['Device', (d) => stack(mono(d.deviceId), d.name ? muted(d.name) : null)],
       ['Project', (d) => mono(d.handshakeCode)],
       ['Domain', (d) => d.domain || muted('none')],
-      ['Product', (d) => products.get(d.handshakeCode)?.join(', ') || muted('unknown')],
+      ['Product', (d) => stack(d.product || muted('unknown'), d.sdkVersion ? muted(d.sdkVersion) : null)],
       ['Last contact', (d) => timeCell(d.lastSeen)],
       [
         'Seat held until',

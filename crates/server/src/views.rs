@@ -56,7 +56,8 @@ pub fn device(device: &Device) -> Value {
     let c = &device.contact;
     json!({
         "deviceId": c.device_id.to_hyphenated(), "handshakeCode": c.handshake_code, "domain": c.domain,
-        "name": c.name, "firstSeen": device.first_seen, "lastSeen": device.last_seen, "seatHeldUntil": device.seat_held_until,
+        "name": c.name, "product": c.product, "sdkVersion": c.sdk_version, "firstSeen": device.first_seen, "lastSeen": device.last_seen,
+        "seatHeldUntil": device.seat_held_until,
     })
 }
 
