@@ -19,11 +19,12 @@
 // SIGINT and this script exits once the server has; a second Ctrl-C kills it.
 
 import { spawn } from 'node:child_process';
-import { access, cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 import { build, useDemoVendorKey } from './build.mjs';
+import { assembleDemoWww } from './lib/demo-www.mjs';
 import { ROOT, run, toolEnv } from './lib/proc.mjs';
 import { licensedStore, projectKey, serverBin } from './lib/server-cli.mjs';
 
@@ -63,14 +64,11 @@ async function licenseKeyFor(state) {
   return licenseKey;
 }
 
-/** .licet-demo/www: www/, pkg/ and the demo license key, rebuilt on every start. */
+/** .licet-demo/www: the demo app (scripts/lib/demo-www.mjs) with its license key, rebuilt on every start. */
 async function assembleWww(licenseKey) {
   const www = join(DEMO, 'www');
   await rm(www, { recursive: true, force: true });
-  await cp(join(ROOT, 'www'), www, { recursive: true });
-  await cp(join(ROOT, 'pkg'), join(www, 'pkg'), { recursive: true });
-  await writeFile(join(www, 'demo-license-key.txt'), `${licenseKey}\n`);
-  return www;
+  return assembleDemoWww(www, { licenseKey });
 }
 
 function serve(www) {
