@@ -32,12 +32,9 @@ export function createDocuments({ countPages, failureText }) {
     const li = document.createElement('li');
     li.dataset.module = module;
     const figure = document.createElement('figure');
-    const figcaption = document.createElement('figcaption');
-    figcaption.innerHTML = '<span class="name"></span><span class="tag"></span>';
-    figcaption.firstChild.textContent = caption;
-    figcaption.firstChild.title = caption;
-    figcaption.lastChild.textContent = module.toUpperCase();
-    figure.append(picture, figcaption);
+    const tag = Object.assign(document.createElement('span'), { className: 'tag', textContent: module.toUpperCase() });
+    const figcaption = Object.assign(document.createElement('figcaption'), { textContent: caption, title: caption });
+    figure.append(picture, tag, figcaption);
     li.append(figure);
     grid.append(li);
   }

@@ -52,17 +52,9 @@ const EXPECTED_SCANS = { CODE_128: 1, EAN_13: 2, QR_CODE: 4 };
 
 /** A barcode rendered by bwip-js, as RGBA pixels: `{ width, height, data }`. */
 async function barcode({ bcid, text }) {
-  const png = await bwipjs.toBuffer({
-    bcid,
-    text,
-    scale: bcid === 'qrcode' ? 4 : 2,
-    height: 18,
-    includetext: bcid !== 'qrcode',
-    textxalign: 'center',
-    paddingwidth: 8,
-    paddingheight: 8,
-    backgroundcolor: 'FFFFFF',
-  });
+  // A linear code gets a height (mm) and its text below; a QR code keeps its square shape.
+  const shape = bcid === 'qrcode' ? { scale: 5 } : { scale: 2, height: 18, includetext: true, textxalign: 'center' };
+  const png = await bwipjs.toBuffer({ bcid, text, ...shape, paddingwidth: 10, paddingheight: 10, backgroundcolor: 'FFFFFF' });
   return PNG.sync.read(png);
 }
 
