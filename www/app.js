@@ -38,9 +38,11 @@ function failureText(err) {
 
 function renderStatus() {
   const status = LicenseManager.status();
-  const online = status.online && navigator.onLine;
+  // A refusal is an answer: the server was reached even though the last call failed.
+  const reached = status.online || (blockedCode !== null && blockedCode !== 'NETWORK_ERROR');
+  const online = navigator.onLine && reached;
   const now = Date.now();
-  const view = describe({ ...status, online }, blockedCode, now);
+  const view = describe({ ...status, online: navigator.onLine && status.online }, blockedCode, now);
   const pill = $('license-pill');
   pill.textContent = view.pill;
   pill.className = `pill pill-${view.tone === 'neutral' ? 'neutral' : view.tone}`;

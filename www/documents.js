@@ -32,9 +32,10 @@ export function createDocuments({ countPages, failureText }) {
     const li = document.createElement('li');
     li.dataset.module = module;
     const figure = document.createElement('figure');
-    const tag = Object.assign(document.createElement('span'), { className: 'tag', textContent: module.toUpperCase() });
+    const thumb = Object.assign(document.createElement('div'), { className: 'thumb' });
+    thumb.append(picture, Object.assign(document.createElement('span'), { className: 'tag', textContent: module.toUpperCase() }));
     const figcaption = Object.assign(document.createElement('figcaption'), { textContent: caption, title: caption });
-    figure.append(picture, tag, figcaption);
+    figure.append(thumb, figcaption);
     li.append(figure);
     grid.append(li);
   }

@@ -116,13 +116,15 @@ export function createScanner({ session, countScans, onCapture, failureText }) {
 
   async function decodeCameraFrames() {
     while (stream) {
-      await new Promise((resolve) => video.requestVideoFrameCallback(resolve));
+      const frame = await new Promise((resolve) => video.requestVideoFrameCallback((_, metadata) => resolve(metadata)));
       if (!stream) return;
       const { videoWidth: width, videoHeight: height } = video;
       grab.width = width;
       grab.height = height;
       grabContext.drawImage(video, 0, 0);
-      const at = Date.now();
+      // The frame's own time (when the camera captured it, where the browser says), so that a
+      // slow decode on a busy device does not stretch the gaps the session measures.
+      const at = Math.round(performance.timeOrigin + (frame.captureTime ?? frame.expectedDisplayTime));
       const results = await readBarcodes(grabContext.getImageData(0, 0, width, height), READER_OPTIONS);
       if (!stream) return; // stopped while this frame decoded: it belongs to no session any more
       record(results, at);
