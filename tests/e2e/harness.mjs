@@ -1,7 +1,7 @@
 // Shared set-up of the end-to-end tests: a license world in a temp directory (demo vendor key,
 // per-page license, store, project: scripts/lib/server-cli.mjs, whose CLI helpers this module
-// re-exports), a `licet-server serve` on a free loopback port serving the test page and pkg/,
-// and headless Chromium with a fresh profile. Everything lives under one temp directory per
+// re-exports), a `licet-server serve` on a free loopback port serving the test page and pkg/
+// (and the demo app of www/, for its tests), and headless Chromium with a fresh profile. Everything lives under one temp directory per
 // test file, removed afterwards.
 //
 // It needs `npm run build` (pkg/) and `cargo build -p licet-server` done first (scripts/test.mjs
