@@ -70,13 +70,11 @@ async function licenseKeyFor(state) {
   return licenseKey;
 }
 
-/** .licet-demo/www: what scripts/lib/www.mjs assembles and the demo license key, rebuilt on every start. */
+/** .licet-demo/www: what scripts/lib/www.mjs assembles, with the demo license key, rebuilt on every start. */
 async function demoWww(licenseKey) {
   const www = join(DEMO, 'www');
   await rm(www, { recursive: true, force: true });
-  await assembleWww(www);
-  await writeFile(join(www, 'demo-license-key.txt'), `${licenseKey}\n`);
-  return www;
+  return assembleWww(www, { licenseKey });
 }
 
 /** A fresh admin token named TOKEN_NAME, revoking the one of an earlier run. */

@@ -1,53 +1,180 @@
-// The demo page of `npm start`: initializes the license with the demo license key (served
-// as /demo-license-key.txt by scripts/start.mjs), shows the device UUID and the license
-// status, and counts one "core" page per click, sending it to the server at once.
-import init, { LicenseManager } from '/pkg/licet.js';
+// The demo app's main module: initializes the Licet module with the license key the server
+// hands out (/demo-license-key.txt, written by scripts/lib/demo-www.mjs), shows the license
+// state, device and connection live, keeps the page's usage tallies (scans per symbology, pages
+// per module) and sends usage reports: on demand, and a few seconds after new counts so that
+// the page shows them acknowledged without waiting for the module's 3-minute schedule. The
+// capture side lives in scanner.js (camera and images, barcodes) and documents.js (PDF and
+// image import).
+import init, { LicenseManager } from './pkg/licet.js';
+
+import { createDocuments } from './documents.js';
+import { describe, explainCode, remaining } from './license-status.js';
+import { createScanner } from './scanner.js';
 
 const $ = (id) => document.getElementById(id);
-const button = $('count');
-const result = $('result');
 
-function show(text, isError = false) {
-  result.textContent = text;
-  result.classList.toggle('error', isError);
+/** Sent a few seconds after the first count that is not yet sent, to batch a burst of counts. */
+const SEND_DELAY_MS = 5000;
+
+/** What this page counted since it opened, and how much of it no receipt has covered yet. */
+const usage = { scans: new Map(), pages: { core: 0, webcam: 0, pdfr: 0, ocr: 0 }, unsent: 0 };
+const reports = { acknowledged: 0, waiting: 0 };
+/** The code initLicense failed with, while the page has no license to work with. */
+let blockedCode = null;
+/** Kept for the page's lifetime: the listener hears only while its subscription lives. */
+let statusSubscription = null;
+let sendTimer = null;
+let sending = Promise.resolve();
+
+function setMessage(id, text, isError = false) {
+  $(id).textContent = text;
+  $(id).classList.toggle('error', isError);
 }
 
-function showStatus(status) {
-  $('state').textContent = status.code ? `${status.state} (${status.code})` : status.state;
-  $('offline-until').textContent = status.offlineUntil ? new Date(status.offlineUntil).toLocaleString() : '—';
+/** An error of the module or of the page, said for a person: the code's explanation first. */
+function failureText(err) {
+  return err?.code ? `${err.code}: ${explainCode(err.code)}` : String(err?.message ?? err);
+}
+
+function renderStatus() {
+  const status = LicenseManager.status();
+  // A refusal is an answer: the server was reached even though the last call failed.
+  const reached = status.online || (blockedCode !== null && blockedCode !== 'NETWORK_ERROR');
+  const online = navigator.onLine && reached;
+  const now = Date.now();
+  const view = describe({ ...status, online: navigator.onLine && status.online }, blockedCode, now);
+  const pill = $('license-pill');
+  pill.textContent = view.pill;
+  pill.className = `pill pill-${view.tone === 'neutral' ? 'neutral' : view.tone}`;
+  $('license-banner').className = `banner banner-${view.tone}`;
+  $('license-state').textContent = view.title;
+  $('license-explanation').textContent = view.explanation;
   $('handshake').textContent = status.handshakeCode ?? '—';
-  $('modules').textContent = status.modules.join(', ') || '—';
+  $('modules').textContent = status.modules.length ? status.modules.map((m) => m.toUpperCase()).join(' · ') : '—';
+  $('offline-until').textContent = status.offlineUntil
+    ? `${new Date(status.offlineUntil).toLocaleString()} (${remaining(status.offlineUntil - now)} left)`
+    : '—';
+  const code = blockedCode ?? status.code;
+  $('status-code').textContent = code ?? 'none';
+  $('network-text').textContent = online ? 'Online' : 'Offline';
+  $('network-pill').className = `pill ${online ? 'pill-ok' : 'pill-warn'}`;
+}
+
+function renderUsage() {
+  const body = $('scan-counts');
+  const rows = [...usage.scans].sort(([a], [b]) => a.localeCompare(b));
+  body.replaceChildren(
+    ...(rows.length
+      ? rows.map(([format, n]) => {
+          const tr = document.createElement('tr');
+          tr.dataset.symbology = format;
+          tr.innerHTML = '<th class="mono"></th><td></td>';
+          tr.cells[0].textContent = format;
+          tr.cells[1].textContent = n;
+          return tr;
+        })
+      : [Object.assign(document.createElement('tr'), { className: 'empty', innerHTML: '<td colspan="2">No scans yet</td>' })]),
+  );
+  $('scan-total').textContent = rows.reduce((sum, [, n]) => sum + n, 0);
+  for (const [module, n] of Object.entries(usage.pages)) {
+    document.querySelector(`[data-module="${module}"] td`).textContent = n;
+  }
+  $('unsent').textContent = usage.unsent;
+  $('reports-waiting').textContent = reports.waiting;
+  $('reports-acknowledged').textContent = reports.acknowledged;
+}
+
+/** One flush at a time: a send asked for while one runs goes after it. */
+function send() {
+  clearTimeout(sendTimer);
+  sendTimer = null;
+  sending = sending.then(async () => {
+    // Counts made before flush() starts are in what it seals; later ones wait for the next send.
+    const covered = usage.unsent;
+    setMessage('send-message', 'Sending usage…');
+    try {
+      const { acknowledged, waiting } = await LicenseManager.flush();
+      reports.acknowledged += acknowledged;
+      reports.waiting = waiting;
+      if (waiting === 0) usage.unsent -= covered;
+      setMessage('send-message', `Last sent at ${new Date().toLocaleTimeString()}: ${acknowledged} report(s) acknowledged.`);
+    } catch (err) {
+      setMessage('send-message', `Not sent, kept on this device. ${failureText(err)}`, true);
+    }
+    renderUsage();
+    renderStatus();
+  });
+  return sending;
+}
+
+function scheduleSend() {
+  sendTimer ??= setTimeout(send, SEND_DELAY_MS);
+}
+
+/** Counts `n` pages of `module` with the license, then in the page's tallies. */
+async function countPages(module, n) {
+  await LicenseManager.countPages(module, n);
+  usage.pages[module] += n;
+  usage.unsent += n;
+  renderUsage();
+  scheduleSend();
+}
+
+/** Takes the new scans a frame added, `{ symbology: count }`, into the page's tallies. */
+function countScans(added) {
+  let total = 0;
+  for (const [format, n] of Object.entries(added)) {
+    if (n === 0) continue;
+    usage.scans.set(format, (usage.scans.get(format) ?? 0) + n);
+    total += n;
+  }
+  if (total === 0) return;
+  usage.unsent += total;
+  renderUsage();
+  scheduleSend();
 }
 
 async function main() {
   await init();
+  // The remaining offline time counts down, and the browser's own online flag changes the pill
+  // before the module's next contact with the server does.
+  setInterval(renderStatus, 1000);
+  addEventListener('offline', renderStatus);
+  addEventListener('online', () => {
+    renderStatus();
+    if (usage.unsent > 0) send();
+  });
   $('device').textContent = await LicenseManager.getDeviceUUID();
-  const response = await fetch('/demo-license-key.txt');
-  if (!response.ok) throw Object.assign(new Error('no demo license key on this server'), { code: `HTTP ${response.status}` });
-  const licenseKey = (await response.text()).trim();
-  showStatus(await LicenseManager.initLicense(licenseKey, { deviceFriendlyName: 'Licet demo page' }));
-  button.disabled = false;
+  statusSubscription = LicenseManager.onStatusChange(renderStatus);
+  const response = await fetch('./demo-license-key.txt');
+  if (!response.ok) throw Object.assign(new Error(`no demo license key on this server (HTTP ${response.status})`), { code: 'INVALID_LICENSE_KEY' });
+  try {
+    await LicenseManager.initLicense((await response.text()).trim(), { deviceFriendlyName: 'Licet demo page', product: 'Licet capture demo' });
+  } catch (err) {
+    blockedCode = err.code ?? 'INTERNAL';
+    renderStatus();
+    return;
+  }
+  renderStatus();
+
+  const documents = createDocuments({ countPages, failureText });
+  createScanner({
+    session: LicenseManager.createScanSession({ duplicateForgetTime: Number($('forget-time').value) }),
+    countScans,
+    onCapture: (frame) => documents.addCameraFrame(frame),
+    failureText,
+  });
+  documents.enable();
+  $('send').disabled = false;
+  $('send').addEventListener('click', send);
 }
 
-button.addEventListener('click', async () => {
-  button.disabled = true;
-  try {
-    await LicenseManager.countPages('core', 1);
-    const { acknowledged, waiting } = await LicenseManager.flush();
-    show(`counted 1 page: ${acknowledged} report(s) acknowledged, ${waiting} waiting`);
-  } catch (err) {
-    show(`failed: ${err.code ?? err.message}`, true);
-  } finally {
-    showStatus(LicenseManager.status());
-    button.disabled = false;
-  }
-});
-
 main().catch((err) => {
-  show(`could not start: ${err.code ?? ''} ${err.message}`, true);
+  blockedCode = err.code ?? 'INTERNAL';
   try {
-    showStatus(LicenseManager.status());
+    renderStatus();
   } catch {
-    // the module itself did not load: nothing more to show
+    // the module itself did not load: the explanation below is all there is to show
   }
+  $('license-explanation').textContent = failureText(err);
 });

@@ -9,7 +9,7 @@
 // and every wait is bounded.
 
 import { spawn } from 'node:child_process';
-import { access, cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { access, cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -136,9 +136,9 @@ export function startServer({ data, www, port = 0 }) {
 
 /**
  * Headless Chromium with a fresh profile under `dir`: a persistent context, so IndexedDB
- * behaves as in a real browser profile.
+ * behaves as in a real browser profile. `extraArgs` are added to its command line.
  */
-async function launchBrowser(dir) {
+async function launchBrowser(dir, extraArgs = []) {
   const profile = join(dir, 'chromium-profile');
   await mkdir(profile, { recursive: true });
   const context = await chromium.launchPersistentContext(profile, {
@@ -151,6 +151,7 @@ async function launchBrowser(dir) {
       // Names that are not loopback names but reach this machine's loopback server, for
       // domain binding tests (a license may not bind localhost or 127.0.0.1 themselves).
       '--host-resolver-rules=MAP *.licet.test 127.0.0.1',
+      ...extraArgs,
     ],
   });
   context.setDefaultTimeout(30_000);
@@ -169,6 +170,42 @@ export async function openTestPage(context, origin) {
   await page.evaluate(() => window.licetReady);
   page.licetErrors = errors;
   return page;
+}
+
+/**
+ * Opens the demo app of a `world({ demo: true })` in a new tab and waits until it shows the
+ * license as `pill` (the text of its license pill, "Licensed" by default). Uncaught errors of
+ * the page collect in `page.licetErrors`.
+ */
+export async function openDemoApp(context, origin, pill = 'Licensed') {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(err));
+  page.licetErrors = errors;
+  await page.goto(`${origin}/`);
+  await page.waitForFunction((text) => document.getElementById('license-pill').textContent === text, pill, { timeout: 20_000 });
+  return page;
+}
+
+/**
+ * Clicks the demo app's "Send usage now" and waits until every count it shows is covered by an
+ * acknowledged report (nothing unsent, no report waiting).
+ */
+export async function sendDemoUsage(page) {
+  await page.click('#send');
+  await page.waitForFunction(
+    () => ['unsent', 'reports-waiting'].every((id) => document.getElementById(id).textContent === '0'),
+    null,
+    { timeout: 30_000 },
+  );
+}
+
+/** Saves a full-page screenshot of `page` as test-results/screenshots/`name`.png; returns its path. */
+export async function screenshot(page, name) {
+  const path = join(ROOT, 'test-results', 'screenshots', `${name}.png`);
+  await mkdir(dirname(path), { recursive: true });
+  await page.screenshot({ path, fullPage: true });
+  return path;
 }
 
 /** Reloads a page opened by `openTestPage` and waits until the package is initialized again. */
@@ -195,11 +232,13 @@ export async function ok(page, method, ...args) {
 
 /**
  * The whole world most browser tests need: store, server, license key, browser (`context`;
- * `browser: false` leaves it out, for tests that open their own, as `inClockedBrowser` does).
- * `originOf(host)` is the server's origin under another host name. If any step fails, what was
- * already started is stopped and the temp directory removed.
+ * `browser: false` leaves it out, for tests that open their own, as `inClockedBrowser` does;
+ * `browserArgs` adds to its command line). `demo: true` gives the demo app of www/ (served at `/`,
+ * as `npm start` does) this world's license key. `originOf(host)` is the server's
+ * origin under another host name. If any step fails, what was already started is stopped and
+ * the temp directory removed.
  */
-export async function world({ quota, domains, modules, browser = true } = {}) {
+export async function world({ quota, domains, modules, browser = true, browserArgs, demo = false } = {}) {
   await checkBuilt();
   const dir = await tempDir();
   let server;
@@ -216,7 +255,9 @@ export async function world({ quota, domains, modules, browser = true } = {}) {
     www = await testWww(dir.path);
     server = await startServer({ data: store.data, www });
     const licenseKey = await projectKey(store, server.url);
-    if (browser) context = await launchBrowser(dir.path);
+    // The demo app, already in www/, starts with the key it finds there, as under `npm start`.
+    if (demo) await writeFile(join(www, 'demo-license-key.txt'), `${licenseKey}\n`);
+    if (browser) context = await launchBrowser(dir.path, browserArgs);
     const originOf = (host) => `http://${host}:${server.port}`;
     return {
       ...store,

@@ -1,0 +1,174 @@
+// The demo app scans barcodes from a camera: Chromium's fake camera plays a .y4m video that this
+// test makes from real barcodes (rendered by bwip-js, decoded from PNG by pngjs, converted to
+// YUV 4:2:0 here), the page decodes its frames with zxing-wasm and feeds them to its scan
+// session, and the license server ends up with exactly the scans the de-duplication rule
+// allows for the video's timeline.
+
+import assert from 'node:assert/strict';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { after, test } from 'node:test';
+
+import bwipjs from 'bwip-js';
+import { PNG } from 'pngjs';
+
+import { BOUNDED, openDemoApp, screenshot, sendDemoUsage, tempDir, usageOf, withWorld } from './harness.mjs';
+
+const WIDTH = 640;
+const HEIGHT = 360;
+const FPS = 10;
+/** The page's duplicateForgetTime for this test, set through its control. */
+const FORGET_MS = 1500;
+
+const A = { bcid: 'qrcode', text: 'LICET-DEMO-A' };
+const B = { bcid: 'qrcode', text: 'LICET-DEMO-B' };
+const C = { bcid: 'qrcode', text: 'LICET-DEMO-C' };
+const EAN = { bcid: 'ean13', text: '4006381333931' };
+const CODE128 = { bcid: 'code128', text: 'LICET-128' };
+/** The last scene: once the page has read it, the test stops the camera. */
+const END = { bcid: 'qrcode', text: 'LICET-END' };
+
+/**
+ * The video, as [seconds, barcodes in view]. Every gap is far from FORGET_MS (0.5 s or 4 s
+ * against 1.5 s), so that a frame decoded a little late or missed cannot change the count.
+ */
+const TIMELINE = [
+  [2, []], //          lead-in; also what separates END from A when the file loops
+  [3, [A]], //         A: 1 scan
+  [0.5, []], //        A leaves for 0.5 s < FORGET_MS...
+  [2.5, [A]], //       ...so it is the same scan
+  [3, [EAN]], //       EAN: 1 scan
+  [4, []], //          EAN leaves for 4 s > FORGET_MS...
+  [3, [EAN]], //       ...so it counts again: 2
+  [3, [C, C]], //      two identical codes on one frame: 1 scan
+  [3, [CODE128, B]], // two different codes on one frame: 2 scans
+  [0.5, []],
+  [2, [CODE128]], //   back after 0.5 s: the same scan
+  [2.5, [END]], //     END: 1 scan
+];
+/** What the rule makes of TIMELINE: QR codes A, C, B and END once each; EAN twice; Code 128 once. */
+const EXPECTED_SCANS = { CODE_128: 1, EAN_13: 2, QR_CODE: 4 };
+
+/** A barcode rendered by bwip-js, as RGBA pixels: `{ width, height, data }`. */
+async function barcode({ bcid, text }) {
+  // A linear code gets a height (mm) and its text below; a QR code keeps its square shape.
+  const shape = bcid === 'qrcode' ? { scale: 5 } : { scale: 2, height: 18, includetext: true, textxalign: 'center' };
+  const png = await bwipjs.toBuffer({ bcid, text, ...shape, paddingwidth: 10, paddingheight: 10, backgroundcolor: 'FFFFFF' });
+  return PNG.sync.read(png);
+}
+
+/** A WIDTH x HEIGHT RGBA frame: a grey-blue desk with `codes` side by side, centered. */
+function compose(codes) {
+  const frame = Buffer.alloc(WIDTH * HEIGHT * 4);
+  for (let i = 0; i < frame.length; i += 4) frame.set([214, 221, 232, 255], i);
+  const gap = 40;
+  const total = codes.reduce((sum, c) => sum + c.width, 0) + gap * (codes.length - 1);
+  let x0 = Math.floor((WIDTH - total) / 2);
+  for (const code of codes) {
+    const y0 = Math.floor((HEIGHT - code.height) / 2);
+    for (let y = 0; y < code.height; y++) {
+      code.data.copy(frame, ((y0 + y) * WIDTH + x0) * 4, y * code.width * 4, (y + 1) * code.width * 4);
+    }
+    x0 += code.width + gap;
+  }
+  return frame;
+}
+
+/**
+ * RGBA to planar YUV 4:2:0 (I420) with the BT.601 limited-range matrix, which is how Chromium
+ * reads a y4m file: a Y sample per pixel, U and V averaged over each 2x2 block.
+ */
+function toI420(rgba) {
+  const ySize = WIDTH * HEIGHT;
+  const out = Buffer.alloc(ySize * 1.5);
+  const [u0, v0] = [ySize, ySize + ySize / 4];
+  for (let y = 0; y < HEIGHT; y++) {
+    for (let x = 0; x < WIDTH; x++) {
+      const p = (y * WIDTH + x) * 4;
+      out[y * WIDTH + x] = Math.round(16 + (65.481 * rgba[p] + 128.553 * rgba[p + 1] + 24.966 * rgba[p + 2]) / 255);
+    }
+  }
+  for (let y = 0; y < HEIGHT; y += 2) {
+    for (let x = 0; x < WIDTH; x += 2) {
+      let [r, g, b] = [0, 0, 0];
+      for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
+        const p = ((y + dy) * WIDTH + x + dx) * 4;
+        r += rgba[p] / 4;
+        g += rgba[p + 1] / 4;
+        b += rgba[p + 2] / 4;
+      }
+      const i = (y / 2) * (WIDTH / 2) + x / 2;
+      out[u0 + i] = Math.round(128 + (-37.797 * r - 74.203 * g + 112 * b) / 255);
+      out[v0 + i] = Math.round(128 + (112 * r - 93.786 * g - 18.214 * b) / 255);
+    }
+  }
+  return out;
+}
+
+/** Writes TIMELINE as a y4m file at `path` (each scene is converted once, then repeated). */
+async function writeVideo(path) {
+  const images = new Map();
+  for (const code of [A, B, C, EAN, CODE128, END]) images.set(code, await barcode(code));
+  const out = createWriteStream(path);
+  out.write(`YUV4MPEG2 W${WIDTH} H${HEIGHT} F${FPS}:1 Ip A1:1 C420jpeg\n`);
+  for (const [seconds, codes] of TIMELINE) {
+    const frame = Buffer.concat([Buffer.from('FRAME\n'), toI420(compose(codes.map((c) => images.get(c))))]);
+    for (let f = 0; f < Math.round(seconds * FPS); f++) {
+      if (!out.write(frame)) await once(out, 'drain');
+    }
+  }
+  out.end();
+  await once(out, 'finish');
+}
+
+const video = await tempDir('licet-camera-');
+const VIDEO = join(video.path, 'barcodes.y4m');
+await writeVideo(VIDEO);
+after(() => video.remove());
+
+let w;
+
+withWorld(
+  (made) => {
+    w = made;
+  },
+  {
+    demo: true,
+    browserArgs: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${VIDEO}`],
+  },
+);
+
+test('the demo app counts the scans of a camera video by the de-duplication rule', BOUNDED, async () => {
+  const page = await openDemoApp(w.context, w.origin);
+  await page.fill('#forget-time', String(FORGET_MS));
+  await page.press('#forget-time', 'Tab'); // the change event: the session takes the new time
+  await page.waitForFunction((ms) => document.getElementById('scanner-message').textContent.includes(`${ms} ms`), FORGET_MS);
+
+  // The fake camera plays the file from its first frame once the page opens it, and loops it.
+  // Once END has been read, the camera is stopped: END is on screen for 2.5 s and the lead-in
+  // for 2 s more, so the second pass never shows a code.
+  await page.click('#camera-toggle');
+  const playing = Date.now();
+  await page.waitForFunction(
+    () => [...document.querySelectorAll('#results .text')].some((e) => e.textContent === 'LICET-END'),
+    null,
+    { timeout: 45_000, polling: 50 },
+  );
+  await screenshot(page, 'demo-camera');
+  await page.click('#camera-toggle');
+  const played = (Date.now() - playing) / 1000;
+  const duration = TIMELINE.reduce((sum, [s]) => sum + s, 0);
+  assert.ok(played < duration, `END was read ${played} s after the camera started: in the first pass of ${duration} s`);
+
+  const shown = await page.$$eval('#scan-counts tr[data-symbology]', (rows) =>
+    Object.fromEntries(rows.map((r) => [r.dataset.symbology, Number(r.cells[1].textContent)])),
+  );
+  assert.deepEqual(shown, EXPECTED_SCANS, 'the usage card shows the counted scans');
+
+  await sendDemoUsage(page);
+  const { scans, pages } = await usageOf(w.data, w.licenseId);
+  assert.deepEqual(scans, EXPECTED_SCANS);
+  assert.deepEqual(pages, {});
+  assert.deepEqual(page.licetErrors, []);
+});
