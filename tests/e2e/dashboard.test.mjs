@@ -30,7 +30,7 @@ withWorld(
 /** Counts 7 core pages, 3 PDFR pages and 3 scans on a device of the project; returns its ID. */
 async function produceUsage() {
   const app = await openTestPage(w.context, w.origin);
-  await ok(app, 'initLicense', w.licenseKey);
+  await ok(app, 'initLicense', w.licenseKey, { product: 'Acme Scanner' });
   const deviceId = await ok(app, 'getDeviceUUID');
   await ok(app, 'countPages', 'core', 7);
   await ok(app, 'countPages', 'pdfr', 3);
@@ -92,9 +92,9 @@ test('the dashboard shows only a login without a token, and the license, project
   assert.match(await project.innerText(), new RegExp(`${w.org}[\\s\\S]*${w.licenseId}`));
   assert.equal(await project.locator('.key-text').getAttribute('title'), w.licenseKey);
 
-  // The device, in its project, on the page's domain, running the license's product.
+  // The device, in its project, on the page's domain, running the product it named.
   const device = await rowText(page, `[data-device="${deviceId}"]`);
-  for (const shown of [handshakeCode, '127.0.0.1', 'sdk', 'No seat']) assert.ok(device.includes(shown), `${shown} in ${device}`);
+  for (const shown of [handshakeCode, '127.0.0.1', 'Acme Scanner', 'No seat']) assert.ok(device.includes(shown), `${shown} in ${device}`);
 
   // Usage charts: a uPlot canvas per kind, holding the counts produced. A redraw (a bucket or
   // license chosen) marks the section busy from the click until its charts are drawn.
