@@ -28,7 +28,7 @@ use super::{
     Admission, Admitted, AdminToken, Charging, Recorded, Device, DeviceContact, Imported, LicenseRecord, Project, ReportBatch,
     Settings, Storage, StorageError, Swept, Alert, Attempt, Delivery, NewAlert, TrialSetting, UsageBucket, UsageTotal,
 };
-use direct::{placeholders, Readers};
+use direct::Readers;
 use writer::Writer;
 
 const FILE_NAME: &str = "licet.db";
@@ -37,12 +37,22 @@ const FILE_NAME: &str = "licet.db";
 /// `direct` instead.
 const LISTING_CONNECTIONS: u32 = 2;
 
+/// `?, ?, ?` for an `IN (...)` list of `n` values.
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// How long a connection of this store waits for SQLite's write lock that another process (a CLI
+/// command, another `serve`) holds, rather than failing at once.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The SQLite store of one data directory.
 pub struct SqliteStorage {
     /// Listings only.
     read: SqlitePool,
-    /// The connection of the writes that are not requests' (the CLI's, housekeeping's, alerts'):
-    /// they queue for it in turn, and wait in SQLite's busy handler for the writer thread.
+    /// The connection of this process's writes that are not requests' (housekeeping's, the
+    /// alerts', the admin API's, a CLI command's own): they queue for it in turn, and pause the
+    /// writer thread while they run.
     write: SqlitePool,
     /// The reads of requests.
     readers: Readers,
@@ -68,7 +78,7 @@ impl SqliteStorage {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             // The CLI may write while the server runs: wait for the lock rather than fail.
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(BUSY_TIMEOUT);
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -134,6 +144,8 @@ impl Storage for SqliteStorage {
         if inserted.rows_affected() == 1 {
             return Ok(Imported::New);
         }
+        // Only a read is left: the writer need not wait for it.
+        drop(_paused);
         let stored: String =
             sqlx::query_scalar("SELECT text FROM licenses WHERE id = ?").bind(&license.id).fetch_one(&self.read).await?;
         Ok(if stored == license.text { Imported::AlreadyPresent } else { Imported::IdTaken })
@@ -318,8 +330,12 @@ impl Storage for SqliteStorage {
         .bind(to_db(alert.fired_at)?)
         .fetch_optional(&mut *tx)
         .await?;
-        // Fired before, by this server or another: nothing more to do.
-        let Some(row) = row else { return Ok(None) };
+        // Fired before, by this server or another: nothing more to do. Ended here, not by a drop:
+        // sqlx would only queue the rollback, and the writer resumes at once.
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
         let mut stored = rows::alert(&row)?;
         for url in webhooks {
             sqlx::query("INSERT INTO alert_deliveries (alert_id, url, next_attempt_at) VALUES (?1, ?2, ?3)")
@@ -359,6 +375,8 @@ impl Storage for SqliteStorage {
         .await?;
         let deliveries: Vec<(u64, Delivery)> = claimed.iter().map(rows::delivery).collect::<Result<_, _>>()?;
         if deliveries.is_empty() {
+            // Ended here, not by a drop (see fire_alert).
+            tx.rollback().await?;
             return Ok(Vec::new());
         }
         let ids: Vec<i64> = deliveries.iter().map(|(id, _)| to_db(*id)).collect::<Result<_, _>>()?;
@@ -462,6 +480,7 @@ impl Storage for SqliteStorage {
 
     async fn close(&self) {
         self.writer.close().await;
+        self.readers.close();
         self.write.close().await;
         self.read.close().await;
     }

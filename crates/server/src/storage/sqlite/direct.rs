@@ -1,7 +1,7 @@
 //! SQLite called directly (rusqlite) on the path of every request: connections opened the way
-//! the store needs them, rows read through the mappers both backends share, and the few reads
-//! by key that each request makes, run on the calling thread. It opens no transaction and
-//! writes nothing; the writer thread (`writer`) does that.
+//! the store needs them (the writer thread's too), rows read through the mappers both backends
+//! share, and the few reads by key that each request makes, run on the calling thread. Its
+//! reads open no transaction and write nothing; the writer thread (`writer`) writes.
 //!
 //! Why not sqlx here: sqlx runs each SQLite connection on a thread of its own, so every
 //! statement is a message to that thread and back. A request's reads are a few rows by key, far
@@ -10,17 +10,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
 
 use licet_protocol::ids::DeviceId;
 use rusqlite::{params_from_iter, Connection, OpenFlags, OptionalExtension};
 
+use super::{placeholders, BUSY_TIMEOUT};
 use crate::storage::rows::{from_db, license_record, project, usage_total, StoredRow, PROJECT_COLUMNS};
 use crate::storage::{LicenseRecord, Project, StorageError, UsageTotal};
-
-/// How many idle read connections are kept. A read runs on the thread that asks, so no more
-/// are in use at once than threads ask at once.
-const IDLE_READERS: usize = 4;
 
 /// The most page cache a connection keeps, in KiB: allocated as pages are read, so a small
 /// store never holds it all.
@@ -42,7 +38,10 @@ pub(super) enum Cache {
 /// cache of at most `cache` (SQLite's default is 2 MiB).
 pub(super) fn connect(path: &Path, cache: Cache) -> Result<Connection, StorageError> {
     let connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-    connection.busy_timeout(Duration::from_secs(10))?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    // The writer alone prepares about twenty statements, some in a few sizes of `IN (...)`:
+    // rusqlite's default of 16 cached would prepare some again for every request.
+    connection.set_prepared_statement_cache_capacity(64);
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", true)?;
     // Negative: a size in KiB rather than a number of pages.
@@ -50,10 +49,10 @@ pub(super) fn connect(path: &Path, cache: Cache) -> Result<Connection, StorageEr
     Ok(connection)
 }
 
-/// A rusqlite row, read by the shared mappers of `rows`.
-pub(super) struct Lite<'a, 'r>(pub &'a rusqlite::Row<'r>);
+/// A row from rusqlite, read by the mappers both backends share (`rows`).
+pub(super) struct RusqliteRow<'a, 'r>(pub &'a rusqlite::Row<'r>);
 
-impl StoredRow for Lite<'_, '_> {
+impl StoredRow for RusqliteRow<'_, '_> {
     fn text(&self, column: &str) -> Result<String, StorageError> {
         Ok(self.0.get(column)?)
     }
@@ -76,23 +75,18 @@ impl StoredRow for Lite<'_, '_> {
     }
 }
 
-/// `?, ?, ?` for an `IN (...)` list of `n` values.
-pub(super) fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
-}
-
 /// The rows `sql` selects with `values` bound, each mapped by `map`.
 fn rows<T>(
     connection: &Connection,
     sql: &str,
     values: impl IntoIterator<Item: rusqlite::ToSql>,
-    map: impl Fn(&Lite) -> Result<T, StorageError>,
+    map: impl Fn(&RusqliteRow) -> Result<T, StorageError>,
 ) -> Result<Vec<T>, StorageError> {
     let mut statement = connection.prepare_cached(sql)?;
     let mut found = statement.query(params_from_iter(values))?;
     let mut mapped = Vec::new();
     while let Some(row) = found.next()? {
-        mapped.push(map(&Lite(row))?);
+        mapped.push(map(&RusqliteRow(row))?);
     }
     Ok(mapped)
 }
@@ -119,7 +113,7 @@ pub(super) struct Readers {
 
 impl Readers {
     pub(super) fn new(path: PathBuf) -> Readers {
-        Readers { path, idle: Mutex::new(Vec::with_capacity(IDLE_READERS)) }
+        Readers { path, idle: Mutex::new(Vec::new()) }
     }
 
     /// Runs `read` on an idle connection, or a new one when none is idle.
@@ -131,11 +125,16 @@ impl Readers {
             None => connect(&self.path, Cache::Reader)?,
         };
         let result = read(&connection);
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < IDLE_READERS {
-            idle.push(connection);
-        }
+        // Every one is kept: a read runs on the thread that asks, so there are never more
+        // connections than threads that read at once.
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner).push(connection);
         result
+    }
+
+    /// Closes the idle connections (one in use is closed when its read returns it: never, once
+    /// the store is closed).
+    pub(super) fn close(&self) {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner).clear();
     }
 
     /// The projects `condition` (on `projects`, with one `?`) selects for `value`: at most one.

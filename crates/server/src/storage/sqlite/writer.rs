@@ -2,12 +2,14 @@
 //! change (authorizations and report batches), runs every request waiting in one transaction
 //! and answers none of them before that transaction is committed: one fsync for many requests
 //! (group commit). Each request runs in a savepoint of its own, rolled back alone when it fails
-//! or its claim is refused, so its neighbours never see it. It decides no license rule: it
+//! (or, for an authorization, when its claim is refused: a report batch is stored whatever its
+//! claim), so its neighbours never see it. It decides no license rule: it
 //! stores what the handlers decided and takes claims by the shared decisions of `storage`.
 //!
-//! The other writes of the process (the CLI's, housekeeping's, the alerts') pause it while they
-//! run, in their turn in its queue: without that, a write that finds the lock taken sleeps in
-//! SQLite's busy handler, and under load it may never meet the lock free.
+//! The other writes of this process (housekeeping's, the alerts', the admin API's) pause it while
+//! they run, in their turn in its queue: without that, a write that finds the lock taken sleeps
+//! in SQLite's busy handler, and under load it may never meet the lock free. Another process (a
+//! CLI command) has no such turn: it waits in the busy handler, up to `BUSY_TIMEOUT`.
 //!
 //! A thread of its own, calling SQLite directly: every statement is a function call, not a
 //! message to another thread, so a request costs the writer tens of microseconds, not hundreds.
@@ -20,7 +22,8 @@ use licet_protocol::wire::UsageReport;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
-use super::direct::{placeholders, usage_of};
+use super::direct::usage_of;
+use super::placeholders;
 use crate::storage::rows::{to_db, usage_columns, usage_key};
 use crate::storage::{
     with_rows, Admission, Admitted, Charging, DeviceContact, Recorded, ReportBatch, StorageError, TrialOutcome, UsageRow, UsageTotal,
@@ -82,9 +85,9 @@ pub(super) struct Writer {
     ended: Mutex<Option<oneshot::Receiver<()>>>,
 }
 
-/// The thread is gone: closed, or it panicked.
+/// The writer gave no answer: the store is closed, or the job's group failed on a bug.
 fn gone() -> StorageError {
-    StorageError::Shared("the store's writer has stopped".into())
+    StorageError::Shared("the store's writer gave no answer: the store is closing, or a bug failed this write".into())
 }
 
 impl Writer {
@@ -175,7 +178,14 @@ fn write_groups(mut connection: Connection, mut queue: mpsc::UnboundedReceiver<Q
             }
         }
         if !jobs.is_empty() {
-            commit_group(&mut connection, jobs.drain(..));
+            // A panic (a bug) fails the group it hit: its transaction is rolled back as it
+            // unwinds, its requesters are answered with an error as their jobs are dropped, and
+            // the thread goes on with the next group rather than stop every write for good.
+            let group = std::panic::AssertUnwindSafe(|| commit_group(&mut connection, jobs.drain(..)));
+            if std::panic::catch_unwind(group).is_err() {
+                tracing::error!("a group of writes panicked; none of it was stored");
+                jobs.clear();
+            }
         }
         if let Some(pause) = pause {
             pause.hold();
@@ -213,7 +223,8 @@ fn commit_group(connection: &mut Connection, jobs: impl Iterator<Item = Job>) {
 
 impl Job {
     /// Runs the job in the transaction `tx`, in a savepoint of its own, rolled back when the job
-    /// failed or was refused: a refused request stores nothing, and its neighbours in the
+    /// failed or an authorization was refused: a refused authorization stores nothing (a report
+    /// batch keeps its reports whatever its claim), and its neighbours in the
     /// transaction are not disturbed. The cause in the result when the transaction cannot be
     /// committed any more.
     fn run(self, tx: &Connection) -> (Done, Option<String>) {
@@ -251,7 +262,8 @@ impl Job {
 }
 
 impl Done {
-    /// Whether what the job wrote is kept: it succeeded, and was not refused.
+    /// Whether what the job wrote is kept: it succeeded, and, for an authorization, was not
+    /// refused.
     fn keeps(&self) -> bool {
         match self {
             Done::Authorization(_, result) => result.as_ref().is_ok_and(|admitted| admitted.refusal().is_none()),
