@@ -62,6 +62,8 @@ struct State {
     /// cached).
     refusal: Option<(ErrorCode, u64)>,
     online: bool,
+    /// Reports the server receipted to this page's sends, flushes and scheduled ones.
+    acknowledged: usize,
     /// Counts not yet written to the store.
     tally: Tally,
     time: TimeGuard,
@@ -89,10 +91,11 @@ struct Cached {
     time: TimeGuard,
 }
 
-/// What one `flush` did.
+/// What one `flush` did, or (from `reports`) where this page's reports stand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Flushed {
-    /// Reports the server signed a receipt for, now deleted here.
+    /// Reports the server signed a receipt for, now deleted here: by this flush, or (from
+    /// `reports`) by every send of this page.
     pub acknowledged: usize,
     /// Reports still waiting in the outbox.
     pub waiting: usize,
@@ -366,6 +369,13 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         self.persist().await
     }
 
+    /// Where the reports stand: how many wait in this origin's outbox for a receipt (whichever
+    /// page sends them), and how many this page's sends had receipted. Reads the store only.
+    pub async fn reports(&self) -> Result<Flushed, LicetError> {
+        let waiting = self.store.outbox().await?.len();
+        Ok(Flushed { acknowledged: self.state.borrow().acknowledged, waiting })
+    }
+
     /// Seals all usage, the open slot's too, into reports and sends the outbox: what the app
     /// asks for with `flush()`.
     pub async fn flush(&self) -> Result<Flushed, LicetError> {
@@ -440,6 +450,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         // Only IDs this request sent may be deleted, each once, whatever else a receipt names.
         let deletable: Vec<ReportId> = sent.into_iter().filter(|id| accepted.contains(id)).collect();
         self.store.remove_reports(&deletable).await?;
+        self.state.borrow_mut().acknowledged += deletable.len();
         // Reports left over from another project refresh nothing: this page stays on its own.
         let current = self.state.borrow().authorization().is_some_and(|a| a.handshake_code == handshake_code);
         if current {

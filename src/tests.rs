@@ -87,9 +87,10 @@ fn init_count_and_flush_counts_each_page_once() {
     assert_eq!(server.pages.borrow().get(&Module::Core), Some(&3));
     assert!(store.pending.borrow().is_empty() && store.outbox.borrow().is_empty());
 
-    // A second flush has nothing to send and counts nothing more.
+    // A second flush has nothing to send and counts nothing more; the page's total stays.
     assert_eq!(ready(engine.flush()).unwrap(), Flushed { acknowledged: 0, waiting: 0 });
     assert_eq!(server.pages.borrow().get(&Module::Core), Some(&3));
+    assert_eq!(ready(engine.reports()).unwrap(), Flushed { acknowledged: 1, waiting: 0 });
 }
 
 #[test]
@@ -115,9 +116,11 @@ fn usage_counted_offline_stays_until_a_receipt_and_is_sent_once() {
     assert_eq!(engine.status().code, Some(ErrorCode::NetworkError));
     assert!(!engine.status().online);
     assert_eq!(store.outbox.borrow().len(), 1, "the sealed report waits in the outbox");
+    assert_eq!(ready(engine.reports()).unwrap(), Flushed { acknowledged: 0, waiting: 1 });
     ready(engine.count_pages(Module::Core, 1)).unwrap();
     server.offline.set(false);
     assert_eq!(ready(engine.flush()).unwrap(), Flushed { acknowledged: 2, waiting: 0 });
+    assert_eq!(ready(engine.reports()).unwrap(), Flushed { acknowledged: 2, waiting: 0 });
     assert_eq!(server.pages.borrow().get(&Module::Core), Some(&3));
     assert_eq!(engine.status().code, None);
 }

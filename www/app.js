@@ -1,8 +1,9 @@
 // The demo app's main module: initializes the Licet module with the license key the server
-// hands out (/demo-license-key.txt, written by scripts/lib/demo-www.mjs), shows the license
+// hands out (/demo-license-key.txt, written by scripts/lib/www.mjs), shows the license
 // state, device and connection live, keeps the page's usage tallies (scans per symbology, pages
 // per module) and sends usage reports: on demand, and a few seconds after new counts so that
-// the page shows them acknowledged without waiting for the module's 3-minute schedule. The
+// the page shows them acknowledged without waiting for the module's 3-minute schedule. Where
+// the reports stand (waiting, acknowledged) it asks the module, which sends on its own too. The
 // capture side lives in scanner.js (camera and images, barcodes) and documents.js (PDF and
 // image import).
 import init, { LicenseManager } from './pkg/licet.js';
@@ -18,7 +19,6 @@ const SEND_DELAY_MS = 5000;
 
 /** What this page counted since it opened, and how much of it no receipt has covered yet. */
 const usage = { scans: new Map(), pages: { core: 0, webcam: 0, pdfr: 0, ocr: 0 }, unsent: 0 };
-const reports = { acknowledged: 0, waiting: 0 };
 /** The code initLicense failed with, while the page has no license to work with. */
 let blockedCode = null;
 /** Kept for the page's lifetime: the listener hears only while its subscription lives. */
@@ -80,8 +80,13 @@ function renderUsage() {
     document.querySelector(`[data-module="${module}"] td`).textContent = n;
   }
   $('unsent').textContent = usage.unsent;
-  $('reports-waiting').textContent = reports.waiting;
-  $('reports-acknowledged').textContent = reports.acknowledged;
+}
+
+/** Where the module's reports stand: its scheduled sends count as well as the page's own. */
+async function renderReports() {
+  const { acknowledged, waiting } = await LicenseManager.reports();
+  $('reports-waiting').textContent = waiting;
+  $('reports-acknowledged').textContent = acknowledged;
 }
 
 /** One flush at a time: a send asked for while one runs goes after it. */
@@ -94,8 +99,6 @@ function send() {
     setMessage('send-message', 'Sending usage…');
     try {
       const { acknowledged, waiting } = await LicenseManager.flush();
-      reports.acknowledged += acknowledged;
-      reports.waiting = waiting;
       if (waiting === 0) usage.unsent -= covered;
       setMessage('send-message', `Last sent at ${new Date().toLocaleTimeString()}: ${acknowledged} report(s) acknowledged.`);
     } catch (err) {
@@ -103,6 +106,7 @@ function send() {
     }
     renderUsage();
     renderStatus();
+    await renderReports().catch(() => {});
   });
   return sending;
 }
@@ -156,6 +160,10 @@ async function main() {
     return;
   }
   renderStatus();
+  // An IndexedDB read a second: the module may send on its own schedule, from this page or
+  // another tab of the site.
+  setInterval(() => renderReports().catch(() => {}), 1000);
+  await renderReports();
 
   const documents = createDocuments({ countPages, failureText });
   createScanner({

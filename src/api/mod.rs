@@ -120,6 +120,14 @@ export interface FlushResult {
   waiting: number;
 }
 
+/** Where the reports stand (`LicenseManager.reports`). */
+export interface ReportCounts {
+  /** Reports this page's sends had receipted since it loaded (flushes and scheduled sends). */
+  acknowledged: number;
+  /** Reports of this origin waiting in IndexedDB for the server's receipt, whichever tab sends them. */
+  waiting: number;
+}
+
 /** Every code a Licet error can carry (docs/errors.md). */
 export type LicetErrorCode =
   | "MALFORMED_REQUEST" | "DECRYPTION_FAILED" | "UNSUPPORTED_VERSION" | "PAYLOAD_TOO_LARGE" | "RATE_LIMITED"
@@ -154,6 +162,8 @@ extern "C" {
     pub type LicenseStatusPromise;
     #[wasm_bindgen(typescript_type = "Promise<FlushResult>")]
     pub type FlushResultPromise;
+    #[wasm_bindgen(typescript_type = "Promise<ReportCounts>")]
+    pub type ReportCountsPromise;
     #[wasm_bindgen(typescript_type = "Promise<void>")]
     pub type VoidPromise;
     #[wasm_bindgen(typescript_type = "ScanSessionOptions | undefined")]
@@ -345,6 +355,16 @@ impl LicenseManager {
             let flushed = engine.flush().await;
             announce();
             Ok(interop::flushed::<JsValue>(flushed.map_err(errors::to_js)?))
+        })
+    }
+
+    /// How many reports wait in this origin's outbox for a receipt, and how many this page's
+    /// sends had receipted since it loaded: for an app that shows its usage reaching the
+    /// server. Reads IndexedDB; sends nothing.
+    pub fn reports() -> ReportCountsPromise {
+        promise(async {
+            let engine = engine().map_err(errors::to_js)?;
+            Ok(interop::flushed::<JsValue>(engine.reports().await.map_err(errors::to_js)?))
         })
     }
 

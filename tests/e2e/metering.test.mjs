@@ -122,11 +122,14 @@ test('a server that never answers is a network error after 30 s, and nothing is 
     // The reporter's own schedule may send too if a slot closes during the 30 s: both are held.
     assert.ok(held.length >= 1, 'the report request was sent and held');
     assert.equal(outcome.code, 'NETWORK_ERROR');
+    // The app can show it: one report waits, none was acknowledged.
+    assert.deepEqual(await ok(page, 'reports'), { acknowledged: 0, waiting: 1 });
     await page.unroute('**/v1/reports');
     await Promise.all(held.map((route) => route.abort().catch(() => {})));
 
     await ok(page, 'flush');
     assert.equal((await totals()).pages, before.pages + 2);
+    assert.deepEqual(await ok(page, 'reports'), { acknowledged: 1, waiting: 0 });
   });
 });
 
