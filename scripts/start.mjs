@@ -25,7 +25,7 @@
 
 import { spawn } from 'node:child_process';
 import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
 import { build, useDemoVendorKey } from './build.mjs';
@@ -36,7 +36,9 @@ import { assembleWww } from './lib/www.mjs';
 const DEFAULT_PORT = 8710;
 const PORT = Number(process.env.PORT || DEFAULT_PORT);
 const SERVER_URL = `http://127.0.0.1:${PORT}`;
-const DEMO = join(ROOT, '.licet-demo');
+// LICET_DEMO_DIR puts the demo world elsewhere (tests/e2e/start.test.mjs runs `npm start` so).
+const DEMO = resolve(process.env.LICET_DEMO_DIR || join(ROOT, '.licet-demo'));
+const DEMO_SHOWN = relative(process.cwd(), DEMO) || '.';
 const STATE = join(DEMO, 'demo.json');
 const ORG = 'demo-org';
 const TOKEN_NAME = 'npm-start';
@@ -54,7 +56,7 @@ async function createDemo() {
   const tmp = `${DEMO}.partial`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
-  console.log('start: first run: creating the demo license, store and project in .licet-demo/');
+  console.log(`start: first run: creating the demo license, store and project in ${DEMO_SHOWN}/`);
   const { licenseId, expiresAt } = await licensedStore(tmp, { org: ORG, quota: 10_000, modules: 'core,webcam,pdfr,ocr', days: 365 });
   await writeFile(join(tmp, 'demo.json'), `${JSON.stringify({ licenseId, expiresAt, projects: {} }, null, 2)}\n`);
   await rename(tmp, DEMO);
@@ -105,7 +107,7 @@ async function main() {
 
   if (!(await exists(STATE))) {
     if (await exists(DEMO)) {
-      throw new Error('.licet-demo/ exists but holds no demo.json: delete .licet-demo/ and run npm start again');
+      throw new Error(`${DEMO_SHOWN}/ exists but holds no demo.json: delete ${DEMO_SHOWN}/ and run npm start again`);
     }
     await createDemo();
   }
@@ -152,7 +154,7 @@ async function main() {
         `  admin token:         ${token} (new each run; sign in to the dashboard with it)`,
         `  demo license key:    ${licenseKey}`,
         `  license id:          ${state.licenseId} (per page, quota 10000; org ${ORG})`,
-        `  data directory:      .licet-demo/data (usage: target/debug/licet-server usage --data .licet-demo/data)`,
+        `  data directory:      ${DEMO_SHOWN}/data (usage: target/debug/licet-server usage --data ${DEMO_SHOWN}/data)`,
         '  Ctrl-C stops the server.',
         '',
       ].join('\n'),

@@ -10,11 +10,10 @@
 // that a commit reaches the disk as the SQLite store's does.
 
 import { readdir, chmod, mkdtemp, rm, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { capture } from './proc.mjs';
+import { capture, freePort } from './proc.mjs';
 
 const PG_ROOT = '/usr/lib/postgresql';
 const START_TIMEOUT_S = 60;
@@ -25,18 +24,6 @@ async function binDir() {
   const newest = versions.filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a))[0];
   if (!newest) throw new Error(`no PostgreSQL under ${PG_ROOT}: run scripts/ensure-tools.sh (it installs the postgresql package)`);
   return join(PG_ROOT, newest, 'bin');
-}
-
-/** A TCP port free on 127.0.0.1 right now. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**

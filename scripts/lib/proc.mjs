@@ -4,6 +4,7 @@
 // an Error whose `exitCode` says how the child ended; none of them retries or hides output.
 
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,4 +63,16 @@ export function capture(cmd, args, { cwd = ROOT, env = {}, check = true, timeout
 /** Formats milliseconds as seconds with one decimal, for step timings. */
 export function seconds(ms) {
   return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -138,7 +138,7 @@ export function startServer({ data, www, port = 0 }) {
  * Headless Chromium with a fresh profile under `dir`: a persistent context, so IndexedDB
  * behaves as in a real browser profile. `extraArgs` are added to its command line.
  */
-async function launchBrowser(dir, extraArgs = []) {
+export async function launchBrowser(dir, extraArgs = []) {
   const profile = join(dir, 'chromium-profile');
   await mkdir(profile, { recursive: true });
   const context = await chromium.launchPersistentContext(profile, {

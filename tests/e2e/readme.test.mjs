@@ -1,8 +1,9 @@
-// The README's quick start for a web developer, run as written: its install line in a fresh
-// directory, its example under its own Content Security Policy on a page of another origin than
-// the license server (so the policy must name the server to let the module reach it), and its
-// error handling before and after the license is initialized. What they log and what the
-// server counts are checked.
+// The README's JavaScript, run as written: the quick start for a web developer (its install
+// line in a fresh directory, its example under its own Content Security Policy on a page of
+// another origin than the license server, so the policy must name the server to let the module
+// reach it, and its error handling before and after the license is initialized), and the other
+// form of `initLicense` (with this test's organization and handshake code for the README's
+// "acme" and "acme-web"). What they log and what the server counts are checked.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -19,17 +20,19 @@ withWorld((made) => {
   w = made;
 });
 
-/** The code blocks of the README's quick start for a web developer, by language, in order. */
-async function quickStart() {
+/** The code blocks of the README's section under `heading`, by language, in order. */
+async function codeBlocks(heading) {
   const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf('## Quick start for a web developer');
-  assert.ok(start >= 0, 'README.md has a "## Quick start for a web developer" section');
+  const start = readme.indexOf(`## ${heading}`);
+  assert.ok(start >= 0, `README.md has a "## ${heading}" section`);
   const end = readme.indexOf('\n## ', start + 1);
   const section = readme.slice(start, end < 0 ? undefined : end);
   const blocks = {};
   for (const [, lang, code] of section.matchAll(/```(\w+)\n([\s\S]*?)```/g)) (blocks[lang] ??= []).push(code);
   return blocks;
 }
+
+const quickStart = () => codeBlocks('Quick start for a web developer');
 
 /** Writes `code` as a module of the test site that sees `licenseKey` first; returns its path. */
 async function asModule(name, code) {
@@ -101,5 +104,19 @@ test("the quick start's error handling branches on the code: before initLicense,
   const after = await page.evaluate((path) => window.attempt(() => import(`${path}?after`)), handling);
   assert.ok(after.ok, JSON.stringify(after));
   assert.ok(logs.includes('counted'), `logs: ${logs.join(' | ')}`);
+  await page.close();
+});
+
+test("the README's initLicense with an organization and a handshake code authorizes that project", BOUNDED, async () => {
+  const [block] = (await codeBlocks('Using the npm package')).js;
+  const ours = block.replaceAll('"acme-web"', JSON.stringify(`${w.org}-e2e`)).replaceAll('"acme"', JSON.stringify(w.org));
+  assert.notEqual(ours, block);
+  const path = await asModule('readme-project.mjs', `import { LicenseManager } from '/pkg/licet.js';\n${ours}\nconsole.log('project ' + LicenseManager.status().handshakeCode);`);
+  const page = await openTestPage(w.context, w.origin);
+  const logs = [];
+  page.on('console', (m) => logs.push(m.text()));
+  const outcome = await page.evaluate((p) => window.attempt(() => import(p)), path);
+  assert.ok(outcome.ok, JSON.stringify(outcome));
+  assert.ok(logs.includes(`project ${w.org}-e2e`), `logs: ${logs.join(' | ')}`);
   await page.close();
 });
