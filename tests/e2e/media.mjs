@@ -45,12 +45,16 @@ export const TIMELINE = [
 /** What the rule makes of TIMELINE: QR codes A, C, B and END once each; EAN twice; Code 128 once. */
 export const EXPECTED_SCANS = { CODE_128: 1, EAN_13: 2, QR_CODE: 4 };
 
-/** A barcode rendered by bwip-js, as RGBA pixels: `{ width, height, data }`. */
-async function barcode({ bcid, text }) {
+/** A barcode rendered by bwip-js as a PNG file, as a photo or a scan of one would hold it. */
+export function barcodePng({ bcid, text }) {
   // A linear code gets a height (mm) and its text below; a QR code keeps its square shape.
   const shape = bcid === 'qrcode' ? { scale: 5 } : { scale: 2, height: 18, includetext: true, textxalign: 'center' };
-  const png = await bwipjs.toBuffer({ bcid, text, ...shape, paddingwidth: 10, paddingheight: 10, backgroundcolor: 'FFFFFF' });
-  return PNG.sync.read(png);
+  return bwipjs.toBuffer({ bcid, text, ...shape, paddingwidth: 10, paddingheight: 10, backgroundcolor: 'FFFFFF' });
+}
+
+/** A barcode rendered by bwip-js, as RGBA pixels: `{ width, height, data }`. */
+async function barcode(code) {
+  return PNG.sync.read(await barcodePng(code));
 }
 
 /** A WIDTH x HEIGHT RGBA frame: a grey-blue desk with `codes` side by side, centered. */

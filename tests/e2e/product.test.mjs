@@ -1,7 +1,9 @@
 // The product face as a customer sees it, in real Chromium against the real server, one world
 // for the whole story: the demo app scans a camera video (Chromium's fake camera plays barcodes
 // made in media.mjs; the server ends up with exactly the scans the de-duplication rule allows
-// for its timeline), then imports a PDF of known page count (exactly that many PDFR pages);
+// for its timeline, and one webcam page for the frame it captures), then imports a PDF of known
+// page count (exactly that many PDFR pages), scans an uploaded image and imports one (a Core
+// page);
 // then the admin dashboard, which without a token shows nothing but its login and refuses a
 // wrong one, and with a token from the CLI shows the license with the quota those pages used,
 // the project and its key, the demo app's device, that usage in its charts, and the alerts; a
@@ -13,7 +15,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 
 import { BOUNDED, cli, cliJson, openDemoApp, screenshot, sendDemoUsage, tempDir, usageOf, withWorld } from './harness.mjs';
-import { EXPECTED_SCANS, FORGET_MS, TIMELINE, makePdf, writeVideo } from './media.mjs';
+import { EXPECTED_SCANS, FORGET_MS, TIMELINE, barcodePng, makePdf, writeVideo } from './media.mjs';
 
 const PAGES = 5;
 const TOKEN_NAME = 'dashboard-e2e';
@@ -56,6 +58,9 @@ test('the demo app counts the scans of a camera video by the de-duplication rule
     null,
     { timeout: 45_000, polling: 50 },
   );
+  // A frame kept as a document page is a webcam page; the frames only decoded are not.
+  await page.click('#capture');
+  await page.waitForFunction(() => document.querySelector('[data-module="webcam"] td').textContent === '1');
   await screenshot(page, 'demo-camera');
   await page.click('#camera-toggle');
   const played = (Date.now() - playing) / 1000;
@@ -70,7 +75,7 @@ test('the demo app counts the scans of a camera video by the de-duplication rule
   await sendDemoUsage(page);
   const { scans, pages } = await usageOf(w.data, w.licenseId);
   assert.deepEqual(scans, EXPECTED_SCANS);
-  assert.deepEqual(pages, {});
+  assert.deepEqual(pages, { webcam: 1 });
   assert.deepEqual(page.licetErrors, []);
   await page.close();
 });
@@ -86,8 +91,25 @@ test('a PDF imported in the demo app is counted as one PDFR page per page', BOUN
   await screenshot(page, 'demo-pdf');
 
   const { pages, scans } = await usageOf(w.data, w.licenseId);
-  assert.deepEqual(pages, { pdfr: PAGES });
+  assert.deepEqual(pages, { pdfr: PAGES, webcam: 1 }, 'the PDF\'s pages, and the camera test\'s frame');
   assert.deepEqual(scans, EXPECTED_SCANS, 'the camera test\'s scans, and none more');
+  assert.deepEqual(page.licetErrors, []);
+  await page.close();
+});
+
+test('an uploaded image is scanned for barcodes, and an imported one is a Core page', BOUNDED, async () => {
+  const page = await openDemoApp(w.context, w.origin);
+  const qr = await barcodePng({ bcid: 'qrcode', text: 'LICET-UPLOAD' });
+  await page.setInputFiles('#scan-image', { name: 'label.png', mimeType: 'image/png', buffer: qr });
+  await page.waitForFunction(() => [...document.querySelectorAll('#results .text')].some((e) => e.textContent === 'LICET-UPLOAD'));
+  await page.waitForFunction(() => !document.getElementById('import-images').disabled);
+  await page.setInputFiles('#import-images', { name: 'receipt.png', mimeType: 'image/png', buffer: qr });
+  await page.waitForFunction(() => document.querySelector('[data-module="core"] td').textContent === '1');
+  await sendDemoUsage(page);
+
+  const { pages, scans } = await usageOf(w.data, w.licenseId);
+  assert.deepEqual(scans, { ...EXPECTED_SCANS, QR_CODE: EXPECTED_SCANS.QR_CODE + 1 });
+  assert.deepEqual(pages, { core: 1, pdfr: PAGES, webcam: 1 });
   assert.deepEqual(page.licetErrors, []);
   await page.close();
 });
@@ -124,7 +146,8 @@ test('the dashboard shows only a login without a token, and the license, project
   // The license, with the quota the PDF's pages used.
   const license = await rowText(page, `[data-license="${w.licenseId}"]`);
   assert.match(license, new RegExp(`pdfr pages\\s+${PAGES} / 100,000\\s+${(100_000 - PAGES).toLocaleString('en-US')} left`, 'i'));
-  assert.match(license, /core pages\s+0 \/ 100,000/i);
+  assert.match(license, /webcam pages\s+1 \/ 100,000/i);
+  assert.match(license, /core pages\s+1 \/ 100,000/i);
 
   // The project, its key naming this server as the page reaches it (the key the test used).
   const handshakeCode = `${w.org}-e2e`;
@@ -140,20 +163,22 @@ test('the dashboard shows only a login without a token, and the license, project
   // license chosen) marks the section busy from the click until its charts are drawn.
   const chart = (kind, total, range = 'the last 30 days') =>
     page.locator(`#usage [data-body]:not([aria-busy]) [data-chart="${kind}"][data-total="${total}"]`, { hasText: range }).locator('.uplot canvas');
-  const scanned = Object.values(EXPECTED_SCANS).reduce((sum, n) => sum + n, 0);
-  await chart('pages', PAGES).waitFor();
+  // The camera's scans and the uploaded image's; the PDF's pages, the camera frame, the image.
+  const scanned = Object.values(EXPECTED_SCANS).reduce((sum, n) => sum + n, 1);
+  const paged = PAGES + 2;
+  await chart('pages', paged).waitFor();
   await chart('scans', scanned).waitFor();
   await page.click('[data-bucket="slot"]');
-  await chart('pages', PAGES, 'the last 24 hours').waitFor();
+  await chart('pages', paged, 'the last 24 hours').waitFor();
   await chart('scans', scanned, 'the last 24 hours').waitFor();
   await page.click('[data-bucket="day"]');
-  await chart('pages', PAGES).waitFor();
+  await chart('pages', paged).waitFor();
   // The license filter offers the license (selectOption fails on a missing option).
   await page.selectOption('select[aria-label="License"]', w.licenseId);
-  await chart('pages', PAGES).waitFor();
+  await chart('pages', paged).waitFor();
   await page.selectOption('select[aria-label="License"]', '');
-  await chart('pages', PAGES).waitFor();
-  const canvas = await chart('pages', PAGES).boundingBox();
+  await chart('pages', paged).waitFor();
+  const canvas = await chart('pages', paged).boundingBox();
   assert.ok(canvas.width > 300 && canvas.height > 100, JSON.stringify(canvas));
 
   // Alerts: the license expires within 30 days, which the server's checks at start saw.
