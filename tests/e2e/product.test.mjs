@@ -7,8 +7,9 @@
 // then the admin dashboard, which without a token shows nothing but its login and refuses a
 // wrong one, and with a token from the CLI shows the license with the quota those pages used,
 // the project and its key, the demo app's device, that usage in its charts, and the alerts; a
-// revoked token sends it back to the login, emptied. Each test saves screenshots to
-// test-results/screenshots/.
+// revoked token sends it back to the login, emptied; last, the server stops under the open demo
+// app, which works on in its offline grace and says for how long. Each test saves screenshots
+// to test-results/screenshots/.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -199,4 +200,22 @@ test('the dashboard shows only a login without a token, and the license, project
   await assertLoginOnly(page);
   assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'the token is forgotten');
   assert.deepEqual(errors, []);
+});
+
+
+test('when the license server goes away, the demo app works on in its offline grace and says for how long', BOUNDED, async () => {
+  const page = await openDemoApp(w.context, w.origin);
+  // The server served the page too: it stops under the open page, as a network that drops.
+  await w.server.stop();
+  // A page imported offline is counted on the device; sending it finds no server.
+  await page.setInputFiles('#import-images', { name: 'offline.png', mimeType: 'image/png', buffer: await barcodePng({ bcid: 'qrcode', text: 'OFFLINE' }) });
+  await page.waitForFunction(() => document.querySelector('[data-module="core"] td').textContent === '1');
+  await page.click('#send');
+  await page.waitForFunction(() => document.getElementById('license-pill').textContent.startsWith('Offline grace'), null, { timeout: 60_000 });
+  assert.equal(await page.textContent('#license-state'), 'Offline grace: 6 d 23 h left');
+  // Its report waits on the device for a receipt, as the module says (LicenseManager.reports).
+  await page.waitForFunction(() => document.getElementById('reports-waiting').textContent === '1');
+  assert.match(await page.textContent('#send-message'), /kept on this device[\s\S]*NETWORK_ERROR/);
+  await screenshot(page, 'demo-offline');
+  await page.close();
 });
