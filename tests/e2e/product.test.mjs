@@ -89,6 +89,9 @@ test('a PDF imported in the demo app is counted as one PDFR page per page', BOUN
   await page.waitForFunction((n) => document.querySelectorAll('#pages [data-module="pdfr"]').length === n, PAGES, { timeout: 30_000 });
   assert.equal(await page.textContent('[data-module="pdfr"] td'), String(PAGES), 'the usage card shows the PDFR pages');
   await sendDemoUsage(page);
+  // Live on the page: its one report acknowledged, and the server reached.
+  await page.waitForFunction(() => document.getElementById('reports-acknowledged').textContent === '1');
+  assert.equal(await page.textContent('#network-text'), 'Online');
   await screenshot(page, 'demo-pdf');
 
   const { pages, scans } = await usageOf(w.data, w.licenseId);
@@ -158,7 +161,9 @@ test('the dashboard shows only a login without a token, and the license, project
 
   // The demo app's device, in its project, on the page's domain, running the product it named.
   const device = await rowText(page, `[data-device="${deviceId}"]`);
-  for (const shown of [handshakeCode, '127.0.0.1', 'Licet capture demo', 'No seat']) assert.ok(device.includes(shown), `${shown} in ${device}`);
+  for (const shown of [handshakeCode, '127.0.0.1', 'Licet capture demo', 'just now', 'No seat']) assert.ok(device.includes(shown), `${shown} in ${device}`);
+  // The project's bound domains: its license binds none.
+  assert.match(await project.innerText(), /Any domain/);
 
   // Usage charts: a uPlot canvas per kind, holding the counts produced. A redraw (a bucket or
   // license chosen) marks the section busy from the click until its charts are drawn.
@@ -181,6 +186,10 @@ test('the dashboard shows only a login without a token, and the license, project
   await chart('pages', paged).waitFor();
   const canvas = await chart('pages', paged).boundingBox();
   assert.ok(canvas.width > 300 && canvas.height > 100, JSON.stringify(canvas));
+  // A series per module and per symbology, named in each chart's legend.
+  const legend = async (kind) => page.locator(`[data-chart="${kind}"]`).innerText();
+  for (const module of ['webcam', 'pdfr', 'core']) assert.match(await legend('pages'), new RegExp(module));
+  for (const symbology of Object.keys(EXPECTED_SCANS)) assert.match(await legend('scans'), new RegExp(symbology));
 
   // Alerts: the license expires within 30 days, which the server's checks at start saw.
   const alert = await rowText(page, '[data-alert]');
@@ -216,6 +225,7 @@ test('when the license server goes away, the demo app works on in its offline gr
   // Its report waits on the device for a receipt, as the module says (LicenseManager.reports).
   await page.waitForFunction(() => document.getElementById('reports-waiting').textContent === '1');
   assert.match(await page.textContent('#send-message'), /kept on this device[\s\S]*NETWORK_ERROR/);
+  assert.equal(await page.textContent('#network-text'), 'Offline');
   await screenshot(page, 'demo-offline');
   await page.close();
 });
