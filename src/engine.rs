@@ -372,7 +372,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     /// Where the reports stand: how many wait in this origin's outbox for a receipt (whichever
     /// page sends them), and how many this page's sends had receipted. Reads the store only.
     pub async fn reports(&self) -> Result<Flushed, LicetError> {
-        let waiting = self.store.outbox().await?.len();
+        let waiting = self.store.outbox_len().await?;
         Ok(Flushed { acknowledged: self.state.borrow().acknowledged, waiting })
     }
 

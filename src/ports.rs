@@ -33,6 +33,8 @@ pub trait Store {
     async fn seal_pending(&self, seal: impl FnOnce(Vec<Vec<u8>>) -> (Vec<OutboxEntry>, Vec<Vec<u8>>)) -> Result<(), LicetError>;
     /// Every report waiting for a receipt.
     async fn outbox(&self) -> Result<Vec<OutboxEntry>, LicetError>;
+    /// How many reports wait for a receipt, without reading them.
+    async fn outbox_len(&self) -> Result<usize, LicetError>;
     /// Deletes reports the server has signed a receipt for.
     async fn remove_reports(&self, ids: &[ReportId]) -> Result<(), LicetError>;
 }

@@ -169,6 +169,13 @@ impl Store for IdbStore {
             .collect())
     }
 
+    async fn outbox_len(&self) -> Result<usize, LicetError> {
+        let transaction = self.transaction(&[OUTBOX], TransactionMode::ReadOnly)?;
+        let outbox = transaction.object_store(OUTBOX).map_err(storage_error)?;
+        let count = outbox.count(None).map_err(storage_error)?.await.map_err(storage_error)?;
+        Ok(count as usize)
+    }
+
     async fn remove_reports(&self, ids: &[ReportId]) -> Result<(), LicetError> {
         change(self.transaction(&[OUTBOX], TransactionMode::ReadWrite)?, async |transaction| {
             let outbox = transaction.object_store(OUTBOX).map_err(storage_error)?;
@@ -223,6 +230,7 @@ mod tests {
         assert_eq!(seen, vec![b"one".to_vec(), b"two".to_vec()]);
         let outbox = store.outbox().await.unwrap();
         assert_eq!(outbox, vec![OutboxEntry { report_id: ReportId([5; 16]), bytes: b"report".to_vec() }]);
+        assert_eq!(store.outbox_len().await.unwrap(), 1);
         // Only the kept record is pending now.
         store
             .seal_pending(|records| {
@@ -239,6 +247,7 @@ mod tests {
         .unwrap();
         store.remove_reports(&[ReportId([5; 16])]).await.unwrap();
         assert!(store.outbox().await.unwrap().is_empty());
+        assert_eq!(store.outbox_len().await.unwrap(), 0);
     }
 
     #[test]

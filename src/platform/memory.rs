@@ -53,6 +53,9 @@ impl Store for &MemoryStore {
     async fn outbox(&self) -> Result<Vec<OutboxEntry>, LicetError> {
         Ok(self.outbox.borrow().clone())
     }
+    async fn outbox_len(&self) -> Result<usize, LicetError> {
+        Ok(self.outbox.borrow().len())
+    }
     async fn remove_reports(&self, ids: &[ReportId]) -> Result<(), LicetError> {
         self.outbox.borrow_mut().retain(|entry| !ids.contains(&entry.report_id));
         Ok(())
