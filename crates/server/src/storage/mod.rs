@@ -227,6 +227,12 @@ pub struct Recorded {
     pub usage: Vec<UsageTotal>,
 }
 
+/// `charging.charge`, with a panic of the licensing rules turned into `ChargeFailed`: it fails
+/// the one request, never the task or thread that every write of the store goes through.
+fn charge(charging: &dyn Charging, usage: &[UsageTotal], fresh: &[&UsageReport]) -> Result<Vec<UsageRow>, StorageError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| charging.charge(usage, fresh))).map_err(|_| StorageError::ChargeFailed)
+}
+
 /// `usage` with `rows` of its licenses added: the totals after a batch, without reading them.
 pub fn with_rows(mut usage: Vec<UsageTotal>, rows: &[UsageRow], license_ids: &[String]) -> Vec<UsageTotal> {
     for row in rows.iter().filter(|row| license_ids.contains(&row.license_id)) {
@@ -374,6 +380,30 @@ impl Admitted {
             (_, Some(Capacity::Full), _) => Some(Refusal::SeatsTaken),
             (_, _, Some(Capacity::Full)) => Some(Refusal::SlotFull),
             _ => None,
+        }
+    }
+}
+
+impl TrialClaim {
+    /// The outcome that the device's stored trial end (`None`: it never had a trial) decides at
+    /// `now`, both as stored (signed integers); `None` when a new trial may start, which only
+    /// whether the server has seen the device settles (`new_trial`).
+    pub fn decide(&self, ends_at: Option<i64>, now: i64) -> Option<TrialOutcome> {
+        match ends_at {
+            Some(ends_at) if ends_at >= now => Some(TrialOutcome::Granted { ends_at: ends_at as u64 }),
+            Some(_) => Some(TrialOutcome::Used),
+            None if !self.open => Some(TrialOutcome::Closed),
+            None => None,
+        }
+    }
+
+    /// The outcome for a device that never had a trial, while new ones start: a device the
+    /// server knows (from any project) had its chance.
+    pub fn new_trial(&self, seen: bool) -> TrialOutcome {
+        if seen {
+            TrialOutcome::Used
+        } else {
+            TrialOutcome::Granted { ends_at: self.ends_at }
         }
     }
 }

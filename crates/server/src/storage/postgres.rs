@@ -22,7 +22,7 @@ use super::rows::{
 };
 use super::{
     with_rows, Admission, Admitted, AdminToken, Charging, Device, DeviceContact, Imported, LicenseRecord,
-    Project, Recorded, ReportBatch, Settings, Storage, StorageError, Swept, Alert, Attempt, Delivery, NewAlert, TrialOutcome, TrialSetting,
+    Project, Recorded, ReportBatch, Settings, Storage, StorageError, Swept, Alert, Attempt, Delivery, NewAlert, TrialSetting,
     UsageBucket, UsageRow, UsageTotal,
 };
 
@@ -63,13 +63,7 @@ impl PostgresStorage {
                 .bind(keys.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>())
                 .fetch_all(&self.pool)
                 .await?;
-        let mut values = [const { None }; N];
-        for (key, value) in found {
-            if let Some(at) = keys.iter().position(|k| *k == key) {
-                values[at] = Some(value);
-            }
-        }
-        Ok(values)
+        Ok(rows::by_key(keys, found))
     }
 }
 
@@ -155,12 +149,8 @@ async fn admit(
                 .bind(&device)
                 .fetch_optional(&mut **tx)
                 .await?;
-        let outcome = match ends_at {
-            Some(ends_at) if ends_at >= to_db(now)? => TrialOutcome::Granted {
-                ends_at: ends_at as u64,
-            },
-            Some(_) => TrialOutcome::Used,
-            None if !claim.open => TrialOutcome::Closed,
+        let outcome = match claim.decide(ends_at, to_db(now)?) {
+            Some(outcome) => outcome,
             None => {
                 let seen: bool = sqlx::query_scalar(
                     "SELECT EXISTS (SELECT 1 FROM devices WHERE device_id = $1)",
@@ -168,9 +158,7 @@ async fn admit(
                 .bind(&device)
                 .fetch_one(&mut **tx)
                 .await?;
-                if seen {
-                    TrialOutcome::Used
-                } else {
+                if !seen {
                     sqlx::query(
                         "INSERT INTO trials (device_id, started_at, ends_at) VALUES ($1, $2, $3)",
                     )
@@ -179,10 +167,8 @@ async fn admit(
                     .bind(to_db(claim.ends_at)?)
                     .execute(&mut **tx)
                     .await?;
-                    TrialOutcome::Granted {
-                        ends_at: claim.ends_at,
-                    }
                 }
+                claim.new_trial(seen)
             }
         };
         admitted.trial = Some(outcome);
@@ -614,8 +600,7 @@ impl Storage for PostgresStorage {
             .collect();
         // Read under the licenses' locks: no other batch charges them in between.
         let usage = usage_of(&mut *tx, &license_ids).await?;
-        let rows = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| charging.charge(&usage, &new)))
-            .map_err(|_| StorageError::ChargeFailed)?;
+        let rows = super::charge(charging.as_ref(), &usage, &new)?;
         insert_usage(&mut tx, &rows).await?;
         let admitted = admit(
             &mut tx,

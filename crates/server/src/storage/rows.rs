@@ -13,10 +13,20 @@ pub(super) trait StoredRow {
     fn text(&self, column: &str) -> Result<String, StorageError>;
     fn optional_text(&self, column: &str) -> Result<Option<String>, StorageError>;
     fn flag(&self, column: &str) -> Result<bool, StorageError>;
+    /// A signed 64-bit integer, the one integer of both backends.
+    fn integer(&self, column: &str) -> Result<i64, StorageError>;
+    /// `integer`, or `None` for NULL.
+    fn optional_integer(&self, column: &str) -> Result<Option<i64>, StorageError>;
+
     /// A stored time, slot or count: a signed integer in the store, never negative.
-    fn unsigned(&self, column: &str) -> Result<u64, StorageError>;
+    fn unsigned(&self, column: &str) -> Result<u64, StorageError> {
+        from_db(column, self.integer(column)?)
+    }
+
     /// `unsigned`, or `None` for NULL.
-    fn optional_unsigned(&self, column: &str) -> Result<Option<u64>, StorageError>;
+    fn optional_unsigned(&self, column: &str) -> Result<Option<u64>, StorageError> {
+        self.optional_integer(column)?.map(|v| from_db(column, v)).transpose()
+    }
 }
 
 impl<R: Row> StoredRow for R
@@ -40,18 +50,17 @@ where
         Ok(self.try_get(column)?)
     }
 
-    fn unsigned(&self, column: &str) -> Result<u64, StorageError> {
-        from_db(column, self.try_get(column)?)
+    fn integer(&self, column: &str) -> Result<i64, StorageError> {
+        Ok(self.try_get(column)?)
     }
 
-    fn optional_unsigned(&self, column: &str) -> Result<Option<u64>, StorageError> {
-        let value: Option<i64> = self.try_get(column)?;
-        value.map(|v| from_db(column, v)).transpose()
+    fn optional_integer(&self, column: &str) -> Result<Option<i64>, StorageError> {
+        Ok(self.try_get(column)?)
     }
 }
 
 /// A stored time, slot or count of `column` back as the unsigned value it was written from.
-pub(super) fn from_db(column: &str, value: i64) -> Result<u64, StorageError> {
+fn from_db(column: &str, value: i64) -> Result<u64, StorageError> {
     u64::try_from(value).map_err(|_| StorageError::Corrupt(format!("negative {column}")))
 }
 
@@ -226,6 +235,18 @@ pub(super) fn usage_key(item: &UsageItem) -> (&'static str, &str) {
         UsageItem::Pages(module) => (PAGES, module.as_str()),
         UsageItem::Scans(symbology) => (SCANS, symbology.as_str()),
     }
+}
+
+/// The values of the settings `keys` in their order, from the (key, value) rows found; `None`
+/// for a key not set.
+pub(super) fn by_key<const N: usize>(keys: [&str; N], found: Vec<(String, String)>) -> [Option<String>; N] {
+    let mut values = [const { None }; N];
+    for (key, value) in found {
+        if let Some(at) = keys.iter().position(|k| *k == key) {
+            values[at] = Some(value);
+        }
+    }
+    values
 }
 
 /// The trial setting from its three stored values (all or none set).

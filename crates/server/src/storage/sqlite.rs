@@ -127,7 +127,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn import_license(&self, license: &LicenseRecord, now: u64) -> Result<Imported, StorageError> {
-        let _paused = self.writer.pause().await?;
+        let paused = self.writer.pause().await?;
         let inserted = sqlx::query(
             "INSERT INTO licenses (id, text, organization_id, product, license_type, expires_at, imported_at)
              VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
@@ -145,7 +145,7 @@ impl Storage for SqliteStorage {
             return Ok(Imported::New);
         }
         // Only a read is left: the writer need not wait for it.
-        drop(_paused);
+        drop(paused);
         let stored: String =
             sqlx::query_scalar("SELECT text FROM licenses WHERE id = ?").bind(&license.id).fetch_one(&self.read).await?;
         Ok(if stored == license.text { Imported::AlreadyPresent } else { Imported::IdTaken })
@@ -201,8 +201,8 @@ impl Storage for SqliteStorage {
     }
 
     async fn assign_license(&self, handshake_code: &str, license_id: &str, now: u64) -> Result<(), StorageError> {
-        let _paused = self.writer.pause().await?;
-        let mut tx = self.write.begin().await?;
+        let paused = self.writer.pause().await?;
+        // One statement: atomic alone, and no transaction is left for a drop to end.
         let inserted = sqlx::query(
             "INSERT INTO project_licenses (handshake_code, license_id, assigned_at) VALUES (?, ?, ?)
              ON CONFLICT (handshake_code, license_id) DO NOTHING",
@@ -210,26 +210,23 @@ impl Storage for SqliteStorage {
         .bind(handshake_code)
         .bind(license_id)
         .bind(to_db(now)?)
-        .execute(&mut *tx)
+        .execute(&self.write)
         .await;
+        // Only a read may be left: the writer need not wait for it.
+        drop(paused);
         match inserted {
-            Ok(_) => {}
+            Ok(_) => Ok(()),
             // Name the missing side rather than pass on SQLite's "FOREIGN KEY constraint failed".
             Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
-                let project_exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM projects WHERE handshake_code = ?)")
-                    .bind(handshake_code)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                return Err(if project_exists {
+                let project_exists = self.readers.project(handshake_code)?.is_some();
+                Err(if project_exists {
                     StorageError::UnknownLicense(license_id.to_owned())
                 } else {
                     StorageError::UnknownProject(handshake_code.to_owned())
-                });
+                })
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => Err(e.into()),
         }
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn project_licenses(&self, handshake_code: &str) -> Result<Vec<LicenseRecord>, StorageError> {

@@ -15,7 +15,7 @@ use licet_protocol::ids::DeviceId;
 use rusqlite::{params_from_iter, Connection, OpenFlags, OptionalExtension};
 
 use super::{placeholders, BUSY_TIMEOUT};
-use crate::storage::rows::{from_db, license_record, project, usage_total, StoredRow, PROJECT_COLUMNS};
+use crate::storage::rows::{by_key, license_record, project, usage_total, StoredRow, PROJECT_COLUMNS};
 use crate::storage::{LicenseRecord, Project, StorageError, UsageTotal};
 
 /// The most page cache a connection keeps, in KiB: allocated as pages are read, so a small
@@ -65,13 +65,12 @@ impl StoredRow for RusqliteRow<'_, '_> {
         Ok(self.0.get(column)?)
     }
 
-    fn unsigned(&self, column: &str) -> Result<u64, StorageError> {
-        from_db(column, self.0.get(column)?)
+    fn integer(&self, column: &str) -> Result<i64, StorageError> {
+        Ok(self.0.get(column)?)
     }
 
-    fn optional_unsigned(&self, column: &str) -> Result<Option<u64>, StorageError> {
-        let value: Option<i64> = self.0.get(column)?;
-        value.map(|v| from_db(column, v)).transpose()
+    fn optional_integer(&self, column: &str) -> Result<Option<i64>, StorageError> {
+        Ok(self.0.get(column)?)
     }
 }
 
@@ -178,12 +177,6 @@ impl Readers {
     pub(super) fn setting_values<const N: usize>(&self, keys: [&str; N]) -> Result<[Option<String>; N], StorageError> {
         let sql = format!("SELECT key, value FROM settings WHERE key IN ({})", placeholders(N));
         let found = self.read(|connection| rows(connection, &sql, keys, |row| Ok((row.text("key")?, row.text("value")?))))?;
-        let mut values = [const { None }; N];
-        for (key, value) in found {
-            if let Some(at) = keys.iter().position(|k| *k == key) {
-                values[at] = Some(value);
-            }
-        }
-        Ok(values)
+        Ok(by_key(keys, found))
     }
 }

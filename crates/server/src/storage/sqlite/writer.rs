@@ -26,7 +26,7 @@ use super::direct::usage_of;
 use super::placeholders;
 use crate::storage::rows::{to_db, usage_columns, usage_key};
 use crate::storage::{
-    with_rows, Admission, Admitted, Charging, DeviceContact, Recorded, ReportBatch, StorageError, TrialOutcome, UsageRow, UsageTotal,
+    with_rows, Admission, Admitted, Charging, DeviceContact, Recorded, ReportBatch, StorageError, UsageRow, UsageTotal,
 };
 
 /// The most requests one transaction holds: enough for every request in flight on a busy
@@ -355,10 +355,7 @@ fn reports(tx: &Connection, batch: &ReportBatch, charging: &dyn Charging, admiss
     }
     let license_ids = charging.license_ids();
     let before = usage_of(tx, &license_ids)?;
-    // A panic in the licensing rules must fail this request, not the thread that every write
-    // of this server shares.
-    let rows = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| charging.charge(&before, &fresh)))
-        .map_err(|_| StorageError::ChargeFailed)?;
+    let rows = crate::storage::charge(charging, &before, &fresh)?;
     insert_usage(tx, &rows)?;
     let admitted = admit(tx, &batch.device_id, &batch.handshake_code, batch.received_at, admission)?;
     Ok((admitted, with_rows(before, &rows, &license_ids)))
@@ -392,19 +389,15 @@ fn admit(tx: &Connection, device: &DeviceId, handshake_code: &str, now: u64, adm
     if let Some(claim) = &admission.trial {
         let ends_at: Option<i64> =
             tx.prepare_cached("SELECT ends_at FROM trials WHERE device_id = ?")?.query_row([&device], |row| row.get(0)).optional()?;
-        let outcome = match ends_at {
-            Some(ends_at) if ends_at >= now_db => TrialOutcome::Granted { ends_at: ends_at as u64 },
-            Some(_) => TrialOutcome::Used,
-            None if !claim.open => TrialOutcome::Closed,
+        let outcome = match claim.decide(ends_at, now_db) {
+            Some(outcome) => outcome,
             None => {
                 let seen = tx.prepare_cached("SELECT 1 FROM devices WHERE device_id = ?")?.query_row([&device], |_| Ok(())).optional()?.is_some();
-                if seen {
-                    TrialOutcome::Used
-                } else {
+                if !seen {
                     tx.prepare_cached("INSERT INTO trials (device_id, started_at, ends_at) VALUES (?, ?, ?)")?
                         .execute(params![device, now_db, to_db(claim.ends_at)?])?;
-                    TrialOutcome::Granted { ends_at: claim.ends_at }
                 }
+                claim.new_trial(seen)
             }
         };
         admitted.trial = Some(outcome);
