@@ -25,9 +25,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 
-import { tempDir } from '../tests/e2e/harness.mjs';
 import { startPostgres } from './lib/postgres.mjs';
-import { ROOT, capture } from './lib/proc.mjs';
+import { ROOT, capture, tempDir } from './lib/proc.mjs';
 import { cli, cliJson, demoVendorPublicKey, licensedStore, projectKey } from './lib/server-cli.mjs';
 
 const DEVICES = Number(process.env.BENCH_FLEET_DEVICES || 4000);

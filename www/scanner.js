@@ -81,7 +81,15 @@ export function createScanner({ session, countScans, onCapture, failureText }) {
     countScans(added);
   }
 
+  /** What the results list shows, as text: the list is rebuilt only when it changes. */
+  let shown = '';
+
   function renderResults() {
+    // A code that stays in view changes nothing but its time, shown to the second: most frames
+    // leave the list as it is.
+    const view = [...seen.values()].map((r) => `${r.format}\n${r.text}\n${r.counted}\n${Math.floor(r.at / 1000)}`).join('\n');
+    if (view === shown) return;
+    shown = view;
     const items = [...seen.values()].reverse().map((r) => {
       const li = document.createElement('li');
       li.innerHTML = '<span><span class="tag"></span></span><span class="text"></span><span class="tag"></span><span class="time"></span>';
@@ -97,11 +105,17 @@ export function createScanner({ session, countScans, onCapture, failureText }) {
     $('results').replaceChildren(...items);
   }
 
+  /** Sets `canvas` to `width` x `height` when it has another size (a resize clears it). */
+  function fit(canvas, width, height) {
+    if (canvas.width !== width) canvas.width = width;
+    if (canvas.height !== height) canvas.height = height;
+  }
+
   /** Outlines the barcodes of `results` on the overlay, which has the picture's size. */
   function outline(results, width, height) {
-    overlay.width = width;
-    overlay.height = height;
+    fit(overlay, width, height);
     const ctx = overlay.getContext('2d');
+    ctx.clearRect(0, 0, width, height);
     ctx.lineWidth = Math.max(3, width / 200);
     ctx.strokeStyle = '#3ddc84';
     ctx.fillStyle = 'rgb(61 220 132 / 18%)';
@@ -119,8 +133,7 @@ export function createScanner({ session, countScans, onCapture, failureText }) {
       const frame = await new Promise((resolve) => video.requestVideoFrameCallback((_, metadata) => resolve(metadata)));
       if (!stream) return;
       const { videoWidth: width, videoHeight: height } = video;
-      grab.width = width;
-      grab.height = height;
+      fit(grab, width, height);
       grabContext.drawImage(video, 0, 0);
       // The frame's own time (when the camera captured it, where the browser says), so that a
       // slow decode on a busy device does not stretch the gaps the session measures.

@@ -4,8 +4,9 @@
 // an Error whose `exitCode` says how the child ended; none of them retries or hides output.
 
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -75,4 +76,10 @@ export function freePort() {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** A fresh temp directory named `prefix` and random letters; `remove()` deletes it. */
+export async function tempDir(prefix) {
+  const path = await mkdtemp(join(tmpdir(), prefix));
+  return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }

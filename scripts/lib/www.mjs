@@ -47,6 +47,11 @@ export async function assembleWww(dest, { licenseKey } = {}) {
       throw new Error(`node_modules/${from} is missing: run \`npm ci\` first (${err.code})`);
     });
   }
-  if (licenseKey) await writeFile(join(dest, 'demo-license-key.txt'), `${licenseKey}\n`);
+  if (licenseKey) await writeDemoKey(dest, licenseKey);
   return dest;
+}
+
+/** Gives the demo app in `www` the license key it starts with. */
+export function writeDemoKey(www, licenseKey) {
+  return writeFile(join(www, 'demo-license-key.txt'), `${licenseKey}\n`);
 }

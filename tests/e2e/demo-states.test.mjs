@@ -4,10 +4,9 @@
 // once the quota is used up past its limit. Each saves a screenshot.
 
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { test } from 'node:test';
 
+import { writeDemoKey } from '../../scripts/lib/www.mjs';
 import { BOUNDED, cliJson, ok, openDemoApp, openTestPage, screenshot, world } from './harness.mjs';
 
 /** Runs `body` with a fresh world (the demo app served) and closes it afterwards. */
@@ -33,7 +32,7 @@ test('the demo app on the public trial says so', BOUNDED, async () => {
   await inWorld({}, async (w) => {
     // The demo app starts with whatever key it is served: here, the trial's, which names no project.
     const trial = await cliJson(['trial', 'set', '--data', w.data, '--handshake-code', `${w.org}-e2e`, '--server-url', w.server.url]);
-    await writeFile(join(w.www, 'demo-license-key.txt'), `${trial.licenseKey}\n`);
+    await writeDemoKey(w.www, trial.licenseKey);
     const page = await openDemoApp(w.context, w.origin, 'Trial');
     assert.equal(await page.textContent('#license-state'), 'Trial license');
     await screenshot(page, 'demo-trial');

@@ -8,9 +8,9 @@
 // (scripts/test.mjs does the last two) and refuses to start otherwise. It binds 127.0.0.1 only,
 // and every wait is bounded.
 
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { access, cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { access, cp, mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before } from 'node:test';
@@ -18,11 +18,11 @@ import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
-import { ROOT } from '../../scripts/lib/proc.mjs';
+import { ROOT, tempDir } from '../../scripts/lib/proc.mjs';
 import { cliJson, licensedStore, projectKey, serverBin } from '../../scripts/lib/server-cli.mjs';
-import { assembleWww } from '../../scripts/lib/www.mjs';
+import { assembleWww, writeDemoKey } from '../../scripts/lib/www.mjs';
 
-export { ROOT };
+export { ROOT, tempDir };
 export { DEMO_VENDOR_SECRET, cli, cliJson, cliRaw, demoVendorPublicKey } from '../../scripts/lib/server-cli.mjs';
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -45,10 +45,16 @@ export async function checkBuilt({ pkg = true } = {}) {
   }
 }
 
-/** A fresh temp directory; `remove()` deletes it. */
-export async function tempDir(name = 'licet-e2e-') {
-  const path = await mkdtemp(join(tmpdir(), name));
-  return { path, remove: () => rm(path, { recursive: true, force: true }) };
+/** The code blocks of the README's section under `heading`, by language, in order. */
+export async function codeBlocks(heading) {
+  const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+  const start = readme.indexOf(`## ${heading}`);
+  assert.ok(start >= 0, `README.md has a "## ${heading}" section`);
+  const end = readme.indexOf('\n## ', start + 1);
+  const section = readme.slice(start, end < 0 ? undefined : end);
+  const blocks = {};
+  for (const [, lang, code] of section.matchAll(/```(\w+)\n([\s\S]*?)```/g)) (blocks[lang] ??= []).push(code);
+  return blocks;
 }
 
 /** What `licet-server usage --json` says one license used: `{ pages, scans }`. */
@@ -240,7 +246,7 @@ export async function ok(page, method, ...args) {
  */
 export async function world({ quota, domains, modules, browser = true, browserArgs, demo = false } = {}) {
   await checkBuilt();
-  const dir = await tempDir();
+  const dir = await tempDir('licet-e2e-');
   let server;
   let context;
   let www;
@@ -256,7 +262,7 @@ export async function world({ quota, domains, modules, browser = true, browserAr
     server = await startServer({ data: store.data, www });
     const licenseKey = await projectKey(store, server.url);
     // The demo app, already in www/, starts with the key it finds there, as under `npm start`.
-    if (demo) await writeFile(join(www, 'demo-license-key.txt'), `${licenseKey}\n`);
+    if (demo) await writeDemoKey(www, licenseKey);
     if (browser) context = await launchBrowser(dir.path, browserArgs);
     const originOf = (host) => `http://${host}:${server.port}`;
     return {

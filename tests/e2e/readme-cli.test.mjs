@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 
 import { startPostgres } from '../../scripts/lib/postgres.mjs';
 import { serverBin } from '../../scripts/lib/server-cli.mjs';
-import { BOUNDED, ROOT, checkBuilt, cliJson, tempDir } from './harness.mjs';
+import { BOUNDED, checkBuilt, cliJson, codeBlocks, tempDir } from './harness.mjs';
 
 let dir;
 
@@ -50,15 +50,6 @@ for await (const line of createInterface({ input: child.stdout })) {
 }
 `;
 
-/** The ```sh blocks of the README section under `heading`, in order. */
-async function shBlocks(heading) {
-  const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf(`## ${heading}`);
-  assert.ok(start >= 0, `README.md has a "## ${heading}" section`);
-  const end = readme.indexOf('\n## ', start + 1);
-  return [...readme.slice(start, end < 0 ? undefined : end).matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]);
-}
-
 /** Runs `block` with bash in the test directory, `S` on the wrapper; resolves its stdout. */
 async function runBlock(block, env = {}, prelude = '') {
   const script = `set -euo pipefail\n${prelude}\n${block.replace(/^S=.*$/m, `S=${join(dir.path, 'licet-server')}`)}`;
@@ -69,7 +60,7 @@ async function runBlock(block, env = {}, prelude = '') {
 const vendorPublicKey = () => readFile(join(dir.path, 'npm-run-build.key'), 'utf8');
 
 test("the SDK vendor's quick start makes a key, issues a license and builds with the key", BOUNDED, async () => {
-  const [block] = await shBlocks('Quick start for an SDK vendor');
+  const [block] = (await codeBlocks('Quick start for an SDK vendor')).sh;
   assert.match(block, /^S=/m);
   // npm run build, recorded: what matters here is the key it is handed.
   const out = await runBlock(block, {}, 'npm() { printf "%s" "$LICET_VENDOR_PUBLIC_KEY" > npm-run-build.key; }');
@@ -81,7 +72,7 @@ test("the SDK vendor's quick start makes a key, issues a license and builds with
 });
 
 test("the admin's quick start serves the vendor's license, makes a dashboard token and a backup", BOUNDED, async () => {
-  const [block] = await shBlocks('Quick start for a self-hosting admin');
+  const [block] = (await codeBlocks('Quick start for a self-hosting admin')).sh;
   const out = await runBlock(block, { VENDOR_PUBLIC_KEY: await vendorPublicKey() });
 
   assert.match(out, /LICET1\.\S+/, 'project create prints the license key');
@@ -94,7 +85,7 @@ test("the admin's quick start serves the vendor's license, makes a dashboard tok
 });
 
 test("the admin's PostgreSQL lines import and serve the license from a database", BOUNDED, async () => {
-  const [, block] = await shBlocks('Quick start for a self-hosting admin');
+  const [, block] = (await codeBlocks('Quick start for a self-hosting admin')).sh;
   const cluster = await startPostgres();
   try {
     const out = await runBlock(`S=\n${block}`, { VENDOR_PUBLIC_KEY: await vendorPublicKey(), DATABASE_URL: cluster.url });

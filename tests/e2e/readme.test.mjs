@@ -12,25 +12,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 
-import { BOUNDED, ROOT, UUID_V4, call, corePages, openTestPage, tempDir, withWorld } from './harness.mjs';
+import { BOUNDED, ROOT, UUID_V4, call, codeBlocks, corePages, openTestPage, tempDir, withWorld } from './harness.mjs';
 
 let w;
 
 withWorld((made) => {
   w = made;
 });
-
-/** The code blocks of the README's section under `heading`, by language, in order. */
-async function codeBlocks(heading) {
-  const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf(`## ${heading}`);
-  assert.ok(start >= 0, `README.md has a "## ${heading}" section`);
-  const end = readme.indexOf('\n## ', start + 1);
-  const section = readme.slice(start, end < 0 ? undefined : end);
-  const blocks = {};
-  for (const [, lang, code] of section.matchAll(/```(\w+)\n([\s\S]*?)```/g)) (blocks[lang] ??= []).push(code);
-  return blocks;
-}
 
 const quickStart = () => codeBlocks('Quick start for a web developer');
 
