@@ -9,20 +9,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use licet_protocol::b64;
-use common::process::start_serve;
+// `json(args)`: the command with `--json`, expected to succeed, its one line parsed.
+use common::process::{licet as json, start_serve};
 use licet_protocol::license_key::LicenseKey;
 use serde_json::{json, Value};
 
 fn licet(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_licet-server")).args(args).output().expect("run licet-server")
-}
-
-/// Runs a command with `--json`, expects success, and parses its one line of output.
-fn json(args: &[&str]) -> Value {
-    let output = licet(&[args, &["--json"]].concat());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "licet-server {args:?} failed: {stderr}");
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("licet-server {args:?} printed no JSON ({e}): {stderr}"))
 }
 
 /// Runs a command that must fail with exit code 1; returns its stderr.
