@@ -12,10 +12,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
-use licet_protocol::license::{LicenseType, DAY_MS};
+use licet_protocol::license::DAY_MS;
 use sha2::Sha256;
 
-use crate::api::rules;
+use crate::admin;
 use crate::http::Config;
 use crate::storage::{Alert, Attempt, NewAlert, StorageError};
 
@@ -188,10 +188,9 @@ async fn due(config: &Config, settings: &AlertSettings, now: u64) -> Result<Vec<
     }
     let with_quota: Vec<String> = files.iter().filter(|f| f.license_type.has_quota()).map(|f| f.id.clone()).collect();
     let usage = config.storage.license_usage(&with_quota).await?;
-    let per_device: Vec<String> = files.iter().filter(|f| f.license_type == LicenseType::PerDevice).map(|f| f.id.clone()).collect();
-    let seats = config.storage.seats_held(&per_device, now).await?;
-    for file in &files {
-        for quota in rules::quota_use(file, &usage) {
+    let used = admin::license_use(config.storage.as_ref(), &files, &usage, now).await?;
+    for (file, used) in files.iter().zip(used) {
+        for quota in used.quotas {
             for &threshold in &settings.thresholds {
                 if quota.used.saturating_mul(100) >= quota.quota.saturating_mul(u64::from(threshold)) {
                     due.push(NewAlert {
@@ -207,7 +206,8 @@ async fn due(config: &Config, settings: &AlertSettings, now: u64) -> Result<Vec<
                 }
             }
         }
-        if let (Some(limit), Some((_, held))) = (file.devices, seats.iter().find(|(id, _)| *id == file.id)) {
+        // No seat held, no seat alert.
+        if let (Some(limit), Some(held)) = (file.devices, used.seats_held.filter(|&held| held > 0)) {
             for &threshold in &settings.thresholds {
                 if held.saturating_mul(100) >= u64::from(limit).saturating_mul(u64::from(threshold)) {
                     due.push(NewAlert {

@@ -21,7 +21,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter};
 use axum::{Json, Router};
-use licet_protocol::license::{self, LicenseType, Module, DAY_MS};
+use licet_protocol::license::{self, Module, DAY_MS};
 use licet_protocol::SLOT_MS;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -29,7 +29,6 @@ use serde_json::{json, Value};
 pub use error::AdminError;
 
 use crate::admin;
-use crate::api::rules;
 use crate::http::Config;
 use crate::storage::{Imported, UsageItem};
 use crate::views;
@@ -154,19 +153,15 @@ async fn licenses(State(config): State<Arc<Config>>) -> Result<Json<Value>, Admi
             Ok(file)
         })
         .collect::<Result<Vec<_>, AdminError>>()?;
-    let per_device: Vec<String> =
-        files.iter().filter(|file| file.license_type == LicenseType::PerDevice).map(|file| file.id.clone()).collect();
-    let seats = storage.seats_held(&per_device, now).await?;
+    let used = admin::license_use(storage, &files, &totals, now).await?;
     let mut views = Vec::with_capacity(usage.len());
-    for (entry, file) in usage.iter().zip(files) {
-        let quotas: Vec<Value> = rules::quota_use(&file, &totals)
+    for ((entry, file), used) in usage.iter().zip(files).zip(used) {
+        let quotas: Vec<Value> = used
+            .quotas
             .iter()
             .map(|q| json!({ "item": q.item, "quota": q.quota, "used": q.used, "left": q.quota.saturating_sub(q.used) }))
             .collect();
-        // A per-device license whose seats are all free is absent from `seats`.
-        let seats_held = per_device
-            .contains(&file.id)
-            .then(|| seats.iter().find(|(id, _)| *id == file.id).map_or(0, |(_, held)| *held));
+        let seats_held = used.seats_held;
         let (pages, scans) = views::counts(entry.pages.iter().copied(), entry.scans.iter().map(|(name, n)| (name.as_str(), *n)));
         views.push(json!({
             "id": file.id,

@@ -296,11 +296,16 @@ pub struct QuotaUse {
     pub quota: u64,
 }
 
-/// The quotas of `file` and their use in `usage` (totals of any licenses); none for a license
-/// type without a quota.
-pub fn quota_use(file: &LicenseFile, usage: &[UsageTotal]) -> Vec<QuotaUse> {
-    let Some(quota) = file.quota.filter(|_| file.license_type.has_quota()) else { return Vec::new() };
+/// The quotas of each of `files` and their use in `usage` (totals of any licenses), in the
+/// files' order; none for a license type without a quota. The usage is summed once for all.
+pub fn quota_uses(files: &[LicenseFile], usage: &[UsageTotal]) -> Vec<Vec<QuotaUse>> {
     let used = spent(usage);
+    files.iter().map(|file| quota_use(file, &used)).collect()
+}
+
+/// The quotas of `file` and their use in `used` (`spent`).
+fn quota_use(file: &LicenseFile, used: &HashMap<(&str, Kind), u64>) -> Vec<QuotaUse> {
+    let Some(quota) = file.quota.filter(|_| file.license_type.has_quota()) else { return Vec::new() };
     let of = |kind: Kind| used.get(&(file.id.as_str(), kind)).copied().unwrap_or(0);
     match file.license_type {
         LicenseType::PerScan => vec![QuotaUse { item: "scans".into(), used: of(Kind::Scans), quota }],
