@@ -15,7 +15,8 @@ use crate::error::ServerError;
 use crate::housekeeping;
 use crate::limits::{RateLimit, DEFAULT_BURST, DEFAULT_PER_SECOND};
 
-/// The default address of `serve`, and the default `--server-url` of `project create`.
+/// The default address of `serve` (`admin::DEFAULT_SERVER_URL`, the default `--server-url` of
+/// `project create`, names the same place).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8710";
 
 /// How log lines are written to stderr.
@@ -232,6 +233,11 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_address_of_serve_is_the_one_project_keys_name_by_default() {
+        assert_eq!(crate::admin::DEFAULT_SERVER_URL, format!("http://{DEFAULT_LISTEN}"));
+    }
 
     #[test]
     fn a_setting_given_higher_up_wins_and_absent_ones_fall_through() {

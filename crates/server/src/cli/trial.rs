@@ -20,7 +20,7 @@ pub enum TrialCommand {
         #[arg(long, value_name = "CODE")]
         handshake_code: String,
         /// How long each device's trial lasts, from its first request (1 to 365).
-        #[arg(long, value_name = "N", default_value_t = admin::DEFAULT_TRIAL_DAYS, value_parser = clap::value_parser!(u32).range(1..=365))]
+        #[arg(long, value_name = "N", default_value_t = admin::DEFAULT_TRIAL_DAYS, value_parser = clap::value_parser!(u32).range(i64::from(*admin::TRIAL_DAYS.start())..=i64::from(*admin::TRIAL_DAYS.end())))]
         days: u32,
         #[command(flatten)]
         servers: ServerUrls,
