@@ -172,8 +172,10 @@ impl Store for IdbStore {
     async fn outbox_len(&self) -> Result<usize, LicetError> {
         let transaction = self.transaction(&[OUTBOX], TransactionMode::ReadOnly)?;
         let outbox = transaction.object_store(OUTBOX).map_err(storage_error)?;
-        let count = outbox.count(None).map_err(storage_error)?.await.map_err(storage_error)?;
-        Ok(count as usize)
+        // The keys alone (report IDs), never the sealed reports; `count()` would say the same
+        // for 0.7 KB more of wasm (gzip).
+        let keys = outbox.get_all_keys(None, None).map_err(storage_error)?.await.map_err(storage_error)?;
+        Ok(keys.len())
     }
 
     async fn remove_reports(&self, ids: &[ReportId]) -> Result<(), LicetError> {
