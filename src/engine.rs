@@ -118,9 +118,23 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     /// (`BAD_SIGNATURE`, `DOMAIN_MISMATCH`) and one past its grace with `GRACE_EXPIRED`. So does
     /// a refusal that says the license ran out (`ErrorCode::is_lapse`). Any other refusal by
     /// the server is final and returned.
-    pub async fn start(store: S, transport: T, clock: C, target: Target, params: AuthorizeParams) -> Result<Self, LicetError> {
+    pub async fn start(
+        store: S,
+        transport: T,
+        clock: C,
+        target: Target,
+        params: AuthorizeParams,
+    ) -> Result<Self, LicetError> {
         let device_id = device_id(&store).await?;
-        let engine = Engine { store, transport, clock, target, device_id, domain: params.domain.clone(), state: RefCell::default() };
+        let engine = Engine {
+            store,
+            transport,
+            clock,
+            target,
+            device_id,
+            domain: params.domain.clone(),
+            state: RefCell::default(),
+        };
         // `authorize` records its failure as the last error.
         let Err(error) = engine.authorize(&params).await else { return Ok(engine) };
         let lapsed = error.code.is_lapse();
@@ -203,7 +217,8 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     }
 
     fn verify_cached(&self, cached: Cached) -> Result<Option<(Held, TimeGuard)>, LicetError> {
-        let (authorization, licenses) = session::verify_authorization(&cached.authorization, &self.target, self.device_id, &self.domain)?;
+        let (authorization, licenses) =
+            session::verify_authorization(&cached.authorization, &self.target, self.device_id, &self.domain)?;
         let serves = session::serves(&self.target, &authorization, &licenses);
         Ok(serves.then_some((Held { signed: cached.authorization, authorization }, cached.time)))
     }
@@ -272,7 +287,8 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         let mut main_failed = false;
         for (server, url) in order.into_iter().filter_map(|server| Some((server, self.target.url(server, route)?))) {
             let (request, pending) = seal()?;
-            outcome = self.transport.post(&url, &request).await.and_then(session::sealed_body).map(|body| (body, pending));
+            outcome =
+                self.transport.post(&url, &request).await.and_then(session::sealed_body).map(|body| (body, pending));
             match &outcome {
                 Err(error) if error.code.is_unreachable() => main_failed |= server == failover::MAIN,
                 _ => {
@@ -314,7 +330,8 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
 
     async fn authorize(&self, params: &AuthorizeParams) -> Result<(), LicetError> {
         let result = async {
-            let mut seal = || session::authorize_request(&self.target, self.device_id, params, self.clock.now_ms(), &mut rng());
+            let mut seal =
+                || session::authorize_request(&self.target, self.device_id, params, self.clock.now_ms(), &mut rng());
             let (response, pending) = self.post(Route::Authorize, &mut seal).await?;
             let (signed, authorization) = session::accept_authorization(&pending, &response, &self.target)?;
             self.accept(signed, authorization).await
@@ -391,7 +408,10 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         let flushed = self.send(ledger::slot_of(self.now())).await?;
         let now = self.now();
         let idle_code = match self.state.borrow().authorization() {
-            Some(a) if flushed.acknowledged == 0 && now >= a.server_time + a.offline_until.saturating_sub(a.server_time) / 2 => {
+            Some(a)
+                if flushed.acknowledged == 0
+                    && now >= a.server_time + a.offline_until.saturating_sub(a.server_time) / 2 =>
+            {
                 Some(a.handshake_code.clone())
             }
             _ => None,

@@ -30,7 +30,10 @@ pub trait Store {
     /// Hands every pending usage record to `seal`, which returns reports for the outbox and the
     /// records to keep pending; writes both and deletes the rest, all in one transaction: usage
     /// is either pending or in the outbox, never both, never neither.
-    async fn seal_pending(&self, seal: impl FnOnce(Vec<Vec<u8>>) -> (Vec<OutboxEntry>, Vec<Vec<u8>>)) -> Result<(), LicetError>;
+    async fn seal_pending(
+        &self,
+        seal: impl FnOnce(Vec<Vec<u8>>) -> (Vec<OutboxEntry>, Vec<Vec<u8>>),
+    ) -> Result<(), LicetError>;
     /// Every report waiting for a receipt.
     async fn outbox(&self) -> Result<Vec<OutboxEntry>, LicetError>;
     /// How many reports wait for a receipt, without reading them.

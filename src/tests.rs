@@ -176,14 +176,20 @@ fn a_license_key_without_servers_is_invalid_and_empty_project_fields_are_absent(
     let vendor = server.vendor.public_text();
     let none = LicenseKey::new(vec![], None, Some(HANDSHAKE.into()), &server.keys.public());
     assert_eq!(Target::new(none, &vendor).err().map(|e| e.code), Some(ErrorCode::InvalidLicenseKey));
-    let empty = LicenseKey::new(vec![SERVER_URL.into()], Some(String::new()), Some(String::new()), &server.keys.public());
+    let empty =
+        LicenseKey::new(vec![SERVER_URL.into()], Some(String::new()), Some(String::new()), &server.keys.public());
     let target = Target::new(empty, &vendor).unwrap();
     assert_eq!((target.organization_id, target.handshake_code), (None, None));
 }
 
 /// The project form of `initLicense` with the twin's license key as its server.
 fn project_target(world: &World, organization_id: Option<&str>, handshake_code: Option<&str>) -> Target {
-    let server_key = LicenseKey::new(vec![SERVER_URL.into()], Some("another-org".into()), Some("another-code".into()), &world.server.keys.public());
+    let server_key = LicenseKey::new(
+        vec![SERVER_URL.into()],
+        Some("another-org".into()),
+        Some("another-code".into()),
+        &world.server.keys.public(),
+    );
     let project = Project {
         organization_id: organization_id.map(Into::into),
         handshake_code: handshake_code.map(Into::into),
@@ -684,7 +690,10 @@ impl World {
     }
 
     /// An engine whose license key lists the main server, then the standby.
-    fn start_on<'a>(&'a self, pair: &'a Pair<'a>) -> Result<Engine<&'a MemoryStore, &'a Pair<'a>, &'a MemoryClock>, LicetError> {
+    fn start_on<'a>(
+        &'a self,
+        pair: &'a Pair<'a>,
+    ) -> Result<Engine<&'a MemoryStore, &'a Pair<'a>, &'a MemoryClock>, LicetError> {
         let key = LicenseKey::new(
             vec![SERVER_URL.into(), STANDBY_URL.into()],
             Some(ORGANIZATION.into()),

@@ -3,9 +3,9 @@
 //! `INVALID_ARGUMENT`.
 
 use js_sys::{Array, Object};
-use wasm_bindgen::prelude::wasm_bindgen;
 use licet_protocol::license_key::LicenseKey;
 use licet_protocol::ErrorCode;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::core::error::LicetError;

@@ -216,7 +216,10 @@ async fn report_loop(engine: Weak<BrowserEngine>) {
 
 /// Starts `work` on the engine, if the session still has it. A failed flush or write keeps its
 /// counts and shows in `status().code`, so the outcome itself is not needed here.
-fn spawn_on<F: std::future::Future<Output = ()> + 'static>(engine: &Weak<BrowserEngine>, work: impl FnOnce(Rc<BrowserEngine>) -> F) {
+fn spawn_on<F: std::future::Future<Output = ()> + 'static>(
+    engine: &Weak<BrowserEngine>,
+    work: impl FnOnce(Rc<BrowserEngine>) -> F,
+) {
     if let Some(engine) = engine.upgrade() {
         wasm_bindgen_futures::spawn_local(work(engine));
     }
@@ -263,7 +266,9 @@ fn tell(status: &Status, reporter: bool) {
 }
 
 fn engine() -> Result<Rc<BrowserEngine>, LicetError> {
-    SESSION.with_borrow(|session| session.as_ref().map(|s| s.engine.clone())).ok_or_else(|| ErrorCode::NotInitialized.into())
+    SESSION
+        .with_borrow(|session| session.as_ref().map(|s| s.engine.clone()))
+        .ok_or_else(|| ErrorCode::NotInitialized.into())
 }
 
 fn promise<T: JsCast>(future: impl std::future::Future<Output = Result<JsValue, JsValue>> + 'static) -> T {
@@ -296,7 +301,9 @@ impl LicenseManager {
                 }
                 let params = interop::authorize_params(&options, browser::host_name())?;
                 let target = Target::new(interop::license_key(&license_key)?, crate::VENDOR_PUBLIC_KEY)?;
-                let engine = Rc::new(Engine::start(IdbStore::open().await?, FetchTransport, BrowserClock, target, params).await?);
+                let engine = Rc::new(
+                    Engine::start(IdbStore::open().await?, FetchTransport, BrowserClock, target, params).await?,
+                );
                 let weak = Rc::downgrade(&engine);
                 let reporting = Rc::new(std::cell::Cell::new(false));
                 let granted = reporting.clone();
@@ -311,7 +318,14 @@ impl LicenseManager {
                 let weak = Rc::downgrade(&engine);
                 let hide = HideListener::listen(move || spawn_on(&weak, persist_quietly));
                 let status = interop::status::<JsValue>(&engine.status(), reporting.get());
-                let session = Session { engine, reporter: reporting, _reporter: reporter, _persist: persisting, _adopt: adopting, _hide: hide };
+                let session = Session {
+                    engine,
+                    reporter: reporting,
+                    _reporter: reporter,
+                    _persist: persisting,
+                    _adopt: adopting,
+                    _hide: hide,
+                };
                 SESSION.with_borrow_mut(|current| *current = Some(session));
                 Ok::<_, LicetError>(status)
             }
@@ -327,7 +341,9 @@ impl LicenseManager {
         wasm_bindgen_futures::future_to_promise(async {
             let device_id = match engine() {
                 Ok(engine) => engine.device_id(),
-                Err(_) => engine::device_id(&IdbStore::open().await.map_err(errors::to_js)?).await.map_err(errors::to_js)?,
+                Err(_) => {
+                    engine::device_id(&IdbStore::open().await.map_err(errors::to_js)?).await.map_err(errors::to_js)?
+                }
             };
             Ok(JsValue::from_str(&device_id.to_hyphenated()))
         })
@@ -496,7 +512,10 @@ mod tests {
         tell(&refused, true);
         assert_eq!(
             *heard.borrow(),
-            [(Some("tolerance".into()), None, Some(true)), (Some("tolerance".into()), Some("QUOTA_EXHAUSTED".into()), Some(true))],
+            [
+                (Some("tolerance".into()), None, Some(true)),
+                (Some("tolerance".into()), Some("QUOTA_EXHAUSTED".into()), Some(true))
+            ],
             "each change once, past the listener that threw"
         );
 
@@ -524,20 +543,36 @@ mod tests {
         let json = r#"{"servers":["https://licenses.test"],"organizationId":"key-org","handshakeCode":"key-code","signingKey":"s","hpkeKey":"h"}"#;
         let server = JsValue::from_str(&licet_protocol::license_key::LicenseKey::wrap(json));
         let key = super::interop::license_key(&server).unwrap();
-        assert_eq!((key.organization_id.as_deref(), key.handshake_code.as_deref()), (Some("key-org"), Some("key-code")));
+        assert_eq!(
+            (key.organization_id.as_deref(), key.handshake_code.as_deref()),
+            (Some("key-org"), Some("key-code"))
+        );
 
-        let key = super::interop::license_key(&project(&[("organizationID", "acme".into()), ("licenseServer", server.clone())])).unwrap();
+        let key = super::interop::license_key(&project(&[
+            ("organizationID", "acme".into()),
+            ("licenseServer", server.clone()),
+        ]))
+        .unwrap();
         assert_eq!((key.organization_id.as_deref(), key.handshake_code), (Some("acme"), None));
-        assert_eq!((key.servers, key.signing_key, key.hpke_key), (vec!["https://licenses.test".to_owned()], "s".into(), "h".into()));
-        let key = super::interop::license_key(&project(&[("handshakeCode", "web".into()), ("licenseServer", server.clone())])).unwrap();
+        assert_eq!(
+            (key.servers, key.signing_key, key.hpke_key),
+            (vec!["https://licenses.test".to_owned()], "s".into(), "h".into())
+        );
+        let key = super::interop::license_key(&project(&[
+            ("handshakeCode", "web".into()),
+            ("licenseServer", server.clone()),
+        ]))
+        .unwrap();
         assert_eq!((key.organization_id, key.handshake_code.as_deref()), (None, Some("web")));
 
-        let wrong_type = super::interop::license_key(&project(&[("organizationID", 7.into()), ("licenseServer", server)]));
+        let wrong_type =
+            super::interop::license_key(&project(&[("organizationID", 7.into()), ("licenseServer", server)]));
         assert_eq!(wrong_type.unwrap_err().code, ErrorCode::InvalidArgument);
         let bad_server = super::interop::license_key(&project(&[("licenseServer", "LICET1.e30".into())]));
         assert_eq!(bad_server.unwrap_err().code, ErrorCode::InvalidLicenseKey);
         if crate::LICENSE_SERVER.is_none() {
-            let no_server = super::interop::license_key(&project(&[("handshakeCode", "web".into()), ("licenseServer", "".into())]));
+            let no_server =
+                super::interop::license_key(&project(&[("handshakeCode", "web".into()), ("licenseServer", "".into())]));
             assert!(no_server.unwrap_err().message().contains("LICET_LICENSE_SERVER"));
         }
         for neither in [JsValue::UNDEFINED, JsValue::NULL, JsValue::from_f64(1.0)] {

@@ -57,7 +57,11 @@ impl TimeGuard {
         self.offset_ms = difference(server_time, now);
         self.latest_ms = server_time;
         self.last_reading_ms = now;
-        if server_time.abs_diff(now) > SKEW_TOLERANCE_MS { Agreement::Skewed } else { Agreement::Agrees }
+        if server_time.abs_diff(now) > SKEW_TOLERANCE_MS {
+            Agreement::Skewed
+        } else {
+            Agreement::Agrees
+        }
     }
 
     /// Takes a reading of the device clock and returns the time to decide with: the
@@ -66,7 +70,11 @@ impl TimeGuard {
     /// time goes on from where it was at the device clock's pace: setting the clock back gains
     /// nothing, however often it is done.
     pub fn read(&mut self, now: u64) -> (u64, Reading) {
-        let reading = if now.saturating_add(ROLLBACK_TOLERANCE_MS) < self.last_reading_ms { Reading::SetBack } else { Reading::Normal };
+        let reading = if now.saturating_add(ROLLBACK_TOLERANCE_MS) < self.last_reading_ms {
+            Reading::SetBack
+        } else {
+            Reading::Normal
+        };
         self.last_reading_ms = now;
         if corrected(now, self.offset_ms) < self.latest_ms {
             self.offset_ms = difference(self.latest_ms, now);

@@ -75,7 +75,11 @@ impl Deduplicator {
 
     /// Records one frame's `(format, text)` results at `timestamp_ms` and returns its new scans
     /// per format. Identical results within the frame count once.
-    pub fn record_frame<'a>(&mut self, results: impl IntoIterator<Item = (&'a str, &'a str)>, timestamp_ms: u64) -> Vec<(&'a str, u64)> {
+    pub fn record_frame<'a>(
+        &mut self,
+        results: impl IntoIterator<Item = (&'a str, &'a str)>,
+        timestamp_ms: u64,
+    ) -> Vec<(&'a str, u64)> {
         let now = timestamp_ms.max(self.latest);
         self.latest = now;
         self.expire(now);

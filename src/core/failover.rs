@@ -66,7 +66,8 @@ impl Failover {
         }
         if main_failed {
             // Found down for the first time: the first wait; found down again: twice the last.
-            self.retry_ms = if self.preferred == MAIN { FIRST_RETRY_MS } else { self.retry_ms.saturating_mul(2).min(MAX_RETRY_MS) };
+            self.retry_ms =
+                if self.preferred == MAIN { FIRST_RETRY_MS } else { self.retry_ms.saturating_mul(2).min(MAX_RETRY_MS) };
             self.main_down_at = now;
         }
         self.preferred = server;

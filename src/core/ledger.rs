@@ -5,8 +5,8 @@
 
 use licet_protocol::ids::ReportId;
 use licet_protocol::license::Module;
-use licet_protocol::wire::{self, SlotUsage, UsageReport};
 pub use licet_protocol::slot_of;
+use licet_protocol::wire::{self, SlotUsage, UsageReport};
 use licet_protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
 
@@ -77,7 +77,12 @@ impl Tally {
         self.0
             .iter()
             .map(|((handshake_code, slot, item), count)| {
-                wire::encode(&UsageRecord { handshake_code: handshake_code.clone(), slot: *slot, item: item.clone(), count: *count })
+                wire::encode(&UsageRecord {
+                    handshake_code: handshake_code.clone(),
+                    slot: *slot,
+                    item: item.clone(),
+                    count: *count,
+                })
             })
             .collect()
     }
@@ -104,7 +109,11 @@ pub fn module(name: &str) -> Result<Module, LicetError> {
 /// returns them with the records it keeps pending (those of `open_slot` and later). `new_id`
 /// gives each report its ID. Records that do not decode are dropped: they cannot be counted
 /// and must not block the rest.
-pub fn seal(records: Vec<Vec<u8>>, open_slot: u64, mut new_id: impl FnMut() -> ReportId) -> (Vec<OutboxEntry>, Vec<Vec<u8>>) {
+pub fn seal(
+    records: Vec<Vec<u8>>,
+    open_slot: u64,
+    mut new_id: impl FnMut() -> ReportId,
+) -> (Vec<OutboxEntry>, Vec<Vec<u8>>) {
     let mut by_project: Vec<(String, Vec<(u64, SlotUsage)>)> = Vec::new();
     let mut kept = Vec::new();
     for bytes in records {
@@ -124,7 +133,8 @@ pub fn seal(records: Vec<Vec<u8>>, open_slot: u64, mut new_id: impl FnMut() -> R
     let sealed = by_project
         .into_iter()
         .map(|(handshake_code, slots)| {
-            let report = UsageReport { report_id: new_id(), slots: slots.into_iter().map(|(_, usage)| usage).collect() };
+            let report =
+                UsageReport { report_id: new_id(), slots: slots.into_iter().map(|(_, usage)| usage).collect() };
             OutboxEntry { report_id: report.report_id, bytes: wire::encode(&OutboxReport { handshake_code, report }) }
         })
         .collect();

@@ -5,16 +5,17 @@
 //! `initLicense` names: a license key, or a project on a server. Nothing here sends or stores
 //! anything.
 
-use licet_protocol::keys::VerifyingKey;
+use licet_protocol::domain;
 use licet_protocol::envelope::{open_response, seal_request, ResponseKey, Route};
 use licet_protocol::ids::{DeviceId, Nonce, ReportId};
-use licet_protocol::domain;
+use licet_protocol::keys::VerifyingKey;
 use licet_protocol::keys::{verifying_key, verifying_key_from_text, ServerPublicKeys};
 use licet_protocol::license::{self, LicenseFile};
 use licet_protocol::license_key::LicenseKey;
 use licet_protocol::sign::Signed;
 use licet_protocol::wire::{
-    self, AuthorizeRequest, Authorization, LicenseState, Receipt, ReportsRequest, ReportsResponse, SealedRequest, SealedResponse, UsageReport,
+    self, Authorization, AuthorizeRequest, LicenseState, Receipt, ReportsRequest, ReportsResponse, SealedRequest,
+    SealedResponse, UsageReport,
 };
 use licet_protocol::ErrorCode;
 use rand_core::{CryptoRng, RngCore};
@@ -82,7 +83,8 @@ impl Project {
             "no license server: pass licenseServer (a license key) to initLicense, or build the sdk with LICET_LICENSE_SERVER set to one";
         let present = |key: &&str| !key.is_empty();
         let server = self.license_server.as_deref().filter(present).or(built_in.filter(present));
-        let server = server.ok_or_else(|| LicetError { code: ErrorCode::InvalidLicenseKey, detail: Some(NO_SERVER.into()) })?;
+        let server =
+            server.ok_or_else(|| LicetError { code: ErrorCode::InvalidLicenseKey, detail: Some(NO_SERVER.into()) })?;
         Ok(LicenseKey { organization_id: self.organization_id, handshake_code: self.handshake_code, ..parse(server)? })
     }
 }
@@ -149,8 +151,20 @@ pub fn authorize_request<R: RngCore + CryptoRng>(
 }
 
 /// `POST /v1/reports` for one project's reports, before `reports_request` seals it.
-pub fn reports_message(device_id: DeviceId, handshake_code: &str, domain: &str, reports: Vec<UsageReport>) -> ReportsRequest {
-    ReportsRequest { device_id, handshake_code: handshake_code.into(), domain: domain.into(), reports, nonce: Nonce([0; 16]), client_time: 0 }
+pub fn reports_message(
+    device_id: DeviceId,
+    handshake_code: &str,
+    domain: &str,
+    reports: Vec<UsageReport>,
+) -> ReportsRequest {
+    ReportsRequest {
+        device_id,
+        handshake_code: handshake_code.into(),
+        domain: domain.into(),
+        reports,
+        nonce: Nonce([0; 16]),
+        client_time: 0,
+    }
 }
 
 /// Seals `message` (from `reports_message`) with a fresh nonce and the client time `now`: for
@@ -191,8 +205,11 @@ pub fn verify_authorization(
     if authorization.device_id != device_id {
         return Err(ErrorCode::BadResponse.into());
     }
-    let licenses =
-        authorization.licenses.iter().map(|signed| license::verify(signed, &target.vendor)).collect::<Result<Vec<LicenseFile>, _>>()?;
+    let licenses = authorization
+        .licenses
+        .iter()
+        .map(|signed| license::verify(signed, &target.vendor))
+        .collect::<Result<Vec<LicenseFile>, _>>()?;
     domain::licenses_allow_host(&licenses, host).map_err(|refusal| LicetError::from(refusal.code()))?;
     Ok((within_licenses(authorization, &licenses), licenses))
 }
@@ -232,7 +249,11 @@ fn checked(pending: &Pending, signed: &Signed, target: &Target) -> Result<Author
 }
 
 /// Opens and checks the answer to an authorize request.
-pub fn accept_authorization(pending: &Pending, response: &SealedResponse, target: &Target) -> Result<(Signed, Authorization), LicetError> {
+pub fn accept_authorization(
+    pending: &Pending,
+    response: &SealedResponse,
+    target: &Target,
+) -> Result<(Signed, Authorization), LicetError> {
     let signed: Signed = wire::decode(&open_response(&pending.key, response)?)?;
     let authorization = checked(pending, &signed, target)?;
     Ok((signed, authorization))
@@ -250,7 +271,11 @@ pub enum Renewal {
 /// Opens and checks the answer to a reports request: the IDs the receipt accepts, and what
 /// became of the authorization. A refused renewal does not void the receipt: the reports are
 /// counted either way.
-pub fn accept_receipt(pending: &Pending, response: &SealedResponse, target: &Target) -> Result<(Vec<ReportId>, Renewal), LicetError> {
+pub fn accept_receipt(
+    pending: &Pending,
+    response: &SealedResponse,
+    target: &Target,
+) -> Result<(Vec<ReportId>, Renewal), LicetError> {
     let answer: ReportsResponse = wire::decode(&open_response(&pending.key, response)?)?;
     let receipt: Receipt = answer.receipt.verify(&target.server)?;
     if receipt.nonce != pending.nonce {
@@ -264,7 +289,9 @@ pub fn accept_receipt(pending: &Pending, response: &SealedResponse, target: &Tar
             let authorization = checked(pending, &signed, target)?;
             Renewal::Renewed(signed, authorization)
         }
-        wire::Renewal::Refused(code) => Renewal::Refused(ErrorCode::parse(&code).unwrap_or(ErrorCode::BadResponse), receipt.server_time),
+        wire::Renewal::Refused(code) => {
+            Renewal::Refused(ErrorCode::parse(&code).unwrap_or(ErrorCode::BadResponse), receipt.server_time)
+        }
     };
     Ok((receipt.accepted, renewal))
 }

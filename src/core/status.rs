@@ -24,8 +24,15 @@ pub struct Status {
 
 impl Status {
     /// The status before any authorization: what `status()` says before `initLicense`.
-    pub const UNINITIALIZED: Status =
-        Status { state: "uninitialized", code: None, offline_until: None, active_until: None, handshake_code: None, modules: Vec::new(), online: false };
+    pub const UNINITIALIZED: Status = Status {
+        state: "uninitialized",
+        code: None,
+        offline_until: None,
+        active_until: None,
+        handshake_code: None,
+        modules: Vec::new(),
+        online: false,
+    };
 }
 
 pub fn status(authorization: Option<&Authorization>, last_error: Option<ErrorCode>, online: bool) -> Status {
@@ -81,7 +88,9 @@ impl<F> StatusWatch<F> {
     /// that a listener may subscribe or unsubscribe others while it is being called.
     pub fn changed(&mut self, status: &Status) -> Vec<u32> {
         let last = &self.last;
-        if (last.state, last.code, &last.modules, last.online) == (status.state, status.code, &status.modules, status.online) {
+        if (last.state, last.code, &last.modules, last.online)
+            == (status.state, status.code, &status.modules, status.online)
+        {
             return Vec::new();
         }
         self.last = status.clone();

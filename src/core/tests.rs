@@ -8,7 +8,9 @@ use licet_protocol::license::Module;
 use licet_protocol::wire::{self, SlotUsage};
 use licet_protocol::{ErrorCode, SLOT_MS};
 
-use super::ledger::{module, page_count, seal, slot_of, OutboxReport, Tally, UsageItem, UsageRecord, MAX_PAGES_PER_CALL};
+use super::ledger::{
+    module, page_count, seal, slot_of, OutboxReport, Tally, UsageItem, UsageRecord, MAX_PAGES_PER_CALL,
+};
 
 #[test]
 fn page_counts_must_be_whole_sane_numbers() {
@@ -70,7 +72,11 @@ fn sealing_sums_per_project_slot_and_module_and_loses_nothing() {
     assert_eq!(
         a.report.slots,
         vec![
-            SlotUsage { slot: 1, pages: vec![(Module::Core, 5)], scans: vec![("QR_CODE".into(), 3), ("EAN_13".into(), 4)] },
+            SlotUsage {
+                slot: 1,
+                pages: vec![(Module::Core, 5)],
+                scans: vec![("QR_CODE".into(), 3), ("EAN_13".into(), 4)]
+            },
             SlotUsage { slot: 2, pages: vec![(Module::Ocr, 1)], scans: vec![] },
         ]
     );
@@ -84,7 +90,8 @@ fn sealing_sums_per_project_slot_and_module_and_loses_nothing() {
 fn sealing_up_to_the_open_slot_keeps_its_records_pending() {
     let open = record("a", 5, Module::Core, 1);
     let later = record("a", 6, Module::Core, 1);
-    let (sealed, kept) = seal(vec![record("a", 4, Module::Core, 2), open.clone(), later.clone()], 5, || ReportId([1; 16]));
+    let (sealed, kept) =
+        seal(vec![record("a", 4, Module::Core, 2), open.clone(), later.clone()], 5, || ReportId([1; 16]));
     assert_eq!(kept, vec![open, later]);
     let report: OutboxReport = wire::decode(&sealed[0].bytes).unwrap();
     assert_eq!(report.report.slots, vec![SlotUsage { slot: 4, pages: vec![(Module::Core, 2)], scans: vec![] }]);
@@ -138,8 +145,12 @@ mod dedup {
                 .iter()
                 .map(|frame| {
                     let at = frame[0].as_u64().unwrap();
-                    let results: Vec<(&str, &str)> =
-                        frame[1].as_array().unwrap().iter().map(|r| (r[0].as_str().unwrap(), r[1].as_str().unwrap())).collect();
+                    let results: Vec<(&str, &str)> = frame[1]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|r| (r[0].as_str().unwrap(), r[1].as_str().unwrap()))
+                        .collect();
                     added(&mut dedup, &results, at) as u64
                 })
                 .collect();
@@ -189,7 +200,8 @@ mod schedule {
     use licet_protocol::SLOT_MS;
 
     use crate::core::schedule::{
-        before_grace_ends, Schedule, FIRST_BACKOFF_MS, JITTER_MS, MAX_BACKOFF_MS, MIN_WAIT_MS, RENEW_BEFORE_GRACE_ENDS_MS, SETTLE_MS,
+        before_grace_ends, Schedule, FIRST_BACKOFF_MS, JITTER_MS, MAX_BACKOFF_MS, MIN_WAIT_MS,
+        RENEW_BEFORE_GRACE_ENDS_MS, SETTLE_MS,
     };
 
     #[test]
@@ -411,7 +423,10 @@ mod project {
         let key = key.unwrap();
         assert_eq!(read.as_deref(), Some("LICET1.given"), "licenseServer wins over the build's");
         assert_eq!((key.organization_id.as_deref(), key.handshake_code), (Some("acme"), None));
-        assert_eq!((key.servers, key.signing_key, key.hpke_key), (server_key().servers, server_key().signing_key, server_key().hpke_key));
+        assert_eq!(
+            (key.servers, key.signing_key, key.hpke_key),
+            (server_key().servers, server_key().signing_key, server_key().hpke_key)
+        );
         // Neither: the public trial, whatever the key names.
         let trial = resolve(project(None, None, Some("LICET1.given")), None).0.unwrap();
         assert_eq!((trial.organization_id, trial.handshake_code), (None, None));
@@ -427,7 +442,11 @@ mod project {
                 let (key, read) = resolve(project(None, Some("web"), absent), no_default);
                 let error = key.unwrap_err();
                 assert_eq!(error.code, ErrorCode::InvalidLicenseKey);
-                assert!(error.message().contains("licenseServer") && error.message().contains("LICET_LICENSE_SERVER"), "{}", error.message());
+                assert!(
+                    error.message().contains("licenseServer") && error.message().contains("LICET_LICENSE_SERVER"),
+                    "{}",
+                    error.message()
+                );
                 assert_eq!(read, None);
             }
         }
@@ -473,7 +492,13 @@ mod status_watch {
             Status { state: "tolerance", ..valid() },
             Status { state: "tolerance", code: Some(ErrorCode::QuotaExhausted), ..valid() },
             Status { state: "tolerance", code: Some(ErrorCode::QuotaExhausted), modules: vec![], ..valid() },
-            Status { state: "tolerance", code: Some(ErrorCode::QuotaExhausted), modules: vec![], online: false, ..valid() },
+            Status {
+                state: "tolerance",
+                code: Some(ErrorCode::QuotaExhausted),
+                modules: vec![],
+                online: false,
+                ..valid()
+            },
         ];
         for change in changes {
             assert_eq!(watch.changed(&change), vec![a, b], "{change:?}");
@@ -485,7 +510,8 @@ mod status_watch {
     fn a_renewal_that_moves_only_the_dates_is_no_news() {
         let mut watch = StatusWatch::new(valid());
         watch.subscribe(());
-        let renewed = Status { offline_until: Some(8), active_until: Some(31), handshake_code: Some("other".into()), ..valid() };
+        let renewed =
+            Status { offline_until: Some(8), active_until: Some(31), handshake_code: Some("other".into()), ..valid() };
         assert_eq!(watch.changed(&renewed), Vec::<u32>::new());
     }
 
@@ -547,7 +573,10 @@ mod failover {
         failover.answered(1, true, at);
         let mut waits = Vec::new();
         for _ in 0..7 {
-            let wait = (1..=MAX_RETRY_MS / MINUTE).map(|m| m * MINUTE).find(|&w| failover.order(2, at + w)[0] == MAIN).unwrap();
+            let wait = (1..=MAX_RETRY_MS / MINUTE)
+                .map(|m| m * MINUTE)
+                .find(|&w| failover.order(2, at + w)[0] == MAIN)
+                .unwrap();
             waits.push(wait / MINUTE);
             at += wait;
             // The main tried first again, and it still does not answer.

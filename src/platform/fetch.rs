@@ -49,7 +49,10 @@ fn reply(ok: bool, value: &JsValue) -> Option<Reply> {
     Some(if ok {
         Reply::Sealed(SealedResponse { ct: b64::decode(&string_property(value, "ct")?).ok()? })
     } else {
-        Reply::Refused(ErrorBody { code: string_property(value, "code")?, message: string_property(value, "message").unwrap_or_default() })
+        Reply::Refused(ErrorBody {
+            code: string_property(value, "code")?,
+            message: string_property(value, "message").unwrap_or_default(),
+        })
     })
 }
 
@@ -116,7 +119,8 @@ mod tests {
     async fn an_answer_that_is_not_licet_json_is_a_bad_response() {
         let error = FetchTransport.post("data:text/html,%3Chtml%3E", &request()).await.unwrap_err();
         assert_eq!(error.code, ErrorCode::BadResponse);
-        let error = FetchTransport.post("data:application/json,%7B%22ct%22%3A%22%21%22%7D", &request()).await.unwrap_err();
+        let error =
+            FetchTransport.post("data:application/json,%7B%22ct%22%3A%22%21%22%7D", &request()).await.unwrap_err();
         assert_eq!(error.code, ErrorCode::BadResponse);
     }
 }

@@ -39,7 +39,8 @@ pub struct IdbStore {
 impl IdbStore {
     /// Opens (and on first use creates) this origin's database.
     pub async fn open() -> Result<IdbStore, LicetError> {
-        let mut request = Factory::new().map_err(storage_error)?.open(DATABASE, Some(VERSION)).map_err(storage_error)?;
+        let mut request =
+            Factory::new().map_err(storage_error)?.open(DATABASE, Some(VERSION)).map_err(storage_error)?;
         request.on_upgrade_needed(|event| {
             // Version 1 creates everything; later versions add steps here, never change these.
             let Ok(database) = event.database() else { return };
@@ -67,14 +68,21 @@ impl Drop for IdbStore {
 /// Commits and waits until the transaction is durable; an aborted one is a storage error.
 async fn commit(transaction: Transaction) -> Result<(), LicetError> {
     let result = transaction.commit().map_err(storage_error)?.await.map_err(storage_error)?;
-    if result.is_committed() { Ok(()) } else { Err(ErrorCode::StorageError.into()) }
+    if result.is_committed() {
+        Ok(())
+    } else {
+        Err(ErrorCode::StorageError.into())
+    }
 }
 
 /// Runs the steps of one read-write change in `transaction` and commits them; when a step
 /// fails, aborts instead. A transaction left to itself commits whatever it did so far (the
 /// `idb` handle does not abort when dropped), which could clear the pending ledger without
 /// writing the outbox.
-async fn change<T>(transaction: Transaction, steps: impl AsyncFnOnce(&Transaction) -> Result<T, LicetError>) -> Result<T, LicetError> {
+async fn change<T>(
+    transaction: Transaction,
+    steps: impl AsyncFnOnce(&Transaction) -> Result<T, LicetError>,
+) -> Result<T, LicetError> {
     match steps(&transaction).await {
         Ok(value) => commit(transaction).await.map(|()| value),
         Err(error) => {
@@ -112,7 +120,10 @@ impl Store for IdbStore {
     async fn save_authorization(&self, bytes: &[u8]) -> Result<(), LicetError> {
         change(self.transaction(&[META], TransactionMode::ReadWrite)?, async |transaction| {
             let meta = transaction.object_store(META).map_err(storage_error)?;
-            meta.put(&value_of(bytes), Some(&JsValue::from_str(AUTHORIZATION))).map_err(storage_error)?.await.map_err(storage_error)?;
+            meta.put(&value_of(bytes), Some(&JsValue::from_str(AUTHORIZATION)))
+                .map_err(storage_error)?
+                .await
+                .map_err(storage_error)?;
             Ok(())
         })
         .await
@@ -129,11 +140,20 @@ impl Store for IdbStore {
         .await
     }
 
-    async fn seal_pending(&self, seal: impl FnOnce(Vec<Vec<u8>>) -> (Vec<OutboxEntry>, Vec<Vec<u8>>)) -> Result<(), LicetError> {
+    async fn seal_pending(
+        &self,
+        seal: impl FnOnce(Vec<Vec<u8>>) -> (Vec<OutboxEntry>, Vec<Vec<u8>>),
+    ) -> Result<(), LicetError> {
         change(self.transaction(&[PENDING, OUTBOX], TransactionMode::ReadWrite)?, async |transaction| {
             let pending = transaction.object_store(PENDING).map_err(storage_error)?;
-            let records: Vec<Vec<u8>> =
-                pending.get_all(None, None).map_err(storage_error)?.await.map_err(storage_error)?.iter().filter_map(bytes_of).collect();
+            let records: Vec<Vec<u8>> = pending
+                .get_all(None, None)
+                .map_err(storage_error)?
+                .await
+                .map_err(storage_error)?
+                .iter()
+                .filter_map(bytes_of)
+                .collect();
             if records.is_empty() {
                 return Ok(());
             }
@@ -182,7 +202,11 @@ impl Store for IdbStore {
         change(self.transaction(&[OUTBOX], TransactionMode::ReadWrite)?, async |transaction| {
             let outbox = transaction.object_store(OUTBOX).map_err(storage_error)?;
             for id in ids {
-                outbox.delete(JsValue::from_str(&id.to_hyphenated())).map_err(storage_error)?.await.map_err(storage_error)?;
+                outbox
+                    .delete(JsValue::from_str(&id.to_hyphenated()))
+                    .map_err(storage_error)?
+                    .await
+                    .map_err(storage_error)?;
             }
             Ok(())
         })
@@ -241,12 +265,13 @@ mod tests {
             })
             .await
             .unwrap();
-        store.seal_pending(|records| {
-            assert!(records.is_empty());
-            (vec![], vec![])
-        })
-        .await
-        .unwrap();
+        store
+            .seal_pending(|records| {
+                assert!(records.is_empty());
+                (vec![], vec![])
+            })
+            .await
+            .unwrap();
         store.remove_reports(&[ReportId([5; 16])]).await.unwrap();
         assert!(store.outbox().await.unwrap().is_empty());
         assert_eq!(store.outbox_len().await.unwrap(), 0);
@@ -256,11 +281,14 @@ mod tests {
     async fn a_change_whose_step_fails_leaves_nothing_behind() {
         let store = fresh_store().await;
         store.append_usage(&[b"kept".to_vec()]).await.unwrap();
-        let failed = super::change(store.transaction(&[super::PENDING], idb::TransactionMode::ReadWrite).unwrap(), async |transaction| {
-            let pending = transaction.object_store(super::PENDING).unwrap();
-            pending.clear().unwrap().await.unwrap();
-            Err::<(), _>(licet_protocol::ErrorCode::StorageError.into())
-        })
+        let failed = super::change(
+            store.transaction(&[super::PENDING], idb::TransactionMode::ReadWrite).unwrap(),
+            async |transaction| {
+                let pending = transaction.object_store(super::PENDING).unwrap();
+                pending.clear().unwrap().await.unwrap();
+                Err::<(), _>(licet_protocol::ErrorCode::StorageError.into())
+            },
+        )
         .await;
         assert_eq!(failed.unwrap_err().code, licet_protocol::ErrorCode::StorageError);
         // The clear was rolled back with the failed change.

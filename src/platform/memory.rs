@@ -12,7 +12,8 @@ use licet_protocol::keys::{ServerKeys, VendorKey};
 use licet_protocol::license::{LicenseFile, LicenseType, Module, Tolerance, DAY_MS};
 use licet_protocol::sign::Signed;
 use licet_protocol::wire::{
-    self, Authorization, AuthorizeRequest, ErrorBody, LicenseState, Receipt, Renewal, ReportsRequest, ReportsResponse, SealedRequest,
+    self, Authorization, AuthorizeRequest, ErrorBody, LicenseState, Receipt, Renewal, ReportsRequest, ReportsResponse,
+    SealedRequest,
 };
 use licet_protocol::ErrorCode;
 use rand_core::{OsRng, TryRngCore};
@@ -43,7 +44,10 @@ impl Store for &MemoryStore {
         self.pending.borrow_mut().extend_from_slice(records);
         Ok(())
     }
-    async fn seal_pending(&self, seal: impl FnOnce(Vec<Vec<u8>>) -> (Vec<OutboxEntry>, Vec<Vec<u8>>)) -> Result<(), LicetError> {
+    async fn seal_pending(
+        &self,
+        seal: impl FnOnce(Vec<Vec<u8>>) -> (Vec<OutboxEntry>, Vec<Vec<u8>>),
+    ) -> Result<(), LicetError> {
         let records = std::mem::take(&mut *self.pending.borrow_mut());
         let (sealed, kept) = seal(records);
         self.outbox.borrow_mut().extend(sealed);
@@ -171,11 +175,15 @@ impl ServerTwin {
     }
 
     fn answer(&self, route: Route, body: &SealedRequest) -> Reply {
-        let Ok((plain, key)) = open_request(&self.keys.hpke, route, body) else { return Self::refuse(ErrorCode::DecryptionFailed) };
+        let Ok((plain, key)) = open_request(&self.keys.hpke, route, body) else {
+            return Self::refuse(ErrorCode::DecryptionFailed);
+        };
         self.plaintexts.borrow_mut().push(plain.clone());
         let answer = match route {
             Route::Authorize => {
-                let Ok(request) = wire::decode::<AuthorizeRequest>(&plain) else { return Self::refuse(ErrorCode::MalformedRequest) };
+                let Ok(request) = wire::decode::<AuthorizeRequest>(&plain) else {
+                    return Self::refuse(ErrorCode::MalformedRequest);
+                };
                 if let Some(code) = self.refuse_authorizations.get() {
                     return Self::refuse(code);
                 }
@@ -191,7 +199,9 @@ impl ServerTwin {
                 wire::encode(&self.authorization(request.device_id, request.nonce))
             }
             Route::Reports => {
-                let Ok(request) = wire::decode::<ReportsRequest>(&plain) else { return Self::refuse(ErrorCode::MalformedRequest) };
+                let Ok(request) = wire::decode::<ReportsRequest>(&plain) else {
+                    return Self::refuse(ErrorCode::MalformedRequest);
+                };
                 if !self.devices.borrow().contains(&request.device_id) {
                     return Self::refuse(ErrorCode::UnknownDevice);
                 }

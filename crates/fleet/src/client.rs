@@ -105,7 +105,8 @@ impl Target {
         let mut connector = HttpConnector::new();
         // Small requests answered at once: Nagle's delay would only measure itself.
         connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(options.connections.max(1)).build(connector);
+        let client =
+            Client::builder(TokioExecutor::new()).pool_max_idle_per_host(options.connections.max(1)).build(connector);
         Ok(Target(Arc::new(Inner {
             client,
             base,
@@ -143,8 +144,9 @@ impl Target {
 
     /// Encodes `message` and seals it for `route`.
     pub(crate) fn seal<T: Serialize>(&self, route: Route, message: &T) -> Result<Sealed, FleetError> {
-        let (sealed, key) = envelope::seal_request(&self.0.hpke, route, &wire::encode(message), &mut OsRng.unwrap_err())
-            .map_err(FleetError::LicenseKey)?;
+        let (sealed, key) =
+            envelope::seal_request(&self.0.hpke, route, &wire::encode(message), &mut OsRng.unwrap_err())
+                .map_err(FleetError::LicenseKey)?;
         let body = serde_json::to_vec(&sealed).map_err(FleetError::Encode)?;
         Ok(Sealed { body: Bytes::from(body), key })
     }
@@ -162,7 +164,12 @@ impl Target {
         let start = Instant::now();
         let response = self.0.client.request(request).await.map_err(|e| Failure::Retry(format!("no answer: {e}")))?;
         let status = response.status();
-        let body = response.into_body().collect().await.map_err(|e| Failure::Retry(format!("the answer broke off: {e}")))?.to_bytes();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| Failure::Retry(format!("the answer broke off: {e}")))?
+            .to_bytes();
         let round_trip = start.elapsed();
         if status == StatusCode::OK {
             return Ok(Answer { body, round_trip });
@@ -179,9 +186,15 @@ impl Target {
     }
 
     /// Decrypts and decodes the answer `body` to the request that `key` was sealed with.
-    pub(crate) fn open<R: DeserializeOwned>(&self, route: Route, key: &ResponseKey, body: &[u8]) -> Result<R, FleetError> {
+    pub(crate) fn open<R: DeserializeOwned>(
+        &self,
+        route: Route,
+        key: &ResponseKey,
+        body: &[u8],
+    ) -> Result<R, FleetError> {
         let bad = |reason: String| FleetError::BadAnswer { route: route.path(), reason };
-        let sealed: SealedResponse = serde_json::from_slice(body).map_err(|e| bad(format!("not a sealed answer: {e}")))?;
+        let sealed: SealedResponse =
+            serde_json::from_slice(body).map_err(|e| bad(format!("not a sealed answer: {e}")))?;
         let plain = envelope::open_response(key, &sealed).map_err(|e| bad(e.to_string()))?;
         wire::decode(&plain).map_err(|e| bad(e.to_string()))
     }

@@ -101,7 +101,13 @@ fn phase_line(name: &str, phase: &Phase) -> String {
 
 fn report_text(target: &Target, args: &RunArgs, outcome: &Outcome, checked: bool) -> String {
     let mut lines = vec![
-        format!("licet-fleet: {} devices x {} slots, {} in flight, against {}", args.devices, args.slots, args.concurrency, target.base()),
+        format!(
+            "licet-fleet: {} devices x {} slots, {} in flight, against {}",
+            args.devices,
+            args.slots,
+            args.concurrency,
+            target.base()
+        ),
         phase_line("authorize", &outcome.authorize),
         phase_line("reports", &outcome.reports),
         format!("retries: {}", outcome.retries),
@@ -139,7 +145,12 @@ async fn run(args: RunArgs) -> Result<String, FleetError> {
         Some((bin, store)) => Some(totals::server_totals(bin, store)?),
         None => None,
     };
-    let plan = Plan { devices: args.devices, slots: args.slots, concurrency: args.concurrency, max_attempts: args.max_attempts };
+    let plan = Plan {
+        devices: args.devices,
+        slots: args.slots,
+        concurrency: args.concurrency,
+        max_attempts: args.max_attempts,
+    };
     let outcome = play::run(&target, &plan).await?;
     if let (Some((bin, store)), Some(before)) = (&check, &before) {
         let after = totals::server_totals(bin, store)?;

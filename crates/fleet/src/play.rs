@@ -25,7 +25,9 @@ use licet_protocol::envelope::Route;
 use licet_protocol::ids::{DeviceId, Nonce, ReportId};
 use licet_protocol::license::Module;
 use licet_protocol::sign::Signed;
-use licet_protocol::wire::{Authorization, AuthorizeRequest, Receipt, Renewal, ReportsRequest, ReportsResponse, SlotUsage, UsageReport};
+use licet_protocol::wire::{
+    Authorization, AuthorizeRequest, Receipt, Renewal, ReportsRequest, ReportsResponse, SlotUsage, UsageReport,
+};
 use rand_core::{OsRng, RngCore, TryRngCore};
 use serde::Serialize;
 
@@ -263,7 +265,12 @@ enum Verdict {
 /// Posts a job until it is answered with 200, a failure is fatal, or its attempts run out.
 /// Another attempt is sealed at once, within the clock (retries are rare), and waits a little
 /// longer after each failure so that a struggling server is not hammered.
-async fn post<M: Message>(target: &Target, job: &mut Job<M>, max_attempts: u32, tally: &mut Tally) -> Result<Bytes, FleetError> {
+async fn post<M: Message>(
+    target: &Target,
+    job: &mut Job<M>,
+    max_attempts: u32,
+    tally: &mut Tally,
+) -> Result<Bytes, FleetError> {
     loop {
         job.attempts += 1;
         match target.post(M::ROUTE, job.sealed.body.clone()).await {
@@ -283,7 +290,12 @@ async fn post<M: Message>(target: &Target, job: &mut Job<M>, max_attempts: u32, 
 /// One timed round: posts every job, `concurrency` at a time in the order given, and holds each
 /// answer unopened. The clock runs from the first post to the last answer; the load generator's
 /// CPU time is taken at both ends. Returns the jobs with their answers, in no set order.
-async fn round<M: Message>(target: &Target, plan: &Plan, jobs: Vec<Job<M>>, tally: &mut Tally) -> Result<Vec<(Job<M>, Bytes)>, FleetError> {
+async fn round<M: Message>(
+    target: &Target,
+    plan: &Plan,
+    jobs: Vec<Job<M>>,
+    tally: &mut Tally,
+) -> Result<Vec<(Job<M>, Bytes)>, FleetError> {
     let queue = Arc::new(Mutex::new(jobs.into_iter()));
     // Completion times run on from the phase's earlier rounds.
     let offset = tally.timed;
@@ -364,7 +376,13 @@ fn bad_answer(route: Route, reason: &str) -> FleetError {
 }
 
 /// Checks a signed authorization: the server's signature, the device, the nonce.
-fn verified_authorization(target: &Target, route: Route, signed: &Signed, device: DeviceId, nonce: Nonce) -> Result<Authorization, FleetError> {
+fn verified_authorization(
+    target: &Target,
+    route: Route,
+    signed: &Signed,
+    device: DeviceId,
+    nonce: Nonce,
+) -> Result<Authorization, FleetError> {
     let authorization: Authorization = target.verify_signed(route, signed)?;
     if authorization.device_id != device || authorization.nonce != nonce {
         return Err(bad_answer(route, "the authorization names another device or nonce"));
@@ -373,7 +391,12 @@ fn verified_authorization(target: &Target, route: Route, signed: &Signed, device
 }
 
 /// Opens and verifies the answer to an authorization; returns it.
-fn check_authorization(target: &Target, job: &Job<AuthorizeRequest>, body: &[u8], tally: &mut Tally) -> Result<Authorization, FleetError> {
+fn check_authorization(
+    target: &Target,
+    job: &Job<AuthorizeRequest>,
+    body: &[u8],
+    tally: &mut Tally,
+) -> Result<Authorization, FleetError> {
     let route = Route::Authorize;
     let signed: Signed = target.open(route, &job.sealed.key, body)?;
     let authorization = verified_authorization(target, route, &signed, job.message.device_id, job.message.nonce)?;
@@ -384,7 +407,12 @@ fn check_authorization(target: &Target, job: &Job<AuthorizeRequest>, body: &[u8]
 /// Opens and verifies the answer to a report, when the target is verified: the receipt's
 /// signature, device and nonce, that it names every report sent (else they go again), and the
 /// renewal like an authorization. Records the usage of the reports acknowledged.
-fn check_report(target: &Target, job: &Job<ReportsRequest>, body: &[u8], tally: &mut Tally) -> Result<Verdict, FleetError> {
+fn check_report(
+    target: &Target,
+    job: &Job<ReportsRequest>,
+    body: &[u8],
+    tally: &mut Tally,
+) -> Result<Verdict, FleetError> {
     let route = Route::Reports;
     let request = &job.message;
     if target.verifies() {
@@ -398,7 +426,9 @@ fn check_report(target: &Target, job: &Job<ReportsRequest>, body: &[u8], tally: 
             return Ok(Verdict::Again("the receipt does not name the report".to_owned()));
         }
         match answer.renewal {
-            Renewal::Renewed(signed) => tally.granted(&verified_authorization(target, route, &signed, request.device_id, request.nonce)?),
+            Renewal::Renewed(signed) => {
+                tally.granted(&verified_authorization(target, route, &signed, request.device_id, request.nonce)?)
+            }
             Renewal::Refused(code) => *tally.refused_renewals.entry(code).or_default() += 1,
         }
     }
@@ -512,8 +542,10 @@ mod tests {
     /// A verifying target for a server whose secret keys the test holds; nothing listens.
     fn target() -> (Target, ServerKeys) {
         let keys = ServerKeys::generate(&mut OsRng.unwrap_err());
-        let key = LicenseKey::new(vec!["http://127.0.0.1:9".into()], None, Some("fleet-test".into()), &keys.public()).encode();
-        let options = TargetOptions { key, server: None, domain: "fleet.example.com".into(), verify: true, connections: 1 };
+        let key = LicenseKey::new(vec!["http://127.0.0.1:9".into()], None, Some("fleet-test".into()), &keys.public())
+            .encode();
+        let options =
+            TargetOptions { key, server: None, domain: "fleet.example.com".into(), verify: true, connections: 1 };
         (Target::new(&options).unwrap(), keys)
     }
 
@@ -540,7 +572,10 @@ mod tests {
     fn answer(keys: &ServerKeys, job: &Job<ReportsRequest>, accepted: Vec<ReportId>, nonce: Nonce) -> Vec<u8> {
         let (request, key) = server_opens(keys, job);
         let receipt = Receipt { device_id: request.device_id, accepted, server_time: 0, nonce };
-        let response = ReportsResponse { receipt: Signed::sign(&keys.signing, &receipt), renewal: Renewal::Refused("QUOTA_EXHAUSTED".into()) };
+        let response = ReportsResponse {
+            receipt: Signed::sign(&keys.signing, &receipt),
+            renewal: Renewal::Refused("QUOTA_EXHAUSTED".into()),
+        };
         serde_json::to_vec(&envelope::seal_response(&key, &wire::encode(&response))).unwrap()
     }
 
@@ -553,7 +588,10 @@ mod tests {
         assert_eq!(server_opens(&keys, &job).0, job.message);
 
         let mut tally = Tally::default();
-        assert_eq!(check_report(&target, &job, &answer(&keys, &job, vec![id], nonce), &mut tally).unwrap(), Verdict::Verified);
+        assert_eq!(
+            check_report(&target, &job, &answer(&keys, &job, vec![id], nonce), &mut tally).unwrap(),
+            Verdict::Verified
+        );
         let mut recorded = Totals::default();
         recorded.add_slot(&job.message.reports[0].slots[0]);
         assert_eq!(tally.recorded, recorded);
@@ -561,13 +599,16 @@ mod tests {
 
         // A receipt that does not name the report: the device sends it again, nothing is recorded.
         let mut tally = Tally::default();
-        let verdict = check_report(&target, &job, &answer(&keys, &job, vec![ReportId(random16())], nonce), &mut tally).unwrap();
+        let verdict =
+            check_report(&target, &job, &answer(&keys, &job, vec![ReportId(random16())], nonce), &mut tally).unwrap();
         assert_eq!(verdict, Verdict::Again("the receipt does not name the report".into()));
         assert_eq!(tally.recorded, Totals::default());
 
         // A receipt for another nonce, or an answer sealed to another request, fails the run.
         let stale = check_report(&target, &job, &answer(&keys, &job, vec![id], Nonce(random16())), &mut tally);
-        assert!(matches!(stale, Err(FleetError::BadAnswer { reason, .. }) if reason.contains("another device or nonce")));
+        assert!(
+            matches!(stale, Err(FleetError::BadAnswer { reason, .. }) if reason.contains("another device or nonce"))
+        );
         let other = report_job(&target);
         let crossed = check_report(&target, &job, &answer(&keys, &other, vec![id], nonce), &mut tally);
         assert!(matches!(crossed, Err(FleetError::BadAnswer { .. })));
@@ -603,7 +644,9 @@ mod tests {
         let (before, started) = (cpu_time(), Instant::now());
         // Spin until 20 ms of CPU time show, which a clock that does not count never does.
         let mut spins = 0u64;
-        while cpu_time().saturating_sub(before) < Duration::from_millis(20) && started.elapsed() < Duration::from_secs(10) {
+        while cpu_time().saturating_sub(before) < Duration::from_millis(20)
+            && started.elapsed() < Duration::from_secs(10)
+        {
             spins = std::hint::black_box(spins + 1);
         }
         assert!(cpu_time().saturating_sub(before) >= Duration::from_millis(20), "after {spins} spins");

@@ -52,8 +52,8 @@ impl Totals {
             pages: BTreeMap<String, u64>,
             scans: BTreeMap<String, u64>,
         }
-        let usage: Usage =
-            serde_json::from_str(text).map_err(|e| FleetError::Usage(format!("its JSON has an unexpected shape ({e}): {text}")))?;
+        let usage: Usage = serde_json::from_str(text)
+            .map_err(|e| FleetError::Usage(format!("its JSON has an unexpected shape ({e}): {text}")))?;
         let mut totals = Totals::default();
         for license in usage.licenses {
             totals.merge(&Totals { pages: license.pages, scans: license.scans });
@@ -95,7 +95,12 @@ pub fn server_totals(bin: &Path, store: &Store) -> Result<Totals, FleetError> {
         .output()
         .map_err(|source| FleetError::ServerBin { bin: bin.to_owned(), source })?;
     if !output.status.success() {
-        return Err(FleetError::Usage(format!("{} exited with {}: {}", bin.display(), output.status, String::from_utf8_lossy(&output.stderr).trim())));
+        return Err(FleetError::Usage(format!(
+            "{} exited with {}: {}",
+            bin.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
     }
     Totals::from_usage_json(String::from_utf8_lossy(&output.stdout).trim())
 }

@@ -58,12 +58,28 @@ fn cli(args: &[&str]) -> Value {
 /// A vendor key and a per-page license bound to `DOMAIN`, signed with it, in `dir`.
 fn license(dir: &Path) -> (String, PathBuf) {
     let vendor = dir.join("vendor.txt");
-    let public = cli(&["vendor", "keygen", "--out", vendor.to_str().unwrap()])["publicKey"].as_str().unwrap().to_owned();
+    let public =
+        cli(&["vendor", "keygen", "--out", vendor.to_str().unwrap()])["publicKey"].as_str().unwrap().to_owned();
     let file = dir.join("license.txt");
     cli(&[
-        "license", "issue", "--vendor-key", vendor.to_str().unwrap(), "--org", "fleet", "--type", "per-page",
-        "--quota", "1000000", "--modules", "core,webcam,ocr", "--days", "30", "--domain", DOMAIN,
-        "--out", file.to_str().unwrap(),
+        "license",
+        "issue",
+        "--vendor-key",
+        vendor.to_str().unwrap(),
+        "--org",
+        "fleet",
+        "--type",
+        "per-page",
+        "--quota",
+        "1000000",
+        "--modules",
+        "core,webcam,ocr",
+        "--days",
+        "30",
+        "--domain",
+        DOMAIN,
+        "--out",
+        file.to_str().unwrap(),
     ]);
     (public, file)
 }
@@ -106,10 +122,26 @@ impl Drop for Listening {
 
 /// A licet-server serving `data`, and the license key of a new project there that holds `license_id`.
 fn serve(data: &Path, license_id: &str) -> (Listening, String) {
-    let server = Listening::start(Command::new(server_bin()).args(["serve", "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"]));
+    let server = Listening::start(Command::new(server_bin()).args([
+        "serve",
+        "--data",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]));
     let data = data.to_str().unwrap();
-    let key = cli(&["project", "create", "--data", data, "--org", "fleet", "--handshake-code", "fleet-test", "--server-url", &server.url])
-        ["licenseKey"]
+    let key = cli(&[
+        "project",
+        "create",
+        "--data",
+        data,
+        "--org",
+        "fleet",
+        "--handshake-code",
+        "fleet-test",
+        "--server-url",
+        &server.url,
+    ])["licenseKey"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -131,8 +163,21 @@ fn the_server_holds_exactly_what_the_fleet_recorded() {
     let (data, license_id) = store(&dir, "data", &license(&dir));
     let (_server, key) = serve(&data, &license_id);
     let output = fleet(&[
-        "--key", &key, "--devices", "6", "--slots", "2", "--concurrency", "3", "--domain", DOMAIN,
-        "--data", data.to_str().unwrap(), "--server-bin", server_bin().to_str().unwrap(), "--json",
+        "--key",
+        &key,
+        "--devices",
+        "6",
+        "--slots",
+        "2",
+        "--concurrency",
+        "3",
+        "--domain",
+        DOMAIN,
+        "--data",
+        data.to_str().unwrap(),
+        "--server-bin",
+        server_bin().to_str().unwrap(),
+        "--json",
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let figures: Value = serde_json::from_slice(&output.stdout).expect("--json prints JSON");
@@ -166,8 +211,20 @@ fn the_check_catches_a_server_that_did_not_count_the_fleet() {
     let (elsewhere, _) = store(&dir, "elsewhere", &license);
     let (_server, key) = serve(&data, &license_id);
     let output = fleet(&[
-        "--key", &key, "--devices", "3", "--slots", "1", "--concurrency", "3", "--domain", DOMAIN,
-        "--data", elsewhere.to_str().unwrap(), "--server-bin", server_bin().to_str().unwrap(),
+        "--key",
+        &key,
+        "--devices",
+        "3",
+        "--slots",
+        "1",
+        "--concurrency",
+        "3",
+        "--domain",
+        DOMAIN,
+        "--data",
+        elsewhere.to_str().unwrap(),
+        "--server-bin",
+        server_bin().to_str().unwrap(),
     ]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let message = stderr(&output);
@@ -183,7 +240,10 @@ fn the_bare_baseline_is_measured_only_as_bare() {
     let output = fleet(&["--key", &key, "--devices", "4", "--slots", "2", "--concurrency", "2", "--bare", "--json"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let figures: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!((figures["authorize"]["requests"].as_u64(), figures["reports"]["requests"].as_u64()), (Some(4), Some(8)));
+    assert_eq!(
+        (figures["authorize"]["requests"].as_u64(), figures["reports"]["requests"].as_u64()),
+        (Some(4), Some(8))
+    );
     assert_eq!(figures["checked"], false);
     // Verifying, the same run stops at the first answer: `{}` is no sealed authorization.
     let output = fleet(&["--key", &key, "--devices", "4", "--slots", "2", "--concurrency", "2"]);

@@ -30,7 +30,8 @@ fn main() {
     let public = keys.public();
     // About the size of a sealed report of one slot.
     let plaintext = vec![7u8; 200];
-    let (sealed, _) = envelope::seal_request(&public.hpke, Route::Reports, &plaintext, &mut rng).expect("the server's key is valid");
+    let (sealed, _) =
+        envelope::seal_request(&public.hpke, Route::Reports, &plaintext, &mut rng).expect("the server's key is valid");
     let receipt = Receipt {
         device_id: licet_protocol::ids::DeviceId::from_random([1; 16]),
         accepted: vec![licet_protocol::ids::ReportId([2; 16])],
@@ -41,15 +42,22 @@ fn main() {
     let verifying = keys.signing.verifying_key();
     const N: u32 = 2000;
     println!("server, per request:");
-    time("  open a sealed request (HPKE: X25519 + the receiver's public key again + HKDF + ChaCha20-Poly1305)", N, || {
-        black_box(envelope::open_request(&keys.hpke, Route::Reports, &sealed).expect("sealed for this route"));
-    });
+    time(
+        "  open a sealed request (HPKE: X25519 + the receiver's public key again + HKDF + ChaCha20-Poly1305)",
+        N,
+        || {
+            black_box(envelope::open_request(&keys.hpke, Route::Reports, &sealed).expect("sealed for this route"));
+        },
+    );
     time("  sign an answer (Ed25519)", N, || {
         black_box(Signed::sign(&keys.signing, &receipt));
     });
     println!("device, per request (in the browser, not on the server's machine):");
     time("  seal a request (HPKE)", N, || {
-        black_box(envelope::seal_request(&public.hpke, Route::Reports, &plaintext, &mut rng).expect("the server's key is valid"));
+        black_box(
+            envelope::seal_request(&public.hpke, Route::Reports, &plaintext, &mut rng)
+                .expect("the server's key is valid"),
+        );
     });
     time("  verify an answer's signature (Ed25519)", N, || {
         black_box(signed.verify::<Receipt>(&verifying).expect("signed by this key"));

@@ -116,9 +116,13 @@ mod tests {
 
     #[test]
     fn unreachable_and_lapse_name_the_documented_codes() {
-        let unreachable: Vec<_> = ErrorCode::ALL.iter().filter(|code| code.is_unreachable()).map(|code| code.as_str()).collect();
+        let unreachable: Vec<_> =
+            ErrorCode::ALL.iter().filter(|code| code.is_unreachable()).map(|code| code.as_str()).collect();
         assert_eq!(unreachable, ["RATE_LIMITED", "INTERNAL", "NETWORK_ERROR", "BAD_RESPONSE"]);
         let lapse: Vec<_> = ErrorCode::ALL.iter().filter(|code| code.is_lapse()).map(|code| code.as_str()).collect();
-        assert_eq!(lapse, ["LICENSE_EXPIRED", "QUOTA_EXHAUSTED", "DEVICE_LIMIT_REACHED", "CONCURRENT_LIMIT_REACHED", "TRIAL_USED"]);
+        assert_eq!(
+            lapse,
+            ["LICENSE_EXPIRED", "QUOTA_EXHAUSTED", "DEVICE_LIMIT_REACHED", "CONCURRENT_LIMIT_REACHED", "TRIAL_USED"]
+        );
     }
 }

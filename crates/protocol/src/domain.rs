@@ -317,7 +317,10 @@ pub fn host_allowed(patterns: &[String], host: &str, allow_dev_hosts: bool) -> R
 /// one of them allows it (`host_allowed`), so the bound domains are the union of theirs and
 /// one license that binds none leaves the project unbound. Without any license: `NotBound`.
 /// On refusal, the reason is the first license's.
-pub fn licenses_allow_host<'a>(licenses: impl IntoIterator<Item = &'a LicenseFile>, host: &str) -> Result<(), DomainRefusal> {
+pub fn licenses_allow_host<'a>(
+    licenses: impl IntoIterator<Item = &'a LicenseFile>,
+    host: &str,
+) -> Result<(), DomainRefusal> {
     let mut refusal = None;
     for license in licenses {
         match host_allowed(&license.domains, host, license.allow_dev_hosts) {
@@ -385,7 +388,8 @@ pub fn normalize_pattern(pattern: &str) -> Result<DomainRule, DomainError> {
         None => ("", pattern),
     };
     // IPv6 literals are no names: `parse` reads them as they are.
-    let host = if host.contains(':') { host.to_ascii_lowercase() } else { to_ascii(host).ok_or(DomainError::InvalidIdn)? };
+    let host =
+        if host.contains(':') { host.to_ascii_lowercase() } else { to_ascii(host).ok_or(DomainError::InvalidIdn)? };
     DomainRule::parse(&[prefix, &host].concat())
 }
 
@@ -471,9 +475,15 @@ mod tests {
         for host in ["app.company.com", "APP.Company.COM", "app.company.com."] {
             assert!(exact.matches(host), "{host}");
         }
-        for host in
-            ["company.com", "www.app.company.com", "app.company.com.evil.com", "xapp.company.com", "app.company.co", "", "."]
-        {
+        for host in [
+            "company.com",
+            "www.app.company.com",
+            "app.company.com.evil.com",
+            "xapp.company.com",
+            "app.company.co",
+            "",
+            ".",
+        ] {
             assert!(!exact.matches(host), "{host}");
         }
     }
@@ -484,7 +494,9 @@ mod tests {
         for host in ["company.com", "app.company.com", "a.b.c.company.com", "WWW.COMPANY.COM", "app.company.com."] {
             assert!(wildcard.matches(host), "{host}");
         }
-        for host in ["evilcompany.com", "company.com.evil.com", "company.co", "com", "", ".company.com.x", "ÿcompany.com"] {
+        for host in
+            ["evilcompany.com", "company.com.evil.com", "company.co", "com", "", ".company.com.x", "ÿcompany.com"]
+        {
             assert!(!wildcard.matches(host), "{host}");
         }
         // A non-ASCII byte right before the base is no char boundary: no panic, no match.
@@ -498,14 +510,18 @@ mod tests {
         assert!(!v4.matches("192.168.1.2") && !v4.matches("192.168.1.200") && !v4.matches("x.192.168.1.20"));
         for pattern in ["[2001:db8::1]", "2001:db8::1", "2001:0db8:0:0::1"] {
             let v6 = rule(pattern);
-            assert!(v6.matches("[2001:db8::1]") && v6.matches("2001:db8::1") && v6.matches("[2001:DB8:0::1]"), "{pattern}");
+            assert!(
+                v6.matches("[2001:db8::1]") && v6.matches("2001:db8::1") && v6.matches("[2001:DB8:0::1]"),
+                "{pattern}"
+            );
             assert!(!v6.matches("[2001:db8::2]") && !v6.matches("[2001:db8::1]:443"), "{pattern}");
         }
     }
 
     #[test]
     fn dev_hosts_are_localhost_and_loopback() {
-        for host in ["localhost", "LOCALHOST", "app.localhost", "localhost.", "127.0.0.1", "127.8.9.10", "[::1]", "::1"] {
+        for host in ["localhost", "LOCALHOST", "app.localhost", "localhost.", "127.0.0.1", "127.8.9.10", "[::1]", "::1"]
+        {
             assert!(is_dev_host(host), "{host}");
         }
         for host in ["localhost.com", "mylocalhost", "128.0.0.1", "[::2]", "0.0.0.0", "", "example.com"] {
@@ -530,7 +546,10 @@ mod tests {
             assert_eq!(host_allowed(&bound, dev, false), Err(DomainRefusal::DevHost), "{dev}");
             assert_eq!(host_allowed(&bound, dev, true), Ok(()), "{dev}");
             // Listing a development host does not allow it: only the license's flag does.
-            assert_eq!(host_allowed(&[dev.trim_matches(['[', ']']).to_owned()], dev, false), Err(DomainRefusal::DevHost));
+            assert_eq!(
+                host_allowed(&[dev.trim_matches(['[', ']']).to_owned()], dev, false),
+                Err(DomainRefusal::DevHost)
+            );
         }
         assert_eq!(host_allowed(&["not a pattern".to_owned()], "not a pattern", false), Err(DomainRefusal::NotBound));
         assert_eq!(DomainRefusal::NotBound.code().as_str(), "DOMAIN_MISMATCH");
@@ -571,7 +590,9 @@ mod tests {
     #[cfg(feature = "psl")]
     #[test]
     fn wildcards_over_public_suffixes_are_caught() {
-        for covering in ["*.com", "*.co.uk", "*.github.io", "*.herokuapp.com", "*.corp", "*.c.mm", "com", "github.io", "co.uk"] {
+        for covering in
+            ["*.com", "*.co.uk", "*.github.io", "*.herokuapp.com", "*.corp", "*.c.mm", "com", "github.io", "co.uk"]
+        {
             assert!(covers_public_suffix(&rule(covering)), "{covering}");
         }
         for fine in [

@@ -52,7 +52,9 @@ impl ResponseKey {
     }
 }
 
-fn export_response_key<Ctx>(export: impl FnOnce(&mut [u8; 32]) -> Result<(), Ctx>) -> Result<ResponseKey, ProtocolError> {
+fn export_response_key<Ctx>(
+    export: impl FnOnce(&mut [u8; 32]) -> Result<(), Ctx>,
+) -> Result<ResponseKey, ProtocolError> {
     let mut key = [0u8; 32];
     export(&mut key).map_err(|_| ProtocolError::DecryptFailed)?;
     Ok(ResponseKey(key))
@@ -81,8 +83,9 @@ pub fn open_request(
     request: &SealedRequest,
 ) -> Result<(Vec<u8>, ResponseKey), ProtocolError> {
     let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(&request.enc).map_err(|_| ProtocolError::Malformed)?;
-    let mut ctx = hpke::setup_receiver::<HpkeAead, HkdfSha256, Kem>(&OpModeR::Base, server_hpke_secret, &enc, route.info())
-        .map_err(|_| ProtocolError::DecryptFailed)?;
+    let mut ctx =
+        hpke::setup_receiver::<HpkeAead, HkdfSha256, Kem>(&OpModeR::Base, server_hpke_secret, &enc, route.info())
+            .map_err(|_| ProtocolError::DecryptFailed)?;
     let plaintext = ctx.open(&request.ct, b"").map_err(|_| ProtocolError::DecryptFailed)?;
     let key = export_response_key(|out| ctx.export(RESPONSE_LABEL, out))?;
     Ok((plaintext, key))

@@ -53,8 +53,13 @@ pub enum LicenseType {
 }
 
 impl LicenseType {
-    pub const ALL: [LicenseType; 5] =
-        [LicenseType::PerScan, LicenseType::PerPage, LicenseType::PerDevice, LicenseType::Concurrent, LicenseType::PerDomain];
+    pub const ALL: [LicenseType; 5] = [
+        LicenseType::PerScan,
+        LicenseType::PerPage,
+        LicenseType::PerDevice,
+        LicenseType::Concurrent,
+        LicenseType::PerDomain,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -27,13 +27,27 @@ pub struct LicenseKey {
 }
 
 impl LicenseKey {
-    pub fn new(servers: Vec<String>, organization_id: Option<String>, handshake_code: Option<String>, keys: &ServerPublicKeys) -> Self {
-        LicenseKey { servers, organization_id, handshake_code, signing_key: b64::encode(&keys.signing), hpke_key: b64::encode(&keys.hpke) }
+    pub fn new(
+        servers: Vec<String>,
+        organization_id: Option<String>,
+        handshake_code: Option<String>,
+        keys: &ServerPublicKeys,
+    ) -> Self {
+        LicenseKey {
+            servers,
+            organization_id,
+            handshake_code,
+            signing_key: b64::encode(&keys.signing),
+            hpke_key: b64::encode(&keys.hpke),
+        }
     }
 
     /// The server keys, checked for length.
     pub fn server_keys(&self) -> Result<ServerPublicKeys, ProtocolError> {
-        Ok(ServerPublicKeys { signing: b64::decode_array(&self.signing_key)?, hpke: b64::decode_array(&self.hpke_key)? })
+        Ok(ServerPublicKeys {
+            signing: b64::decode_array(&self.signing_key)?,
+            hpke: b64::decode_array(&self.hpke_key)?,
+        })
     }
 
     /// Wraps the JSON text of a key into the key string.

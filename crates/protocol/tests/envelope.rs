@@ -72,12 +72,20 @@ fn every_flipped_byte_of_a_request_is_refused() {
     for i in 0..sealed.ct.len() {
         let mut bad = sealed.clone();
         bad.ct[i] ^= 0x01;
-        assert_eq!(open_request(&server.hpke, Route::Reports, &bad).err(), Some(ProtocolError::DecryptFailed), "ct byte {i}");
+        assert_eq!(
+            open_request(&server.hpke, Route::Reports, &bad).err(),
+            Some(ProtocolError::DecryptFailed),
+            "ct byte {i}"
+        );
     }
     for i in 0..sealed.enc.len() {
         let mut bad = sealed.clone();
         bad.enc[i] ^= 0x01;
-        assert_eq!(open_request(&server.hpke, Route::Reports, &bad).err(), Some(ProtocolError::DecryptFailed), "enc byte {i}");
+        assert_eq!(
+            open_request(&server.hpke, Route::Reports, &bad).err(),
+            Some(ProtocolError::DecryptFailed),
+            "enc byte {i}"
+        );
     }
     let mut short = sealed.clone();
     short.enc.pop();
@@ -128,7 +136,11 @@ fn signatures_round_trip_and_refuse_altered_signature_payload_or_key() {
         match verifying_key(&bytes) {
             Err(e) => assert_eq!(e, ProtocolError::BadKey),
             Ok(bad_key) => {
-                assert_eq!(signed.verify::<Authorization>(&bad_key).err(), Some(ProtocolError::BadSignature), "key byte {i}")
+                assert_eq!(
+                    signed.verify::<Authorization>(&bad_key).err(),
+                    Some(ProtocolError::BadSignature),
+                    "key byte {i}"
+                )
             }
         }
     }
@@ -141,8 +153,12 @@ fn signatures_round_trip_and_refuse_altered_signature_payload_or_key() {
 fn a_signature_for_one_kind_does_not_verify_as_another() {
     let server = ServerKeys::generate(&mut rng());
     let key = server.signing.verifying_key();
-    let receipt =
-        Receipt { device_id: DeviceId([1; 16]), accepted: vec![ReportId([2; 16])], server_time: 5, nonce: Nonce([3; 16]) };
+    let receipt = Receipt {
+        device_id: DeviceId([1; 16]),
+        accepted: vec![ReportId([2; 16])],
+        server_time: 5,
+        nonce: Nonce([3; 16]),
+    };
     let signed_receipt = Signed::sign(&server.signing, &receipt);
     assert_eq!(signed_receipt.verify::<Receipt>(&key).unwrap(), receipt);
     assert_eq!(signed_receipt.verify::<Authorization>(&key).err(), Some(ProtocolError::BadSignature));

@@ -65,7 +65,8 @@ fn every_psl_vector_passes() {
         // The answer is always punycode: the file's IDN vectors expect the Unicode form they
         // were given, which is the same domain. Converted here with idna directly, not with
         // the code under test.
-        let expected = expected.map(|e| idna::domain_to_ascii(e).unwrap_or_else(|_| panic!("{e} has no punycode form")));
+        let expected =
+            expected.map(|e| idna::domain_to_ascii(e).unwrap_or_else(|_| panic!("{e} has no punycode form")));
         if got != expected {
             failures.push(format!("checkPublicSuffix({host:?}) = {got:?}, expected {expected:?}"));
         }

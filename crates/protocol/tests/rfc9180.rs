@@ -59,7 +59,8 @@ fn receiver_derives_the_rfc_key_pair_and_opens_the_rfc_ciphertexts() {
     assert_eq!(pk.to_bytes().to_vec(), hex(PK_RM));
 
     let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(&hex(PK_EM)).unwrap();
-    let mut ctx = hpke::setup_receiver::<ChaCha20Poly1305, HkdfSha256, Kem>(&OpModeR::Base, &sk, &enc, &hex(INFO)).unwrap();
+    let mut ctx =
+        hpke::setup_receiver::<ChaCha20Poly1305, HkdfSha256, Kem>(&OpModeR::Base, &sk, &enc, &hex(INFO)).unwrap();
     for (aad, ct) in SEALED {
         assert_eq!(ctx.open(&hex(ct), &hex(aad)).unwrap(), hex(PT));
     }
@@ -74,7 +75,8 @@ fn receiver_derives_the_rfc_key_pair_and_opens_the_rfc_ciphertexts() {
 fn sender_with_the_rfc_ephemeral_key_produces_the_rfc_enc_and_ciphertexts() {
     let pk = <Kem as hpke::Kem>::PublicKey::from_bytes(&hex(PK_RM)).unwrap();
     let mut rng = Replay(hex(IKM_E));
-    let (enc, mut ctx) = hpke::setup_sender::<ChaCha20Poly1305, HkdfSha256, Kem, _>(&OpModeS::Base, &pk, &hex(INFO), &mut rng).unwrap();
+    let (enc, mut ctx) =
+        hpke::setup_sender::<ChaCha20Poly1305, HkdfSha256, Kem, _>(&OpModeS::Base, &pk, &hex(INFO), &mut rng).unwrap();
     assert_eq!(enc.to_bytes().to_vec(), hex(PK_EM));
     for (aad, ct) in SEALED {
         assert_eq!(ctx.seal(&hex(PT), &hex(aad)).unwrap(), hex(ct));

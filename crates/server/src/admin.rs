@@ -21,7 +21,9 @@ use crate::api::rules::{self, QuotaUse};
 use crate::error::ServerError;
 use crate::password;
 use crate::random::{self, rng};
-use crate::storage::{AdminToken, Imported, LicenseRecord, Project, Settings, Storage, StorageError, TrialSetting, UsageItem, UsageTotal};
+use crate::storage::{
+    AdminToken, Imported, LicenseRecord, Project, Settings, Storage, StorageError, TrialSetting, UsageItem, UsageTotal,
+};
 
 /// The longest organization ID, handshake code or license ID.
 const MAX_NAME_LEN: usize = 64;
@@ -71,7 +73,8 @@ pub fn domain_pattern(pattern: &str) -> Result<String, ServerError> {
 /// same, since the browser matches patterns without the Public Suffix List.
 fn check_license_domains(file: &LicenseFile) -> Result<(), ServerError> {
     for pattern in &file.domains {
-        let rule = DomainRule::parse(pattern).map_err(|e| ServerError::BadLicenseDomain(file.id.clone(), pattern.clone(), e))?;
+        let rule = DomainRule::parse(pattern)
+            .map_err(|e| ServerError::BadLicenseDomain(file.id.clone(), pattern.clone(), e))?;
         check_not_public_suffix(&rule, &format!(" of license {}", file.id))?;
     }
     Ok(())
@@ -92,8 +95,9 @@ pub async fn initialize(storage: &dyn Storage, vendor_public_key: &str) -> Resul
         .map_err(|e| ServerError::BadVendorPublicKey(vendor_public_key.to_owned(), e))?;
     let vendor_public_key = b64::encode(vendor.as_bytes());
     let fresh = ServerKeys::generate(&mut rng()).to_text();
-    let stored =
-        storage.initialize(&Settings { vendor_public_key: vendor_public_key.clone(), server_keys: fresh.clone() }).await?;
+    let stored = storage
+        .initialize(&Settings { vendor_public_key: vendor_public_key.clone(), server_keys: fresh.clone() })
+        .await?;
     if stored.vendor_public_key != vendor_public_key {
         return Err(ServerError::VendorKeyMismatch);
     }
@@ -142,7 +146,9 @@ pub async fn create_project(
     };
     check_name("handshake code", &handshake_code)?;
     let hash = match session_password {
-        Some("") => return Err(ServerError::Invalid("the session password is empty: give a non-empty one, or none".into())),
+        Some("") => {
+            return Err(ServerError::Invalid("the session password is empty: give a non-empty one, or none".into()))
+        }
         Some(password) => Some(password::hash(password)?),
         None => None,
     };
@@ -158,7 +164,8 @@ pub async fn assign_license(
     license_id: &str,
     now: u64,
 ) -> Result<(), ServerError> {
-    let record = storage.license(license_id).await?.ok_or_else(|| StorageError::UnknownLicense(license_id.to_owned()))?;
+    let record =
+        storage.license(license_id).await?.ok_or_else(|| StorageError::UnknownLicense(license_id.to_owned()))?;
     let (_, file) = verify_record(&record, vendor)?;
     check_license_domains(&file)?;
     Ok(storage.assign_license(handshake_code, license_id, now).await?)
@@ -167,8 +174,8 @@ pub async fn assign_license(
 /// A stored license's text parsed and verified against the vendor key again: the database is
 /// not where license content is trusted.
 pub fn verify_record(record: &LicenseRecord, vendor: &VerifyingKey) -> Result<(Signed, LicenseFile), ServerError> {
-    let signed =
-        license::from_text(&record.text).map_err(|_| StorageError::Corrupt(format!("the text of license {}", record.id)))?;
+    let signed = license::from_text(&record.text)
+        .map_err(|_| StorageError::Corrupt(format!("the text of license {}", record.id)))?;
     let file = license::verify(&signed, vendor).map_err(|_| ServerError::LicenseSignature)?;
     Ok((signed, file))
 }
@@ -207,7 +214,10 @@ impl VerifiedLicenses {
         if cache.len() >= MAX_VERIFIED {
             cache.clear();
         }
-        cache.insert(record.text.clone(), Verified { vendor: *vendor.as_bytes(), signed: signed.clone(), file: file.clone() });
+        cache.insert(
+            record.text.clone(),
+            Verified { vendor: *vendor.as_bytes(), signed: signed.clone(), file: file.clone() },
+        );
         Ok((signed, file))
     }
 }
@@ -273,7 +283,11 @@ pub fn admin_token_hash(token: &str) -> String {
 /// Creates an admin token named `name` (default: `admin-` and 6 random hex digits) and returns
 /// it with its secret, `ADMIN_TOKEN_PREFIX` and 32 random bytes in base64url: shown this once,
 /// and never stored (only its hash is).
-pub async fn create_admin_token(storage: &dyn Storage, name: Option<&str>, now: u64) -> Result<(AdminToken, String), ServerError> {
+pub async fn create_admin_token(
+    storage: &dyn Storage,
+    name: Option<&str>,
+    now: u64,
+) -> Result<(AdminToken, String), ServerError> {
     let name = match name {
         Some(name) => name.to_owned(),
         None => format!("admin-{}", random::hex(3)),
@@ -336,7 +350,7 @@ mod tests {
 
     use super::VerifiedLicenses;
     use crate::api::rules::{self, QuotaUse};
-use crate::error::ServerError;
+    use crate::error::ServerError;
     use crate::random::rng;
     use crate::storage::LicenseRecord;
 
@@ -395,7 +409,12 @@ pub struct LicenseUse {
 
 /// What each of `files` has used, in their order: quotas from `usage` (the totals of at least
 /// these licenses), seats as held at `now`, read once for all of them.
-pub async fn license_use(storage: &dyn Storage, files: &[LicenseFile], usage: &[UsageTotal], now: u64) -> Result<Vec<LicenseUse>, StorageError> {
+pub async fn license_use(
+    storage: &dyn Storage,
+    files: &[LicenseFile],
+    usage: &[UsageTotal],
+    now: u64,
+) -> Result<Vec<LicenseUse>, StorageError> {
     let per_device = |file: &LicenseFile| file.license_type == LicenseType::PerDevice;
     let ids: Vec<String> = files.iter().filter(|file| per_device(file)).map(|file| file.id.clone()).collect();
     // A per-device license whose seats are all free is absent from what the store lists.
@@ -403,6 +422,9 @@ pub async fn license_use(storage: &dyn Storage, files: &[LicenseFile], usage: &[
     Ok(rules::quota_uses(files, usage)
         .into_iter()
         .zip(files)
-        .map(|(quotas, file)| LicenseUse { quotas, seats_held: per_device(file).then(|| held.get(&file.id).copied().unwrap_or(0)) })
+        .map(|(quotas, file)| LicenseUse {
+            quotas,
+            seats_held: per_device(file).then(|| held.get(&file.id).copied().unwrap_or(0)),
+        })
         .collect())
 }

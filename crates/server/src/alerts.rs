@@ -183,7 +183,9 @@ async fn due(config: &Config, settings: &AlertSettings, now: u64) -> Result<Vec<
         // raises no alert either.
         match config.verify_license(&record) {
             Ok((_, file)) => files.push(file),
-            Err(error) => tracing::warn!(license = %record.id, %error, "a stored license does not verify: no alert for it"),
+            Err(error) => {
+                tracing::warn!(license = %record.id, %error, "a stored license does not verify: no alert for it")
+            }
         }
     }
     let with_quota: Vec<String> = files.iter().filter(|f| f.license_type.has_quota()).map(|f| f.id.clone()).collect();
@@ -214,7 +216,10 @@ async fn due(config: &Config, settings: &AlertSettings, now: u64) -> Result<Vec<
                         key: format!("seats:{}:{threshold}", file.id),
                         kind: "usage",
                         subject: file.id.clone(),
-                        message: format!("license {} has {threshold}% of its device seats taken: {held} of {limit}", file.id),
+                        message: format!(
+                            "license {} has {threshold}% of its device seats taken: {held} of {limit}",
+                            file.id
+                        ),
                         fired_at: now,
                     });
                 }
@@ -223,7 +228,11 @@ async fn due(config: &Config, settings: &AlertSettings, now: u64) -> Result<Vec<
         // Only the nearest reminder that has come: a license imported 5 days before expiry
         // gets the 7-day reminder, not the 30-day one as well.
         let left = file.expires_at.saturating_sub(now);
-        let nearest = settings.expiry_days.iter().filter(|&&days| now < file.expires_at && left <= u64::from(days) * DAY_MS).min();
+        let nearest = settings
+            .expiry_days
+            .iter()
+            .filter(|&&days| now < file.expires_at && left <= u64::from(days) * DAY_MS)
+            .min();
         if let Some(days) = nearest {
             due.push(NewAlert {
                 key: format!("expiry:{}:{days}", file.id),
@@ -279,13 +288,19 @@ pub fn webhook_body(alert: &Alert) -> Vec<u8> {
 /// `sha256=` and the hex HMAC-SHA256 of `body` under `secret`.
 pub fn signature(secret: &str, body: &[u8]) -> String {
     // HMAC takes a key of any length.
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 /// Attempts the deliveries due at `now`, each in a task of its own, and records how each ended.
-pub async fn deliver_due(config: &Config, settings: &AlertSettings, client: &reqwest::Client, now: u64) -> Result<usize, StorageError> {
+pub async fn deliver_due(
+    config: &Config,
+    settings: &AlertSettings,
+    client: &reqwest::Client,
+    now: u64,
+) -> Result<usize, StorageError> {
     // Held for one attempt's time and a margin: a server that dies mid-attempt lets another
     // take the delivery after that.
     let held_until = now.saturating_add(2 * ms(settings.delivery_timeout));

@@ -65,8 +65,10 @@ impl Origins {
         match config.storage.licenses().await {
             Ok(records) => {
                 // A record that does not verify admits nothing here, as it serves no request.
-                let licenses: Vec<LicenseFile> =
-                    records.iter().filter_map(|record| config.verify_license(record).ok().map(|(_, file)| file)).collect();
+                let licenses: Vec<LicenseFile> = records
+                    .iter()
+                    .filter_map(|record| config.verify_license(record).ok().map(|(_, file)| file))
+                    .collect();
                 let licenses = Arc::new(licenses);
                 let mut snapshot = self.snapshot.write().unwrap_or_else(|poisoned| poisoned.into_inner());
                 *snapshot = Some(Snapshot { read_at: now, licenses: licenses.clone() });

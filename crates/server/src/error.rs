@@ -55,7 +55,9 @@ pub enum ServerError {
         "the domain pattern {pattern:?}{of} covers the public suffix {suffix}, which sites of unrelated owners share: bind a domain of your own, or on a multi-tenant platform only the exact tenant subdomain (like acme.{suffix})"
     )]
     PublicSuffixDomain { pattern: String, of: String, suffix: String },
-    #[error("the text is neither a license file (licet-license-v1.) nor a license key (LICET1.): pass the file or its text")]
+    #[error(
+        "the text is neither a license file (licet-license-v1.) nor a license key (LICET1.): pass the file or its text"
+    )]
     UndecodableText,
     #[error("the license key cannot be read ({0:?}): copy it again from `licet-server project create`")]
     BadLicenseKey(ProtocolError),

@@ -111,7 +111,8 @@ impl Config {
     pub async fn load(storage: Arc<dyn Storage>) -> Result<Option<Self>, ServerError> {
         let Some(settings) = storage.settings().await? else { return Ok(None) };
         let keys = ServerKeys::from_text(&settings.server_keys).map_err(ServerError::BadStoredSettings)?;
-        let vendor_public = keys::verifying_key_from_text(&settings.vendor_public_key).map_err(ServerError::BadStoredSettings)?;
+        let vendor_public =
+            keys::verifying_key_from_text(&settings.vendor_public_key).map_err(ServerError::BadStoredSettings)?;
         Ok(Some(Config::new(storage, keys, vendor_public)))
     }
 
@@ -239,8 +240,10 @@ fn app(config: Arc<Config>, with_metrics: bool) -> Router {
         .route(Route::Reports.path(), post(api::reports).layer(DefaultBodyLimit::max(REPORTS_BODY_LIMIT)))
         .layer(middleware::from_fn_with_state(config.clone(), rate_limit))
         .layer(cors::layer(config.clone()));
-    let mut router =
-        Router::new().merge(protocol).nest(admin_api::PREFIX, admin_api::router(config.clone())).route("/healthz", get(healthz));
+    let mut router = Router::new()
+        .merge(protocol)
+        .nest(admin_api::PREFIX, admin_api::router(config.clone()))
+        .route("/healthz", get(healthz));
     if with_metrics {
         router = router.route("/metrics", get(metrics_text));
     }

@@ -132,11 +132,17 @@ mod tests {
         let spoofed = headers(&["198.51.100.1, 203.0.113.7"]);
         assert_eq!(client_ip(peer, &spoofed, false), Some("10.0.0.5".parse().unwrap()));
         assert_eq!(client_ip(peer, &spoofed, true), Some("203.0.113.7".parse().unwrap()));
-        assert_eq!(client_ip(peer, &headers(&["198.51.100.1", "203.0.113.8:123"]), true), Some("203.0.113.8".parse().unwrap()));
+        assert_eq!(
+            client_ip(peer, &headers(&["198.51.100.1", "203.0.113.8:123"]), true),
+            Some("203.0.113.8".parse().unwrap())
+        );
         assert_eq!(client_ip(peer, &headers(&["[2001:db8::1]:443"]), true), Some("2001:db8::1".parse().unwrap()));
         assert_eq!(client_ip(peer, &headers(&["unknown"]), true), Some("10.0.0.5".parse().unwrap()));
         assert_eq!(client_ip(peer, &HeaderMap::new(), true), Some("10.0.0.5".parse().unwrap()));
-        assert_eq!(client_ip(Some("[::ffff:192.0.2.9]:1".parse().unwrap()), &HeaderMap::new(), false), Some("192.0.2.9".parse().unwrap()));
+        assert_eq!(
+            client_ip(Some("[::ffff:192.0.2.9]:1".parse().unwrap()), &HeaderMap::new(), false),
+            Some("192.0.2.9".parse().unwrap())
+        );
         assert_eq!(client_ip(None, &HeaderMap::new(), false), None);
     }
 

@@ -14,8 +14,9 @@ pub fn hash(password: &str) -> Result<String, ServerError> {
     let mut salt = [0u8; 16];
     rng().fill_bytes(&mut salt);
     let salt = SaltString::encode_b64(&salt).map_err(|e| ServerError::PasswordHash(e.to_string()))?;
-    let hash =
-        Argon2::default().hash_password(password.as_bytes(), &salt).map_err(|e| ServerError::PasswordHash(e.to_string()))?;
+    let hash = Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| ServerError::PasswordHash(e.to_string()))?;
     Ok(hash.to_string())
 }
 

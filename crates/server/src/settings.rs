@@ -129,7 +129,11 @@ impl Settings {
     /// Reads a TOML file of settings. Relative paths in it are relative to the file's folder,
     /// so the file means the same wherever the server is started from.
     pub fn from_file(path: &Path) -> Result<Settings, ServerError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ServerError::Io { action: "read", path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ServerError::Io {
+            action: "read",
+            path: path.to_owned(),
+            source,
+        })?;
         let mut settings: Settings = toml::from_str(&text).map_err(|e| {
             let line = e.span().map(|span| format!(" line {}:", 1 + text[..span.start].matches('\n').count())).unwrap_or_default();
             // toml's own text spans several lines with a caret; one line is what the CLI prints.
@@ -140,7 +144,9 @@ impl Settings {
             ))
         })?;
         let folder = path.parent().unwrap_or(Path::new(""));
-        for file in [&mut settings.data, &mut settings.www, &mut settings.tls_cert, &mut settings.tls_key].into_iter().flatten() {
+        for file in
+            [&mut settings.data, &mut settings.www, &mut settings.tls_cert, &mut settings.tls_key].into_iter().flatten()
+        {
             *file = folder.join(&*file);
         }
         Ok(settings)
@@ -186,7 +192,10 @@ impl Settings {
         };
         if let Some(dir) = &self.www {
             if !dir.is_dir() {
-                return Err(ServerError::Invalid(format!("--www {} is not a directory: give the directory to serve", dir.display())));
+                return Err(ServerError::Invalid(format!(
+                    "--www {} is not a directory: give the directory to serve",
+                    dir.display()
+                )));
             }
         }
         let webhooks = self.webhook.unwrap_or_default();
@@ -206,14 +215,18 @@ impl Settings {
             expiry_days: self.expiry_reminder_days.unwrap_or(defaults.expiry_days),
             failure_percent: self.auth_failure_percent.unwrap_or(defaults.failure_percent),
             failure_min_attempts: self.auth_failure_min_attempts.unwrap_or(defaults.failure_min_attempts),
-            failure_window: self.auth_failure_window.map_or(defaults.failure_window, |minutes| Duration::from_secs(minutes * 60)),
+            failure_window: self
+                .auth_failure_window
+                .map_or(defaults.failure_window, |minutes| Duration::from_secs(minutes * 60)),
             webhooks,
             webhook_secret: self.webhook_secret,
             interval: self.alert_interval.map_or(defaults.interval, Duration::from_secs),
             ..defaults
         };
         Ok(Resolved {
-            housekeeping_interval: self.housekeeping_interval.map_or(housekeeping::DEFAULT_INTERVAL, Duration::from_secs),
+            housekeeping_interval: self
+                .housekeeping_interval
+                .map_or(housekeeping::DEFAULT_INTERVAL, Duration::from_secs),
             alerts,
             listen: self.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
             www: self.www,

@@ -24,7 +24,10 @@ pub fn load(cert: &Path, key: &Path) -> Result<RustlsConfig, ServerError> {
     let cert_pem = read(cert)?;
     let key_pem = read(key)?;
     let chain = CertificateDer::pem_slice_iter(&cert_pem).collect::<Result<Vec<_>, _>>().map_err(|e| {
-        ServerError::Invalid(format!("--tls-cert {} is not a PEM certificate chain ({e}): pass the certificate file in PEM form", cert.display()))
+        ServerError::Invalid(format!(
+            "--tls-cert {} is not a PEM certificate chain ({e}): pass the certificate file in PEM form",
+            cert.display()
+        ))
     })?;
     if chain.is_empty() {
         return Err(ServerError::Invalid(format!(

@@ -45,8 +45,12 @@ pub fn license_file(file: &LicenseFile) -> Value {
 }
 
 /// Pages per module and scans per symbology as two JSON objects keyed by module and symbology.
-pub fn counts<'a>(pages: impl IntoIterator<Item = (Module, u64)>, scans: impl IntoIterator<Item = (&'a str, u64)>) -> (Value, Value) {
-    let pages: Map<String, Value> = pages.into_iter().map(|(module, n)| (module.as_str().to_owned(), json!(n))).collect();
+pub fn counts<'a>(
+    pages: impl IntoIterator<Item = (Module, u64)>,
+    scans: impl IntoIterator<Item = (&'a str, u64)>,
+) -> (Value, Value) {
+    let pages: Map<String, Value> =
+        pages.into_iter().map(|(module, n)| (module.as_str().to_owned(), json!(n))).collect();
     let scans: Map<String, Value> = scans.into_iter().map(|(name, n)| (name.to_owned(), json!(n))).collect();
     (Value::Object(pages), Value::Object(scans))
 }

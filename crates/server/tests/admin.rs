@@ -58,7 +58,10 @@ async fn a_signed_license_over_a_public_suffix_is_not_imported() {
             "the domain pattern \"*.github.io\" of license L-wide covers the public suffix github.io",
         ),
         (bound("L-com", &["*.com"]), "exact tenant subdomain"),
-        (bound("L-port", &["acme.example:8080"]), "license L-port binds \"acme.example:8080\", which is not a domain pattern"),
+        (
+            bound("L-port", &["acme.example:8080"]),
+            "license L-port binds \"acme.example:8080\", which is not a domain pattern",
+        ),
     ] {
         let error = admin::import_license(s.storage.as_ref(), &vendor, &file.sign(&s.vendor.0), NOW).await.unwrap_err();
         assert!(error.to_string().contains(says), "{error}");

@@ -96,7 +96,12 @@ async fn without_a_valid_token_every_route_but_the_document_answers_401_and_noth
     server.license("L-pages", LicenseType::PerPage, &[Module::Core], NOW + YEAR).await;
     server.project(CODE, None, &["L-pages"]).await;
     let token = server.token("ops").await;
-    let body = || Some(Body::from(json!({ "organizationId": "intruder", "handshakeCode": "intruder-web", "licenseId": "L-pages" }).to_string()));
+    let body = || {
+        Some(Body::from(
+            json!({ "organizationId": "intruder", "handshakeCode": "intruder-web", "licenseId": "L-pages" })
+                .to_string(),
+        ))
+    };
 
     for (method, path) in concrete_routes() {
         if path.ends_with("/openapi.json") {
@@ -105,9 +110,16 @@ async fn without_a_valid_token_every_route_but_the_document_answers_401_and_noth
         let refused = server.admin(method.clone(), &path, None, body()).await;
         assert_error(refused, StatusCode::UNAUTHORIZED, "ADMIN_TOKEN_REQUIRED");
         let wrong = format!("{}{}", admin::ADMIN_TOKEN_PREFIX, "A".repeat(43));
-        assert_error(server.admin(method.clone(), &path, Some(&wrong), body()).await, StatusCode::UNAUTHORIZED, "ADMIN_TOKEN_INVALID");
+        assert_error(
+            server.admin(method.clone(), &path, Some(&wrong), body()).await,
+            StatusCode::UNAUTHORIZED,
+            "ADMIN_TOKEN_INVALID",
+        );
         // A token is only taken as a bearer token.
-        let mut basic = Request::builder().method(method.clone()).uri(&path).header(header::AUTHORIZATION, format!("Basic {token}"));
+        let mut basic = Request::builder()
+            .method(method.clone())
+            .uri(&path)
+            .header(header::AUTHORIZATION, format!("Basic {token}"));
         basic = basic.header(header::CONTENT_TYPE, "application/json");
         let response = server.router.clone().oneshot(basic.body(Body::empty()).unwrap()).await.unwrap();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{method} {path} with a Basic header");
@@ -124,7 +136,11 @@ async fn without_a_valid_token_every_route_but_the_document_answers_401_and_noth
     server.storage.revoke_admin_token("ops").await.unwrap();
     for (method, path) in concrete_routes() {
         if !path.ends_with("/openapi.json") {
-            assert_error(server.admin(method, &path, Some(&token), body()).await, StatusCode::UNAUTHORIZED, "ADMIN_TOKEN_INVALID");
+            assert_error(
+                server.admin(method, &path, Some(&token), body()).await,
+                StatusCode::UNAUTHORIZED,
+                "ADMIN_TOKEN_INVALID",
+            );
         }
     }
     assert_eq!(server.storage.projects().await.unwrap().len(), 1);
@@ -140,41 +156,80 @@ async fn with_a_token_every_route_answers_what_the_store_holds() {
     pages.domains = vec!["app.example.com".into()];
     let pages_text = license::to_text(&pages.sign(&server.vendor.0));
     let (status, imported) = server.import_text(&token, format!("{pages_text}\n")).await;
-    assert_eq!((status, &imported), (StatusCode::CREATED, &json!({ "id": "L-pages", "type": "per-page", "expiresAt": NOW + YEAR, "imported": true })));
+    assert_eq!(
+        (status, &imported),
+        (
+            StatusCode::CREATED,
+            &json!({ "id": "L-pages", "type": "per-page", "expiresAt": NOW + YEAR, "imported": true })
+        )
+    );
     let (status, again) = server.import_text(&token, pages_text.clone()).await;
     assert_eq!((status, again["imported"].as_bool()), (StatusCode::OK, Some(false)));
-    let scans = license::LicenseFile { quota: Some(10), ..license_file("L-scans", LicenseType::PerScan, &[], NOW + YEAR) };
+    let scans =
+        license::LicenseFile { quota: Some(10), ..license_file("L-scans", LicenseType::PerScan, &[], NOW + YEAR) };
     let (status, _) = server.import_text(&token, license::to_text(&scans.sign(&server.vendor.0))).await;
     assert_eq!(status, StatusCode::CREATED);
-    let seats = license::LicenseFile { quota: None, devices: Some(5), ..license_file("L-seats", LicenseType::PerDevice, &[Module::Core], NOW + YEAR) };
+    let seats = license::LicenseFile {
+        quota: None,
+        devices: Some(5),
+        ..license_file("L-seats", LicenseType::PerDevice, &[Module::Core], NOW + YEAR)
+    };
     server.import(&seats).await;
 
     // What the import refuses, with its code; nothing of it is stored.
     let other_vendor = VendorKey::generate(&mut OsRng.unwrap_err());
     let forged = license_file("L-forged", LicenseType::PerPage, &[Module::Core], NOW + YEAR);
-    assert_error(server.import_text(&token, license::to_text(&forged.sign(&other_vendor.0))).await, StatusCode::BAD_REQUEST, "LICENSE_SIGNATURE_INVALID");
+    assert_error(
+        server.import_text(&token, license::to_text(&forged.sign(&other_vendor.0))).await,
+        StatusCode::BAD_REQUEST,
+        "LICENSE_SIGNATURE_INVALID",
+    );
     assert_error(server.import_text(&token, "not a license".into()).await, StatusCode::BAD_REQUEST, "NOT_A_LICENSE");
     let same_id = license::LicenseFile { quota: Some(5), ..pages.clone() };
-    assert_error(server.import_text(&token, license::to_text(&same_id.sign(&server.vendor.0))).await, StatusCode::CONFLICT, "LICENSE_ID_TAKEN");
+    assert_error(
+        server.import_text(&token, license::to_text(&same_id.sign(&server.vendor.0))).await,
+        StatusCode::CONFLICT,
+        "LICENSE_ID_TAKEN",
+    );
     assert_eq!(server.storage.licenses().await.unwrap().len(), 3);
 
     // Projects are created and licenses assigned as `project create` and `project assign` do.
-    let create = json!({ "organizationId": ORG, "handshakeCode": CODE, "serverUrls": ["https://licenses.example.com/"] });
+    let create =
+        json!({ "organizationId": ORG, "handshakeCode": CODE, "serverUrls": ["https://licenses.example.com/"] });
     let (status, created) = server.send_json(Method::POST, "/admin/v1/projects", &token, create.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!((created["handshakeCode"].as_str(), created["isDefault"].as_bool()), (Some(CODE), Some(true)));
     let key = LicenseKey::decode(created["licenseKey"].as_str().unwrap()).unwrap();
-    assert_eq!((key.servers, key.handshake_code.as_deref()), (vec!["https://licenses.example.com".to_owned()], Some(CODE)));
-    assert_error(server.send_json(Method::POST, "/admin/v1/projects", &token, create).await, StatusCode::CONFLICT, "HANDSHAKE_CODE_TAKEN");
+    assert_eq!(
+        (key.servers, key.handshake_code.as_deref()),
+        (vec!["https://licenses.example.com".to_owned()], Some(CODE))
+    );
+    assert_error(
+        server.send_json(Method::POST, "/admin/v1/projects", &token, create).await,
+        StatusCode::CONFLICT,
+        "HANDSHAKE_CODE_TAKEN",
+    );
     assert_error(
         server.send_json(Method::POST, "/admin/v1/projects", &token, json!({ "organizationId": "no spaces" })).await,
         StatusCode::BAD_REQUEST,
         "INVALID_REQUEST",
     );
-    assert_error(server.send_json(Method::POST, "/admin/v1/projects", &token, json!({ "org": ORG })).await, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
-    let (status, _) = server.send_json(Method::POST, "/admin/v1/projects", &token, json!({ "organizationId": ORG, "handshakeCode": "acme-seats" })).await;
+    assert_error(
+        server.send_json(Method::POST, "/admin/v1/projects", &token, json!({ "org": ORG })).await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_REQUEST",
+    );
+    let (status, _) = server
+        .send_json(
+            Method::POST,
+            "/admin/v1/projects",
+            &token,
+            json!({ "organizationId": ORG, "handshakeCode": "acme-seats" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
-    let assign = |code: &str, license: &str| (format!("/admin/v1/projects/{code}/licenses"), json!({ "licenseId": license }));
+    let assign =
+        |code: &str, license: &str| (format!("/admin/v1/projects/{code}/licenses"), json!({ "licenseId": license }));
     for (code, license) in [(CODE, "L-pages"), (CODE, "L-scans"), ("acme-seats", "L-seats")] {
         let (path, body) = assign(code, license);
         let (status, assigned) = server.send_json(Method::POST, &path, &token, body).await;
@@ -191,7 +246,11 @@ async fn with_a_token_every_route_answers_what_the_store_holds() {
     server.authorize(&authorize_request(device, None, Some(CODE))).await.unwrap();
     let yesterday = (NOW - DAY_MS) / SLOT_MS;
     let last = NOW / SLOT_MS - 1;
-    assert!(server.report(device, vec![slot_report(yesterday, &[(Module::Core, 5), (Module::Ocr, 2)], &[("EAN_13", 3)])]).await.1.is_ok());
+    assert!(server
+        .report(device, vec![slot_report(yesterday, &[(Module::Core, 5), (Module::Ocr, 2)], &[("EAN_13", 3)])])
+        .await
+        .1
+        .is_ok());
     assert!(server.report(device, vec![slot_report(last, &[(Module::Core, 30)], &[("QR_CODE", 7)])]).await.1.is_ok());
     let seated = new_device();
     server.authorize(&authorize_request(seated, None, Some("acme-seats"))).await.unwrap();
@@ -211,7 +270,9 @@ async fn with_a_token_every_route_answers_what_the_store_holds() {
     assert_eq!(licenses[1]["scans"], json!({ "EAN_13": 3, "QR_CODE": 7 }));
     assert_eq!((licenses[2]["quotas"].clone(), licenses[2]["seatsHeld"].as_u64()), (json!([]), Some(1)));
 
-    let projects = server.get("/admin/v1/projects?serverUrls=https://a.example,https://b.example", &token).await["projects"].clone();
+    let projects = server.get("/admin/v1/projects?serverUrls=https://a.example,https://b.example", &token).await
+        ["projects"]
+        .clone();
     // By organization, then age: both were made at NOW, so then by handshake code.
     assert_eq!(projects.as_array().unwrap().len(), 2);
     let web = &projects[1];
@@ -223,14 +284,21 @@ async fn with_a_token_every_route_answers_what_the_store_holds() {
     assert_eq!(key.servers, ["https://a.example", "https://b.example"]);
     assert_eq!((key.organization_id.as_deref(), key.handshake_code.as_deref()), (Some(ORG), Some(CODE)));
     assert_eq!((&projects[0]["handshakeCode"], &projects[0]["domains"]), (&json!("acme-seats"), &json!([])));
-    assert_error(server.admin(Method::GET, "/admin/v1/projects?serverUrls=ftp://x", Some(&token), None).await, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
+    assert_error(
+        server.admin(Method::GET, "/admin/v1/projects?serverUrls=ftp://x", Some(&token), None).await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_REQUEST",
+    );
 
     let devices = server.get("/admin/v1/devices", &token).await["devices"].clone();
     assert_eq!(devices.as_array().unwrap().len(), 2);
     // Both first seen at NOW: listed in the order of their random ids.
     let find = |id: String| devices.as_array().unwrap().iter().find(|d| d["deviceId"] == id).cloned().unwrap();
     let (working, holding) = (find(device.to_hyphenated()), find(seated.to_hyphenated()));
-    assert_eq!((&working["handshakeCode"], &working["lastSeen"], &working["seatHeldUntil"]), (&json!(CODE), &json!(NOW), &Value::Null));
+    assert_eq!(
+        (&working["handshakeCode"], &working["lastSeen"], &working["seatHeldUntil"]),
+        (&json!(CODE), &json!(NOW), &Value::Null)
+    );
     assert_eq!(holding["handshakeCode"], "acme-seats");
     assert_eq!(holding["seatHeldUntil"], json!(NOW + YEAR), "a yearly seat, up to the license's expiry");
 
@@ -246,7 +314,11 @@ async fn with_a_token_every_route_answers_what_the_store_holds() {
             { "start": day(last), "licenseId": "L-scans", "pages": {}, "scans": { "QR_CODE": 7 } },
         ] })
     );
-    assert_eq!(server.get("/admin/v1/usage", &token).await["series"], by_day["series"], "by default the last 30 days, per day");
+    assert_eq!(
+        server.get("/admin/v1/usage", &token).await["series"],
+        by_day["series"],
+        "by default the last 30 days, per day"
+    );
     let by_slot = server.get(&format!("/admin/v1/usage?bucket=slot&from={}&to={NOW}", NOW - SLOT_MS), &token).await;
     assert_eq!(
         by_slot["series"],
@@ -256,11 +328,17 @@ async fn with_a_token_every_route_answers_what_the_store_holds() {
         ])
     );
     // `to` is exclusive: a range that ends where the last slot starts leaves it out.
-    let before_last = server.get(&format!("/admin/v1/usage?bucket=slot&from={}&to={}", NOW - DAY_MS, last * SLOT_MS), &token).await;
-    let starts: Vec<u64> = before_last["series"].as_array().unwrap().iter().map(|b| b["start"].as_u64().unwrap()).collect();
+    let before_last =
+        server.get(&format!("/admin/v1/usage?bucket=slot&from={}&to={}", NOW - DAY_MS, last * SLOT_MS), &token).await;
+    let starts: Vec<u64> =
+        before_last["series"].as_array().unwrap().iter().map(|b| b["start"].as_u64().unwrap()).collect();
     assert_eq!(starts, [yesterday * SLOT_MS, yesterday * SLOT_MS]);
     for bad in ["bucket=week", "from=10&to=5", "from=yesterday"] {
-        assert_error(server.admin(Method::GET, &format!("/admin/v1/usage?{bad}"), Some(&token), None).await, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
+        assert_error(
+            server.admin(Method::GET, &format!("/admin/v1/usage?{bad}"), Some(&token), None).await,
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+        );
     }
 
     // Alerts as `alerts --json` shows them: L-scans used its whole quota.
@@ -274,13 +352,28 @@ async fn with_a_token_every_route_answers_what_the_store_holds() {
 
     // The trial, as `trial set | show | off`.
     assert_eq!(server.get("/admin/v1/trial", &token).await, json!({ "trial": null }));
-    let (status, set) = server.send_json(Method::PUT, "/admin/v1/trial", &token, json!({ "handshakeCode": "acme-seats", "days": 3 })).await;
+    let (status, set) = server
+        .send_json(Method::PUT, "/admin/v1/trial", &token, json!({ "handshakeCode": "acme-seats", "days": 3 }))
+        .await;
     assert_eq!((status, &set["days"]), (StatusCode::OK, &json!(3)), "{set}");
     let key = LicenseKey::decode(set["licenseKey"].as_str().unwrap()).unwrap();
     assert_eq!((key.organization_id, key.handshake_code), (None, None));
-    assert_eq!(server.get("/admin/v1/trial", &token).await, json!({ "trial": { "handshakeCode": "acme-seats", "days": 3, "open": true } }));
-    assert_error(server.send_json(Method::PUT, "/admin/v1/trial", &token, json!({ "handshakeCode": "acme-seats", "days": 0 })).await, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
-    assert_error(server.send_json(Method::PUT, "/admin/v1/trial", &token, json!({ "handshakeCode": "nope" })).await, StatusCode::NOT_FOUND, "UNKNOWN_PROJECT");
+    assert_eq!(
+        server.get("/admin/v1/trial", &token).await,
+        json!({ "trial": { "handshakeCode": "acme-seats", "days": 3, "open": true } })
+    );
+    assert_error(
+        server
+            .send_json(Method::PUT, "/admin/v1/trial", &token, json!({ "handshakeCode": "acme-seats", "days": 0 }))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_REQUEST",
+    );
+    assert_error(
+        server.send_json(Method::PUT, "/admin/v1/trial", &token, json!({ "handshakeCode": "nope" })).await,
+        StatusCode::NOT_FOUND,
+        "UNKNOWN_PROJECT",
+    );
     let (status, closed) = server.admin(Method::DELETE, "/admin/v1/trial", Some(&token), None).await;
     assert_eq!((status, closed), (StatusCode::OK, json!({ "open": false, "wasSetUp": true })));
     assert_eq!(server.get("/admin/v1/trial", &token).await["trial"]["open"], false);
@@ -307,17 +400,29 @@ async fn the_openapi_document_lists_exactly_the_routes_served_and_their_bearer_s
     let (status, doc) = server.admin(Method::GET, "/admin/v1/openapi.json", None, None).await;
     assert_eq!(status, StatusCode::OK, "the document needs no token");
     assert_eq!(doc["openapi"], "3.1.0");
-    assert_eq!(doc["components"]["securitySchemes"]["bearerAuth"], json!({ "type": "http", "scheme": "bearer", "description": doc["components"]["securitySchemes"]["bearerAuth"]["description"] }));
-    assert_eq!(doc["security"], json!([{ "bearerAuth": [] }]), "every operation needs the token unless it says otherwise");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearerAuth"],
+        json!({ "type": "http", "scheme": "bearer", "description": doc["components"]["securitySchemes"]["bearerAuth"]["description"] })
+    );
+    assert_eq!(
+        doc["security"],
+        json!([{ "bearerAuth": [] }]),
+        "every operation needs the token unless it says otherwise"
+    );
 
     let mut documented = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
             documented.insert((method.to_uppercase(), path.clone()));
             assert!(operation["operationId"].is_string() && operation["summary"].is_string(), "{method} {path}");
-            let responses = operation["responses"].as_object().unwrap_or_else(|| panic!("{method} {path} documents no response"));
+            let responses =
+                operation["responses"].as_object().unwrap_or_else(|| panic!("{method} {path} documents no response"));
             let public = path.ends_with("/openapi.json");
-            assert_eq!(operation.get("security") == Some(&json!([])), public, "{method} {path}: only the document is public");
+            assert_eq!(
+                operation.get("security") == Some(&json!([])),
+                public,
+                "{method} {path}: only the document is public"
+            );
             if !public {
                 assert!(responses.contains_key("401"), "{method} {path} documents its 401");
             }
@@ -326,7 +431,8 @@ async fn the_openapi_document_lists_exactly_the_routes_served_and_their_bearer_s
             }
         }
     }
-    let served: BTreeSet<(String, String)> = admin_api::served_routes().into_iter().map(|(m, p)| (m.to_string(), p)).collect();
+    let served: BTreeSet<(String, String)> =
+        admin_api::served_routes().into_iter().map(|(m, p)| (m.to_string(), p)).collect();
     assert_eq!(documented, served, "the document and the router list the same routes");
     check_refs(&doc, &doc);
 }
@@ -379,7 +485,10 @@ async fn the_token_table_holds_a_hash_and_never_the_token() {
     }
     assert_eq!(found.iter().find(|(name, ..)| name == "ops").unwrap().1, admin::admin_token_hash(&token));
     // Looked up by its hash, listed by name, and gone once revoked.
-    assert_eq!(storage.admin_token(&admin::admin_token_hash(&token)).await.unwrap().map(|t| t.name), Some("ops".into()));
+    assert_eq!(
+        storage.admin_token(&admin::admin_token_hash(&token)).await.unwrap().map(|t| t.name),
+        Some("ops".into())
+    );
     assert!(storage.admin_token(&admin::admin_token_hash(secret)).await.unwrap().is_none());
     assert!(matches!(
         admin::create_admin_token(storage.as_ref(), Some("ops"), NOW).await,

@@ -21,7 +21,11 @@ use sha2::Sha256;
 fn core_pages(n: u64) -> UsageReport {
     UsageReport {
         report_id: licet_protocol::ids::ReportId(random16()),
-        slots: vec![SlotUsage { slot: NOW / licet_protocol::SLOT_MS - 1, pages: vec![(Module::Core, n)], scans: vec![] }],
+        slots: vec![SlotUsage {
+            slot: NOW / licet_protocol::SLOT_MS - 1,
+            pages: vec![(Module::Core, n)],
+            scans: vec![],
+        }],
     }
 }
 
@@ -102,11 +106,20 @@ async fn expiry_reminders_fire_once_at_the_nearest_reminder_day() {
     };
 
     assert!(check(NOW).await.is_empty(), "40 days before expiry");
-    assert_eq!(check(expires - 29 * DAY_MS).await, [format!("expiry license L-year expires within 30 days, at {expires} (Unix ms)")]);
+    assert_eq!(
+        check(expires - 29 * DAY_MS).await,
+        [format!("expiry license L-year expires within 30 days, at {expires} (Unix ms)")]
+    );
     assert!(check(expires - 20 * DAY_MS).await.is_empty(), "once");
     // 5 days before: the 7-day reminder; the 1-day one waits for its day.
-    assert_eq!(check(expires - 5 * DAY_MS).await, [format!("expiry license L-year expires within 7 days, at {expires} (Unix ms)")]);
-    assert_eq!(check(expires - DAY_MS / 2).await, [format!("expiry license L-year expires within 1 days, at {expires} (Unix ms)")]);
+    assert_eq!(
+        check(expires - 5 * DAY_MS).await,
+        [format!("expiry license L-year expires within 7 days, at {expires} (Unix ms)")]
+    );
+    assert_eq!(
+        check(expires - DAY_MS / 2).await,
+        [format!("expiry license L-year expires within 1 days, at {expires} (Unix ms)")]
+    );
     assert!(check(expires + 1).await.is_empty(), "no reminder once it has expired");
 }
 
@@ -128,10 +141,16 @@ async fn a_high_share_of_failed_authorizations_raises_one_alarm_per_window() {
     for _ in 0..14 {
         assert!(server.authorize(&attempt("wrong")).await.is_err());
     }
-    assert!(alerts::check(&server.config, &settings, NOW).await.unwrap().is_empty(), "19 attempts are too few to judge");
+    assert!(
+        alerts::check(&server.config, &settings, NOW).await.unwrap().is_empty(),
+        "19 attempts are too few to judge"
+    );
     assert!(server.authorize(&attempt("wrong")).await.is_err());
     let fired = alerts::check(&server.config, &settings, NOW).await.unwrap();
-    assert_eq!(keys(&fired), [format!("authorization-failures project {CODE}: 15 of 20 authorizations failed in one window")]);
+    assert_eq!(
+        keys(&fired),
+        [format!("authorization-failures project {CODE}: 15 of 20 authorizations failed in one window")]
+    );
     assert!(alerts::check(&server.config, &settings, NOW).await.unwrap().is_empty(), "once per window");
 
     // A crossing in the last moments of a window is still seen by a check after it closed.
@@ -145,7 +164,10 @@ async fn a_high_share_of_failed_authorizations_raises_one_alarm_per_window() {
         assert!(server.authorize(&request).await.is_err());
     }
     let fired = alerts::check(&server.config, &settings, late + 60_000).await.unwrap();
-    assert_eq!(keys(&fired), [format!("authorization-failures project {next_code}: 20 of 20 authorizations failed in one window")]);
+    assert_eq!(
+        keys(&fired),
+        [format!("authorization-failures project {next_code}: 20 of 20 authorizations failed in one window")]
+    );
 
     // The next window starts from nothing: all well there, no alarm.
     let next = NOW + 15 * 60 * 1000;
@@ -212,7 +234,11 @@ async fn webhooks_get_each_alert_signed_and_retried_with_backoff_until_delivered
     assert_eq!(alerts::deliver_due(&server.config, &settings, &client, NOW + 30_000).await.unwrap(), 1);
     let delivery = server.storage.alerts().await.unwrap()[0].deliveries[0].clone();
     assert_eq!((delivery.attempts, delivery.delivered_at), (2, Some(NOW + 30_000)));
-    assert_eq!(alerts::deliver_due(&server.config, &settings, &client, NOW + DAY_MS).await.unwrap(), 0, "delivered once");
+    assert_eq!(
+        alerts::deliver_due(&server.config, &settings, &client, NOW + DAY_MS).await.unwrap(),
+        0,
+        "delivered once"
+    );
 
     // Both attempts carried the same JSON, signed with the shared secret.
     let received = hook.received.lock().unwrap().clone();
@@ -220,7 +246,10 @@ async fn webhooks_get_each_alert_signed_and_retried_with_backoff_until_delivered
     for (headers, body) in &received {
         assert_eq!(headers["licet-signature"].to_str().unwrap(), format!("sha256={}", hmac_hex("s3cret", body)));
         let json: serde_json::Value = serde_json::from_slice(body).unwrap();
-        assert_eq!((json["kind"].as_str(), json["subject"].as_str(), json["firedAt"].as_u64()), (Some("expiry"), Some("L-soon"), Some(NOW)));
+        assert_eq!(
+            (json["kind"].as_str(), json["subject"].as_str(), json["firedAt"].as_u64()),
+            (Some("expiry"), Some("L-soon"), Some(NOW))
+        );
     }
     assert_eq!(received[0].1, received[1].1);
 }
@@ -283,13 +312,21 @@ async fn a_failing_webhook_is_retried_with_doubling_waits_and_then_given_up() {
         assert_eq!(alerts::deliver_due(&server.config, &settings, &client, at).await.unwrap(), 1);
         let d = delivery().await;
         assert_eq!((d.attempts, d.next_attempt_at, d.gave_up), (attempts, at + wait, false));
-        assert_eq!(alerts::deliver_due(&server.config, &settings, &client, at + wait - 1).await.unwrap(), 0, "not before its time");
+        assert_eq!(
+            alerts::deliver_due(&server.config, &settings, &client, at + wait - 1).await.unwrap(),
+            0,
+            "not before its time"
+        );
         at += wait;
     }
     server.now.store(at, Ordering::SeqCst);
     assert_eq!(alerts::deliver_due(&server.config, &settings, &client, at).await.unwrap(), 1);
     let d = delivery().await;
     assert_eq!((d.attempts, d.gave_up, d.delivered_at), (3, true, None));
-    assert_eq!(alerts::deliver_due(&server.config, &settings, &client, at + DAY_MS).await.unwrap(), 0, "given up for good");
+    assert_eq!(
+        alerts::deliver_due(&server.config, &settings, &client, at + DAY_MS).await.unwrap(),
+        0,
+        "given up for good"
+    );
     assert_eq!(hook.received.lock().unwrap().len(), 3);
 }

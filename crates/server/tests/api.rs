@@ -13,9 +13,7 @@ use licet_protocol::ids::{DeviceId, Nonce};
 use licet_protocol::keys::{ServerKeys, VendorKey};
 use licet_protocol::license::{self, LicenseType, Module, Tolerance, DAY_MS};
 use licet_protocol::sign::Signed;
-use licet_protocol::wire::{
-    self, Authorization, ErrorBody, LicenseState, Receipt, ReportsResponse,
-};
+use licet_protocol::wire::{self, Authorization, ErrorBody, LicenseState, Receipt, ReportsResponse};
 use licet_server::storage::UsageItem;
 use licet_server::{admin, Config};
 use rand_core::{OsRng, TryRngCore};
@@ -153,7 +151,8 @@ async fn a_report_sent_in_two_requests_is_acknowledged_twice_and_counted_once() 
     let first = report(3, 2);
     let second = report(1, 0);
 
-    let answer: ReportsResponse = server.call(Route::Reports, &reports_request(device, vec![first.clone()])).await.unwrap();
+    let answer: ReportsResponse =
+        server.call(Route::Reports, &reports_request(device, vec![first.clone()])).await.unwrap();
     let receipt: Receipt = answer.receipt.verify(&server.server_signing()).unwrap();
     assert_eq!(receipt.accepted, vec![first.report_id]);
 
@@ -221,7 +220,12 @@ async fn concurrent_copies_of_a_request_count_once_beside_other_requests() {
     let (body, key) = server.seal(Route::Reports, &reports_request(device, vec![report(3, 0)]));
     let (other_body, other_key) = server.seal(Route::Reports, &reports_request(other, vec![report(5, 0)]));
 
-    let (a, b, c, d): (Answer<ReportsResponse>, Answer<ReportsResponse>, Answer<ReportsResponse>, Answer<ReportsResponse>) = tokio::join!(
+    let (a, b, c, d): (
+        Answer<ReportsResponse>,
+        Answer<ReportsResponse>,
+        Answer<ReportsResponse>,
+        Answer<ReportsResponse>,
+    ) = tokio::join!(
         server.send(Route::Reports, body.clone(), &key),
         server.send(Route::Reports, other_body, &other_key),
         server.send(Route::Reports, body.clone(), &key),
@@ -278,7 +282,9 @@ async fn requests_in_flight_together_count_a_shared_report_once_and_a_replay_not
         let (kept, answer, lost) = match (original.is_ok(), replay.is_ok()) {
             (true, false) => (1_000, replay, &round[3]),
             (false, true) => (100_000, original, &round[2]),
-            (kept_original, kept_replay) => panic!("one of two requests with one nonce is stored, not {kept_original} and {kept_replay}"),
+            (kept_original, kept_replay) => {
+                panic!("one of two requests with one nonce is stored, not {kept_original} and {kept_replay}")
+            }
         };
         assert_refused(answer, StatusCode::CONFLICT, "REPLAYED_NONCE");
         counted += kept;
@@ -288,7 +294,10 @@ async fn requests_in_flight_together_count_a_shared_report_once_and_a_replay_not
     // The refused requests stored not even their reports: sent again under a nonce of their own,
     // they count.
     let _: ReportsResponse = server.call(Route::Reports, &reports_request(device, refused)).await.unwrap();
-    assert_eq!(total(&server.usage().await, "L-pages", UsageItem::Pages(Module::Core)), 1 + 8 * 10 + 4 * (1_000 + 100_000));
+    assert_eq!(
+        total(&server.usage().await, "L-pages", UsageItem::Pages(Module::Core)),
+        1 + 8 * 10 + 4 * (1_000 + 100_000)
+    );
 }
 
 /// Writes that are not a request's (an import by the CLI, housekeeping's sweep) made while
@@ -300,7 +309,8 @@ async fn writes_beside_requests_in_flight_take_their_turn_and_lose_nothing() {
     let server = std::sync::Arc::new(server);
     let sent: Vec<_> = (0..100)
         .map(|_| {
-            let (server, (body, key)) = (server.clone(), server.seal(Route::Reports, &reports_request(device, vec![report(1, 0)])));
+            let (server, (body, key)) =
+                (server.clone(), server.seal(Route::Reports, &reports_request(device, vec![report(1, 0)])));
             tokio::spawn(async move { server.send::<ReportsResponse>(Route::Reports, body, &key).await })
         })
         .collect();
@@ -309,7 +319,9 @@ async fn writes_beside_requests_in_flight_take_their_turn_and_lose_nothing() {
         server.license("L-more", LicenseType::PerPage, &[Module::Core], NOW + DAY_MS).await;
         server.storage.sweep(NOW).await.unwrap();
     };
-    tokio::time::timeout(std::time::Duration::from_secs(60), beside).await.expect("the writes beside the requests took their turn");
+    tokio::time::timeout(std::time::Duration::from_secs(60), beside)
+        .await
+        .expect("the writes beside the requests took their turn");
 
     for task in sent {
         let answer = task.await.unwrap();
@@ -335,11 +347,13 @@ async fn a_flipped_ciphertext_byte_is_refused_and_stores_nothing() {
     let (server, device) = licensed_server("reports-flipped").await;
     let message = reports_request(device, vec![report(3, 1)]);
     let (sealed, key) =
-        envelope::seal_request(&server.public.hpke, Route::Reports, &wire::encode(&message), &mut OsRng.unwrap_err()).unwrap();
+        envelope::seal_request(&server.public.hpke, Route::Reports, &wire::encode(&message), &mut OsRng.unwrap_err())
+            .unwrap();
     let mut altered = sealed.clone();
     altered.ct[10] ^= 0x01;
 
-    let answer: Answer<ReportsResponse> = server.send(Route::Reports, serde_json::to_vec(&altered).unwrap(), &key).await;
+    let answer: Answer<ReportsResponse> =
+        server.send(Route::Reports, serde_json::to_vec(&altered).unwrap(), &key).await;
 
     assert_refused(answer, StatusCode::BAD_REQUEST, "DECRYPTION_FAILED");
     assert!(server.usage().await.is_empty());
@@ -355,7 +369,8 @@ async fn a_request_sealed_to_another_servers_key_is_refused_and_stores_nothing()
     let other = ServerKeys::generate(&mut OsRng.unwrap_err()).public();
     let request = authorize_request(DeviceId::from_random(random16()), Some(ORG), Some(CODE));
     let (sealed, key) =
-        envelope::seal_request(&other.hpke, Route::Authorize, &wire::encode(&request), &mut OsRng.unwrap_err()).unwrap();
+        envelope::seal_request(&other.hpke, Route::Authorize, &wire::encode(&request), &mut OsRng.unwrap_err())
+            .unwrap();
 
     let answer: Answer<Signed> = server.send(Route::Authorize, serde_json::to_vec(&sealed).unwrap(), &key).await;
 
@@ -397,7 +412,8 @@ async fn a_report_from_a_device_never_authorized_is_refused() {
     let (server, _) = licensed_server("reports-unknown-device").await;
     let stranger = DeviceId::from_random(random16());
 
-    let answer: Answer<ReportsResponse> = server.call(Route::Reports, &reports_request(stranger, vec![report(3, 0)])).await;
+    let answer: Answer<ReportsResponse> =
+        server.call(Route::Reports, &reports_request(stranger, vec![report(3, 0)])).await;
 
     assert_refused(answer, StatusCode::FORBIDDEN, "UNKNOWN_DEVICE");
     assert!(server.usage().await.is_empty());
@@ -428,7 +444,9 @@ async fn a_bound_domain_and_every_subdomain_of_a_wildcard_are_authorized() {
 async fn a_domain_the_license_does_not_bind_is_refused_and_stores_no_device() {
     let server = bound_server("domain-unbound", &["shop.example.org", "*.example.com"], false).await;
 
-    for domain in ["example.org", "www.shop.example.org", "evilexample.com", "example.com.evil.net", "example.co", "", "null"] {
+    for domain in
+        ["example.org", "www.shop.example.org", "evilexample.com", "example.com.evil.net", "example.co", "", "null"]
+    {
         let origin = format!("https://{domain}");
         let answer = server.authorize_from(&from_domain(domain), Some(&origin)).await;
         assert_refused(answer, StatusCode::FORBIDDEN, "DOMAIN_MISMATCH");
@@ -443,9 +461,13 @@ async fn a_domain_the_license_does_not_bind_is_refused_and_stores_no_device() {
 async fn an_origin_that_disagrees_with_the_reported_domain_is_refused() {
     let server = bound_server("domain-origin", &["app.example.com"], false).await;
 
-    for origin in
-        ["https://evil.example.net", "null", "https://app.example.com.evil.net", "app.example.com", "https://app.example.com/x"]
-    {
+    for origin in [
+        "https://evil.example.net",
+        "null",
+        "https://app.example.com.evil.net",
+        "app.example.com",
+        "https://app.example.com/x",
+    ] {
         let answer = server.authorize_from(&from_domain("app.example.com"), Some(origin)).await;
         assert_refused(answer, StatusCode::FORBIDDEN, "DOMAIN_MISMATCH");
     }
@@ -464,7 +486,11 @@ async fn development_hosts_are_refused_unless_the_license_allows_them() {
 
     for host in ["localhost", "app.localhost", "127.0.0.1", "127.0.1.1", "[::1]"] {
         let origin = format!("http://{host}:5173");
-        assert_refused(strict.authorize_from(&from_domain(host), Some(&origin)).await, StatusCode::FORBIDDEN, "DOMAIN_MISMATCH");
+        assert_refused(
+            strict.authorize_from(&from_domain(host), Some(&origin)).await,
+            StatusCode::FORBIDDEN,
+            "DOMAIN_MISMATCH",
+        );
         dev.authorize_from(&from_domain(host), Some(&origin)).await.unwrap_or_else(|e| panic!("{host}: {e:?}"));
     }
 
@@ -486,7 +512,8 @@ async fn reports_from_an_unbound_domain_or_a_disagreeing_origin_are_refused_and_
     let answer: Answer<ReportsResponse> = server.call(Route::Reports, &elsewhere).await;
     assert_refused(answer, StatusCode::FORBIDDEN, "DOMAIN_MISMATCH");
     let request = reports_request(device, vec![report(3, 1)]);
-    let answer: Answer<ReportsResponse> = server.call_from(Route::Reports, &request, Some("https://app.example.org")).await;
+    let answer: Answer<ReportsResponse> =
+        server.call_from(Route::Reports, &request, Some("https://app.example.org")).await;
     assert_refused(answer, StatusCode::FORBIDDEN, "DOMAIN_MISMATCH");
     assert!(server.usage().await.is_empty());
 

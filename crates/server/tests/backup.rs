@@ -26,7 +26,14 @@ async fn a_backup_taken_while_reports_arrive_is_consistent_and_restores_to_a_wor
     let world = sqlite_world("backup", &["--type", "per-page", "--quota", "1000000", "--days", "30"]);
     let server = instance(&world.store);
     let device = DeviceId::from_random(random16());
-    call::<_, Signed>(server.address(), &world.keys, Route::Authorize, &authorize_request(device, &world.handshake_code)).await.unwrap();
+    call::<_, Signed>(
+        server.address(),
+        &world.keys,
+        Route::Authorize,
+        &authorize_request(device, &world.handshake_code),
+    )
+    .await
+    .unwrap();
 
     // 40 reports of 10 pages, one request each, one after the other; the backup starts once
     // 5 are acknowledged and runs while the rest arrive.
@@ -46,7 +53,8 @@ async fn a_backup_taken_while_reports_arrive_is_consistent_and_restores_to_a_wor
     after_five.recv().await.unwrap();
     let out = world.dir.join("backup.db");
     let (data, out_arg) = (world.store[1].clone(), out.display().to_string());
-    let backed_up = tokio::task::spawn_blocking(move || licet(&["backup", "--data", &data, "--out", &out_arg])).await.unwrap();
+    let backed_up =
+        tokio::task::spawn_blocking(move || licet(&["backup", "--data", &data, "--out", &out_arg])).await.unwrap();
     assert_eq!(backed_up["bytes"], std::fs::metadata(&out).unwrap().len());
     writer.await.unwrap();
 
@@ -73,8 +81,16 @@ async fn a_backup_taken_while_reports_arrive_is_consistent_and_restores_to_a_wor
     let store = ["--data".to_owned(), restored.display().to_string()];
     let server = instance(&store);
     // The same license key (server keys), the same project and device, the usage so far.
-    call::<_, Signed>(server.address(), &world.keys, Route::Authorize, &authorize_request(device, &world.handshake_code)).await.unwrap();
-    let (accepted, renewal) = send(server.address(), &world.keys, &world.handshake_code, device, vec![pages_report(10)]).await;
+    call::<_, Signed>(
+        server.address(),
+        &world.keys,
+        Route::Authorize,
+        &authorize_request(device, &world.handshake_code),
+    )
+    .await
+    .unwrap();
+    let (accepted, renewal) =
+        send(server.address(), &world.keys, &world.handshake_code, device, vec![pages_report(10)]).await;
     assert_eq!((accepted.len(), renewal), (1, Ok(())));
     drop(server);
     assert_eq!(reports_and_pages(&restored.join("licet.db")).await, (reports + 1, pages + 10));

@@ -139,11 +139,17 @@ fn from_a_vendor_key_to_a_project_with_a_license() {
     let assigned = json(&["project", "assign", &s.store[0], &s.store[1], "--handshake-code", code, "--license", &id]);
     assert_eq!(assigned, json!({ "handshakeCode": code, "license": id }));
 
-    assert_eq!(json(&["usage", &s.store[0], &s.store[1]]), json!({ "licenses": [{ "license": id, "pages": {}, "scans": {} }] }));
+    assert_eq!(
+        json(&["usage", &s.store[0], &s.store[1]]),
+        json!({ "licenses": [{ "license": id, "pages": {}, "scans": {} }] })
+    );
     assert_eq!(json(&["devices", &s.store[0], &s.store[1]]), json!({ "devices": [] }));
 
     let decoded = json(&["decode", &out, "--vendor-public-key", &s.vendor_public]);
-    assert_eq!((decoded["license"]["id"].as_str(), decoded["signatureVerifies"].as_bool()), (Some(id.as_str()), Some(true)));
+    assert_eq!(
+        (decoded["license"]["id"].as_str(), decoded["signatureVerifies"].as_bool()),
+        (Some(id.as_str()), Some(true))
+    );
     assert_eq!(decoded["license"]["modules"], json!(["core", "ocr"]));
     assert_eq!(decoded["license"]["offlineGraceMs"], 12 * 60 * 60 * 1000);
 }
@@ -189,8 +195,10 @@ fn refusals_say_what_to_do() {
     // A vendor key is never overwritten.
     assert!(refused(&["vendor", "keygen", "--out", &s.vendor_key]).contains("already exists"));
     // A data directory belongs to one vendor key.
-    let other = json(&["vendor", "keygen", "--out", &path(&s.dir, "other.key")])["publicKey"].as_str().unwrap().to_owned();
-    assert!(refused(&["init", &s.store[0], &s.store[1], "--vendor-public-key", &other]).contains("another vendor public key"));
+    let other =
+        json(&["vendor", "keygen", "--out", &path(&s.dir, "other.key")])["publicKey"].as_str().unwrap().to_owned();
+    assert!(refused(&["init", &s.store[0], &s.store[1], "--vendor-public-key", &other])
+        .contains("another vendor public key"));
     // Commands on a directory that was never initialized say how to initialize it.
     assert!(refused(&["usage", "--data", &path(&s.dir, "nowhere")]).contains("licet-server init"));
     // Licenses whose options sell nothing coherent are not issued.
@@ -227,8 +235,17 @@ fn refusals_say_what_to_do() {
     json(&["project", "create", &s.store[0], &s.store[1], "--org", "acme", "--handshake-code", "acme-1"]);
     assert!(refused(&["project", "create", &s.store[0], &s.store[1], "--org", "acme", "--handshake-code", "acme-1"])
         .contains("already exists"));
-    assert!(refused(&["project", "assign", &s.store[0], &s.store[1], "--handshake-code", "acme-1", "--license", "L-none"])
-        .contains("L-none"));
+    assert!(refused(&[
+        "project",
+        "assign",
+        &s.store[0],
+        &s.store[1],
+        "--handshake-code",
+        "acme-1",
+        "--license",
+        "L-none"
+    ])
+    .contains("L-none"));
 }
 
 #[test]
@@ -242,8 +259,18 @@ fn every_license_type_can_be_issued() {
         ("concurrent", &["--devices", "5"]),
         ("per-domain", &["--domain", "*.Example.com", "--domain", "shop.example.org"]),
     ] {
-        let base =
-            ["license", "issue", "--vendor-key", s.vendor_key.as_str(), "--org", "acme", "--type", kind, "--out", out.as_str()];
+        let base = [
+            "license",
+            "issue",
+            "--vendor-key",
+            s.vendor_key.as_str(),
+            "--org",
+            "acme",
+            "--type",
+            kind,
+            "--out",
+            out.as_str(),
+        ];
         let issued = json(&[&base[..], extra, &["--expires", "2031-01-01T00:00:00Z"]].concat());
         assert_eq!((issued["type"].as_str(), issued["expiresAt"].as_u64()), (Some(kind), Some(1_924_992_000_000)));
         let imported = json(&["license", "import", &s.store[0], &s.store[1], &out]);
@@ -268,7 +295,8 @@ fn domain_patterns_are_normalized_and_never_cover_a_public_suffix() {
     let s = setup("cli-domains");
     let out = path(&s.dir, "l.txt");
     let issue = |domains: &[&str]| -> Vec<String> {
-        let base = ["license", "issue", "--vendor-key", &s.vendor_key, "--org", "acme", "--type", "per-domain", "--out", &out];
+        let base =
+            ["license", "issue", "--vendor-key", &s.vendor_key, "--org", "acme", "--type", "per-domain", "--out", &out];
         let mut args: Vec<String> = base.iter().map(|a| (*a).to_owned()).collect();
         for domain in domains {
             args.extend(["--domain".to_owned(), (*domain).to_owned()]);
@@ -281,9 +309,14 @@ fn domain_patterns_are_normalized_and_never_cover_a_public_suffix() {
     };
 
     // A wildcard over a multi-tenant platform's suffix: only the exact tenant may be bound.
-    for (pattern, suffix) in [("*.github.io", "github.io"), ("*.herokuapp.com", "herokuapp.com"), ("github.io", "github.io")] {
+    for (pattern, suffix) in
+        [("*.github.io", "github.io"), ("*.herokuapp.com", "herokuapp.com"), ("github.io", "github.io")]
+    {
         let stderr = refused_with(&[pattern]);
-        assert!(stderr.contains("exact tenant subdomain") && stderr.contains(&format!("(like acme.{suffix})")), "{stderr}");
+        assert!(
+            stderr.contains("exact tenant subdomain") && stderr.contains(&format!("(like acme.{suffix})")),
+            "{stderr}"
+        );
     }
     for pattern in ["*.com", "*.co.uk", "*.COM"] {
         assert!(refused_with(&[pattern]).contains("covers the public suffix"), "{pattern}");
@@ -307,7 +340,10 @@ fn domain_patterns_are_normalized_and_never_cover_a_public_suffix() {
     args.push("--allow-dev-hosts".to_owned());
     json(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let decoded = json(&["decode", &out]);
-    assert_eq!(decoded["license"]["domains"], json!(["acme.github.io", "*.xn--bcher-kva.de", "10.0.0.7", "[2001:db8::1]"]));
+    assert_eq!(
+        decoded["license"]["domains"],
+        json!(["acme.github.io", "*.xn--bcher-kva.de", "10.0.0.7", "[2001:db8::1]"])
+    );
     assert_eq!(decoded["license"]["allowDevHosts"], true);
     assert_eq!(json(&["license", "import", &s.store[0], &s.store[1], &out])["imported"], true);
 
@@ -330,8 +366,11 @@ fn serve_prints_its_address_serves_and_stops_cleanly_on_sigterm() {
     let mut stdout = BufReader::new(server.stdout.take().unwrap());
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
-    let address =
-        line.trim_end().strip_prefix("licet-server listening on http://").unwrap_or_else(|| panic!("{line:?}")).to_owned();
+    let address = line
+        .trim_end()
+        .strip_prefix("licet-server listening on http://")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_owned();
 
     for (path, expected) in [("/healthz", r#"{"ok":true}"#), ("/", "<p>demo</p>")] {
         let mut stream = TcpStream::connect(&address).unwrap();
@@ -362,11 +401,17 @@ fn the_public_trial_is_set_shown_and_turned_off() {
     // The trial key names no project: that is what makes a device ask for the trial.
     let key = LicenseKey::decode(set["licenseKey"].as_str().unwrap()).unwrap();
     assert_eq!((key.organization_id, key.handshake_code), (None, None));
-    assert_eq!(json(&["trial", "show", &s.store[0], &s.store[1]]), json!({ "trial": { "handshakeCode": "trial", "days": 14, "open": true } }));
+    assert_eq!(
+        json(&["trial", "show", &s.store[0], &s.store[1]]),
+        json!({ "trial": { "handshakeCode": "trial", "days": 14, "open": true } })
+    );
 
     assert_eq!(json(&["trial", "off", &s.store[0], &s.store[1]]), json!({ "open": false }));
     assert_eq!(json(&["trial", "show", &s.store[0], &s.store[1]])["trial"]["open"], false);
-    assert_eq!(licet(&["trial", "set", &s.store[0], &s.store[1], "--handshake-code", "trial", "--days", "0"]).status.code(), Some(2));
+    assert_eq!(
+        licet(&["trial", "set", &s.store[0], &s.store[1], "--handshake-code", "trial", "--days", "0"]).status.code(),
+        Some(2)
+    );
 }
 
 /// One HTTP/1.1 exchange with `Connection: close`; the whole response as text.
@@ -395,12 +440,15 @@ fn a_setting_comes_from_the_flag_else_the_environment_else_the_config_file() {
     assert!(page.starts_with("HTTP/1.1 200") && page.ends_with("<p>from the config</p>"), "{page}");
     from_file.stop();
 
-    let from_env = start_serve(&[&s.store[0], &s.store[1]], &[("LICET_CONFIG", &config), ("LICET_LISTEN", "127.0.0.3:0")]);
+    let from_env =
+        start_serve(&[&s.store[0], &s.store[1]], &[("LICET_CONFIG", &config), ("LICET_LISTEN", "127.0.0.3:0")]);
     assert!(from_env.address().starts_with("127.0.0.3:"), "{}", from_env.url);
     from_env.stop();
 
-    let from_flag =
-        start_serve(&[&s.store[0], &s.store[1], "--config", &config, "--listen", "127.0.0.4:0"], &[("LICET_LISTEN", "127.0.0.3:0")]);
+    let from_flag = start_serve(
+        &[&s.store[0], &s.store[1], "--config", &config, "--listen", "127.0.0.4:0"],
+        &[("LICET_LISTEN", "127.0.0.3:0")],
+    );
     assert!(from_flag.address().starts_with("127.0.0.4:"), "{}", from_flag.url);
     from_flag.stop();
 }
@@ -427,7 +475,10 @@ fn serve_with_a_certificate_listens_on_https_and_wants_both_files() {
     std::fs::write(&cert, certified.cert.pem()).unwrap();
     std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
 
-    let serving = start_serve(&[&s.store[0], &s.store[1], "--listen", "127.0.0.1:0", "--tls-cert", &cert, "--tls-key", &key], &[]);
+    let serving = start_serve(
+        &[&s.store[0], &s.store[1], "--listen", "127.0.0.1:0", "--tls-cert", &cert, "--tls-key", &key],
+        &[],
+    );
     assert!(serving.url.starts_with("https://127.0.0.1:"), "{}", serving.url);
     serving.stop();
 
@@ -448,11 +499,15 @@ fn the_request_log_names_each_request_and_never_a_secret() {
     let s = setup("cli-log");
     let id = s.issue(&s.vendor_key, "license.txt");
     json(&["license", "import", &s.store[0], &s.store[1], &path(&s.dir, "license.txt")]);
-    let project = json(&["project", "create", &s.store[0], &s.store[1], "--org", "acme", "--session-password", PASSWORD]);
+    let project =
+        json(&["project", "create", &s.store[0], &s.store[1], "--org", "acme", "--session-password", PASSWORD]);
     let code = project["handshakeCode"].as_str().unwrap().to_owned();
     json(&["project", "assign", &s.store[0], &s.store[1], "--handshake-code", &code, "--license", &id]);
     let hpke = LicenseKey::decode(project["licenseKey"].as_str().unwrap()).unwrap().server_keys().unwrap().hpke;
-    let serving = start_serve(&[&s.store[0], &s.store[1], "--listen", "127.0.0.1:0", "--log", "debug", "--log-format", "json"], &[]);
+    let serving = start_serve(
+        &[&s.store[0], &s.store[1], "--listen", "127.0.0.1:0", "--log", "debug", "--log-format", "json"],
+        &[],
+    );
 
     let mut rng = OsRng.unwrap_err();
     for (password, expected) in [(PASSWORD, "HTTP/1.1 200"), (WRONG, "HTTP/1.1 403")] {
@@ -481,8 +536,10 @@ fn the_request_log_names_each_request_and_never_a_secret() {
     }
     let log = serving.stop();
 
-    let lines: Vec<Value> =
-        log.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"))).collect();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}")))
+        .collect();
     let requests: Vec<&Value> = lines.iter().filter(|line| line["fields"]["path"] == "/v1/authorize").collect();
     assert_eq!(requests.len(), 2, "one line per request: {log}");
     assert_eq!((requests[0]["level"].as_str(), requests[0]["fields"]["status"].as_u64()), (Some("DEBUG"), Some(200)));
@@ -499,7 +556,9 @@ fn the_request_log_names_each_request_and_never_a_secret() {
         settings.server_keys
     });
     let server_secret = server_secret.rsplit('.').next().unwrap();
-    for secret in [PASSWORD, WRONG, DEVICE_NAME, &vendor_secret, &server_secret[..40], &server_secret[server_secret.len() - 40..]] {
+    for secret in
+        [PASSWORD, WRONG, DEVICE_NAME, &vendor_secret, &server_secret[..40], &server_secret[server_secret.len() - 40..]]
+    {
         assert!(!log.contains(secret), "the log holds {secret:?}");
     }
 }
@@ -509,8 +568,20 @@ fn serve_raises_an_expiry_alert_that_alerts_lists_and_a_webhook_needs_its_secret
     let s = setup("cli-alerts");
     let out = path(&s.dir, "soon.txt");
     let issued = json(&[
-        "license", "issue", "--vendor-key", &s.vendor_key, "--org", "acme", "--type", "per-page", "--quota", "100", "--days", "5",
-        "--out", &out,
+        "license",
+        "issue",
+        "--vendor-key",
+        &s.vendor_key,
+        "--org",
+        "acme",
+        "--type",
+        "per-page",
+        "--quota",
+        "100",
+        "--days",
+        "5",
+        "--out",
+        &out,
     ]);
     json(&["license", "import", &s.store[0], &s.store[1], &out]);
     assert_eq!(json(&["alerts", &s.store[0], &s.store[1]]), json!({ "alerts": [] }));
@@ -534,7 +605,15 @@ fn serve_raises_an_expiry_alert_that_alerts_lists_and_a_webhook_needs_its_secret
     assert_eq!(alerts[0]["deliveries"], json!([]), "no webhook configured");
     assert!(log.contains("alert: license"), "the alert is logged: {log}");
 
-    let stderr = refused(&["serve", &s.store[0], &s.store[1], "--listen", "127.0.0.1:0", "--webhook", "https://hooks.example.com/licet"]);
+    let stderr = refused(&[
+        "serve",
+        &s.store[0],
+        &s.store[1],
+        "--listen",
+        "127.0.0.1:0",
+        "--webhook",
+        "https://hooks.example.com/licet",
+    ]);
     assert!(stderr.contains("--webhook needs --webhook-secret"), "{stderr}");
 }
 
@@ -542,7 +621,11 @@ fn serve_raises_an_expiry_alert_that_alerts_lists_and_a_webhook_needs_its_secret
 fn the_store_may_come_from_the_environment_or_the_config_file() {
     let s = setup("cli-store-settings");
     let (key, variable) = if s.store[0] == "--data" { ("data", "LICET_DATA") } else { ("database", "LICET_DATABASE") };
-    let from_env = Command::new(env!("CARGO_BIN_EXE_licet-server")).args(["usage", "--json"]).env(variable, &s.store[1]).output().unwrap();
+    let from_env = Command::new(env!("CARGO_BIN_EXE_licet-server"))
+        .args(["usage", "--json"])
+        .env(variable, &s.store[1])
+        .output()
+        .unwrap();
     assert!(from_env.status.success(), "{}", String::from_utf8_lossy(&from_env.stderr));
     assert_eq!(serde_json::from_slice::<Value>(&from_env.stdout).unwrap(), json!({ "licenses": [] }));
 
@@ -558,7 +641,11 @@ fn the_store_may_come_from_the_environment_or_the_config_file() {
 
     let stderr = refused(&["usage"]);
     assert!(stderr.contains("no store given"), "{stderr}");
-    assert_eq!(licet(&["usage", "--data", "a", "--database", "postgres://b/c"]).status.code(), Some(2), "one store, not two");
+    assert_eq!(
+        licet(&["usage", "--data", "a", "--database", "postgres://b/c"]).status.code(),
+        Some(2),
+        "one store, not two"
+    );
 }
 
 #[test]
@@ -576,7 +663,8 @@ fn admin_tokens_are_created_once_listed_by_name_and_open_the_admin_api_until_rev
     assert!(stderr.contains("already exists"), "{stderr}");
 
     let listed = json(&[&["admin", "token", "list"], &store[..]].concat());
-    let mut names: Vec<&str> = listed["tokens"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let mut names: Vec<&str> =
+        listed["tokens"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
     names.sort();
     assert_eq!(names, [unnamed["name"].as_str().unwrap(), "ops"]);
     let text = licet(&[&["admin", "token", "list"], &store[..]].concat());
@@ -584,8 +672,9 @@ fn admin_tokens_are_created_once_listed_by_name_and_open_the_admin_api_until_rev
     assert!(text.contains("ops  created ") && !text.contains(secret) && !listed.to_string().contains(secret), "{text}");
 
     let server = common::process::instance(&s.store);
-    let request =
-        |token: &str| format!("GET /admin/v1/licenses HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
+    let request = |token: &str| {
+        format!("GET /admin/v1/licenses HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n")
+    };
     let answer = http(server.address(), request(&token).as_bytes());
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.ends_with(r#"{"licenses":[]}"#), "{answer}");

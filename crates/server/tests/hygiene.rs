@@ -167,7 +167,11 @@ async fn every_answer_to_a_post_names_its_origin_back_so_the_page_reads_the_code
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example.com");
 
-    let (_, headers, _) = through(&server, Request::get("/healthz").header(header::ORIGIN, "https://x.example").body(Body::empty()).unwrap()).await;
+    let (_, headers, _) = through(
+        &server,
+        Request::get("/healthz").header(header::ORIGIN, "https://x.example").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert!(headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none(), "only the protocol routes take part in CORS");
 }
 
@@ -217,7 +221,11 @@ async fn the_reports_limit_admits_the_largest_batch_the_browser_sends_and_author
     let (status, body) = server.post(Route::Authorize.path(), vec![b' '; AUTHORIZE_BODY_LIMIT + 1], None).await;
     assert_eq!((status, error_code(&body).as_str()), (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"));
     let (status, body) = server.post(Route::Reports.path(), vec![b' '; AUTHORIZE_BODY_LIMIT + 1], None).await;
-    assert_eq!((status, error_code(&body).as_str()), (StatusCode::BAD_REQUEST, "MALFORMED_REQUEST"), "under the reports limit");
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (StatusCode::BAD_REQUEST, "MALFORMED_REQUEST"),
+        "under the reports limit"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -250,11 +258,16 @@ async fn an_address_over_its_limit_is_answered_429_with_retry_after_and_health_c
 async fn the_forwarded_address_is_limited_only_when_the_proxy_is_trusted() {
     let server = Server::new("rate-limit-proxy").await;
     let one = RateLimit { per_second: 1, burst: 1 };
-    let from = |client: &str| post(Route::Authorize.path(), b"{}", &format!("X-Forwarded-For: 198.51.100.9, {client}\r\n"));
+    let from =
+        |client: &str| post(Route::Authorize.path(), b"{}", &format!("X-Forwarded-For: 198.51.100.9, {client}\r\n"));
 
     let direct = Running::start(server.config.clone().with_rate_limit(one)).await;
     assert_eq!(tcp(direct.address, &from("203.0.113.1")).await.0, 400);
-    assert_eq!(tcp(direct.address, &from("203.0.113.2")).await.0, 429, "the header is ignored: one peer, one allowance");
+    assert_eq!(
+        tcp(direct.address, &from("203.0.113.2")).await.0,
+        429,
+        "the header is ignored: one peer, one allowance"
+    );
     direct.stop().await;
 
     let proxied = Running::start(server.config.clone().with_rate_limit(one).with_trust_forwarded_for(true)).await;
@@ -281,7 +294,11 @@ async fn a_rate_of_zero_turns_the_limit_off_for_load_tests() {
 async fn metrics_count_requests_authorizations_by_code_and_reports_ingested() {
     let (server, device) = licensed_server("metrics").await;
     for _ in 0..2 {
-        assert_refused(server.authorize(&authorize_request(device, None, Some("no-such-code"))).await, StatusCode::NOT_FOUND, "UNKNOWN_PROJECT");
+        assert_refused(
+            server.authorize(&authorize_request(device, None, Some("no-such-code"))).await,
+            StatusCode::NOT_FOUND,
+            "UNKNOWN_PROJECT",
+        );
     }
     let (first, second, third) = (report(1, 0), report(2, 0), report(3, 0));
     assert_eq!(server.report(device, vec![first.clone(), second]).await.0.accepted.len(), 2);
@@ -312,7 +329,9 @@ async fn a_metrics_listener_of_its_own_takes_metrics_off_the_public_one() {
     let metrics = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics_address = metrics.local_addr().unwrap();
     let public = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let running = Running::with(server.config.clone(), |public| Listeners { public, tls: None, metrics: Some(metrics) }, public).await;
+    let running =
+        Running::with(server.config.clone(), |public| Listeners { public, tls: None, metrics: Some(metrics) }, public)
+            .await;
 
     assert_eq!(tcp(running.address, &get("/metrics")).await.0, 404);
     let (status, _, body) = tcp(metrics_address, &get("/metrics")).await;
@@ -415,7 +434,9 @@ async fn https_serves_with_the_given_certificate() {
     let pem = self_signed(&common::temp_dir("tls-files"), "server");
     let tls = licet_server::tls::load(&pem.cert, &pem.key).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let running = Running::with(server.config.clone(), |public| Listeners { public, tls: Some(tls), metrics: None }, listener).await;
+    let running =
+        Running::with(server.config.clone(), |public| Listeners { public, tls: Some(tls), metrics: None }, listener)
+            .await;
 
     let mut roots = RootCertStore::empty();
     roots.add(pem.der.clone()).unwrap();
@@ -426,7 +447,10 @@ async fn https_serves_with_the_given_certificate() {
         .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
     let tcp_stream = TcpStream::connect(running.address).await.unwrap();
-    let stream = connector.connect(ServerName::try_from("localhost").unwrap(), tcp_stream).await.expect("the handshake verifies");
+    let stream = connector
+        .connect(ServerName::try_from("localhost").unwrap(), tcp_stream)
+        .await
+        .expect("the handshake verifies");
 
     let (status, _, body) = exchange(stream, &get("/healthz")).await;
     assert_eq!((status, body.as_slice()), (200, br#"{"ok":true}"#.as_slice()));
@@ -445,12 +469,16 @@ fn tls_files_that_do_not_fit_are_refused_with_what_to_do() {
     let dir = common::temp_dir("tls-bad");
     let good = self_signed(&dir, "good");
     let other = self_signed(&dir, "other");
-    let message = |cert: &std::path::Path, key: &std::path::Path| licet_server::tls::load(cert, key).unwrap_err().to_string();
+    let message =
+        |cert: &std::path::Path, key: &std::path::Path| licet_server::tls::load(cert, key).unwrap_err().to_string();
 
     assert!(message(&dir.join("missing.crt"), &good.key).starts_with("could not read"), "an unreadable file");
     assert!(message(&good.key, &good.key).contains("holds no certificate"));
     assert!(message(&good.cert, &good.cert).contains("holds no usable private key"));
     let mismatch = message(&good.cert, &other.key);
-    assert!(mismatch.contains("does not fit") && mismatch.contains("pass the key the certificate was issued for"), "{mismatch}");
+    assert!(
+        mismatch.contains("does not fit") && mismatch.contains("pass the key the certificate was issued for"),
+        "{mismatch}"
+    );
     assert!(licet_server::tls::load(&good.cert, &good.key).is_ok());
 }

@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::process::{authorize_request, call, instance, open, pages_report, send, world, Serving, World, ORIGIN_DOMAIN};
+use common::process::{
+    authorize_request, call, instance, open, pages_report, send, world, Serving, World, ORIGIN_DOMAIN,
+};
 use common::router::{random16, total};
 use licet_protocol::envelope::Route;
 use licet_protocol::ids::{DeviceId, Nonce};
@@ -15,10 +17,7 @@ use licet_server::storage::{Admission, Capacity, DeviceContact, SeatClaim, SeatP
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_give_a_100_device_license_exactly_110_seats_among_200_devices() {
-    let world = world(
-        "instances-seats",
-        &["--type", "per-device", "--devices", "100", "--days", "30"],
-    );
+    let world = world("instances-seats", &["--type", "per-device", "--devices", "100", "--days", "30"]);
     let instances = [instance(&world.store), instance(&world.store)];
 
     let mut tasks = Vec::new();
@@ -27,14 +26,9 @@ async fn two_instances_give_a_100_device_license_exactly_110_seats_among_200_dev
         let (keys, code) = (world.keys.clone(), world.handshake_code.clone());
         tasks.push(tokio::spawn(async move {
             let device = DeviceId::from_random(random16());
-            call::<_, Signed>(
-                &address,
-                &keys,
-                Route::Authorize,
-                &authorize_request(device, &code),
-            )
-            .await
-            .map(|_| device)
+            call::<_, Signed>(&address, &keys, Route::Authorize, &authorize_request(device, &code))
+                .await
+                .map(|_| device)
         }));
     }
     let mut seated = Vec::new();
@@ -48,16 +42,9 @@ async fn two_instances_give_a_100_device_license_exactly_110_seats_among_200_dev
 
     // 100 seats and 10% of them as tolerance, whichever instance each device reached.
     assert_eq!((seated.len(), refused.len()), (110, 90));
-    assert!(
-        refused.iter().all(|code| code == "DEVICE_LIMIT_REACHED"),
-        "{refused:?}"
-    );
+    assert!(refused.iter().all(|code| code == "DEVICE_LIMIT_REACHED"), "{refused:?}");
     let storage = open(&world.store).await;
-    assert_eq!(
-        storage.devices().await.unwrap().len(),
-        110,
-        "a refused device is not stored"
-    );
+    assert_eq!(storage.devices().await.unwrap().len(), 110, "a refused device is not stored");
     // A seated device keeps its seat at either instance; a refused one still finds none.
     for (i, device) in seated.iter().take(10).enumerate() {
         let answer = call::<_, Signed>(
@@ -93,12 +80,8 @@ async fn send_all(
     for (i, (device, report)) in reports.iter().enumerate() {
         for shift in shifts {
             let address = instances[(i + shift) % 2].address().to_owned();
-            let (keys, code, device, report) = (
-                world.keys.clone(),
-                world.handshake_code.clone(),
-                *device,
-                report.clone(),
-            );
+            let (keys, code, device, report) =
+                (world.keys.clone(), world.handshake_code.clone(), *device, report.clone());
             tasks.push(tokio::spawn(async move {
                 let id = report.report_id;
                 let (accepted, renewal) = send(&address, &keys, &code, device, vec![report]).await;
@@ -119,12 +102,8 @@ async fn send_all(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_reports_at_two_instances_are_counted_once_and_renewed_only_within_the_tolerance(
-) {
-    let world = world(
-        "instances-quota",
-        &["--type", "per-page", "--quota", "1000", "--days", "30"],
-    );
+async fn concurrent_reports_at_two_instances_are_counted_once_and_renewed_only_within_the_tolerance() {
+    let world = world("instances-quota", &["--type", "per-page", "--quota", "1000", "--days", "30"]);
     let instances = [instance(&world.store), instance(&world.store)];
     let devices: Vec<DeviceId> = (0..20).map(|_| DeviceId::from_random(random16())).collect();
     for device in &devices {
@@ -139,17 +118,12 @@ async fn concurrent_reports_at_two_instances_are_counted_once_and_renewed_only_w
     }
 
     // 120 reports of 10 pages from 20 devices, sent at once, half to each instance.
-    let reports: Vec<(DeviceId, UsageReport)> = (0..120)
-        .map(|i| (devices[i % 20], pages_report(10)))
-        .collect();
+    let reports: Vec<(DeviceId, UsageReport)> = (0..120).map(|i| (devices[i % 20], pages_report(10))).collect();
     let (renewed, refused) = send_all(&instances, &world, &reports, &[0]).await;
     // Quota 1000 and 5% tolerance: each batch is judged on the totals with itself counted, one
     // after the other whichever instance took it, so exactly the first 105 renew.
     assert_eq!((renewed, refused.len()), (105, 15), "{refused:?}");
-    assert!(
-        refused.iter().all(|code| code == "QUOTA_EXHAUSTED"),
-        "{refused:?}"
-    );
+    assert!(refused.iter().all(|code| code == "QUOTA_EXHAUSTED"), "{refused:?}");
 
     // A third of the reports again, each to both instances at once (a retry after a lost
     // receipt): each copy is acknowledged and none counts again.
@@ -158,11 +132,7 @@ async fn concurrent_reports_at_two_instances_are_counted_once_and_renewed_only_w
 
     let storage = open(&world.store).await;
     let usage = storage.usage().await.unwrap();
-    assert_eq!(
-        total(&usage, &world.license_id, UsageItem::Pages(Module::Core)),
-        1200,
-        "every report counted once"
-    );
+    assert_eq!(total(&usage, &world.license_id, UsageItem::Pages(Module::Core)), 1200, "every report counted once");
     storage.close().await;
 }
 

@@ -12,8 +12,8 @@ use common::router::*;
 use licet_protocol::envelope::Route;
 use licet_protocol::ids::{DeviceId, ReportId};
 use licet_protocol::license::{ActivePeriod, LicenseFile, LicenseType, Module, Tolerance, DAY_MS};
-use licet_protocol::wire::{Authorization, LicenseState, SlotUsage, UsageReport};
 use licet_protocol::sign::Signed;
+use licet_protocol::wire::{Authorization, LicenseState, SlotUsage, UsageReport};
 use licet_protocol::SLOT_MS;
 use licet_server::housekeeping;
 use licet_server::storage::{TrialSetting, UsageItem};
@@ -43,8 +43,19 @@ fn quota_license(id: &str, license_type: LicenseType, modules: &[Module], quota:
 
 /// A license limited to `devices` devices (per device or concurrent), with the default
 /// tolerance (+10%).
-fn device_license(id: &str, license_type: LicenseType, devices: u32, active: Option<ActivePeriod>, expires_at: u64) -> LicenseFile {
-    LicenseFile { quota: None, devices: Some(devices), active, ..license_file(id, license_type, &[Module::Core], expires_at) }
+fn device_license(
+    id: &str,
+    license_type: LicenseType,
+    devices: u32,
+    active: Option<ActivePeriod>,
+    expires_at: u64,
+) -> LicenseFile {
+    LicenseFile {
+        quota: None,
+        devices: Some(devices),
+        active,
+        ..license_file(id, license_type, &[Module::Core], expires_at)
+    }
 }
 
 impl Server {
@@ -93,7 +104,9 @@ async fn a_scan_quota_works_to_its_limit_then_with_a_warning_for_5_percent_then_
 #[tokio::test]
 async fn a_page_quota_is_per_module_and_a_used_up_module_is_dropped_from_the_authorization() {
     let server = Server::new("rules-page-quota").await;
-    server.import(&quota_license("L-pages", LicenseType::PerPage, &[Module::Core, Module::Pdfr], 100, NOW + YEAR)).await;
+    server
+        .import(&quota_license("L-pages", LicenseType::PerPage, &[Module::Core, Module::Pdfr], 100, NOW + YEAR))
+        .await;
     server.project(CODE, None, &["L-pages"]).await;
     let device = new_device();
     assert_eq!(server.authorize_on_code(device).await.unwrap().modules, vec![Module::Core, Module::Pdfr]);
@@ -157,7 +170,9 @@ async fn unused_quota_of_an_expired_item_does_not_roll_over_to_the_next() {
 #[tokio::test]
 async fn per_device_seats_stop_at_the_limit_plus_10_percent_and_lapse_after_the_active_period() {
     let server = Server::new("rules-seats").await;
-    server.import(&device_license("L-devices", LicenseType::PerDevice, 10, Some(ActivePeriod::Daily), NOW + YEAR)).await;
+    server
+        .import(&device_license("L-devices", LicenseType::PerDevice, 10, Some(ActivePeriod::Daily), NOW + YEAR))
+        .await;
     server.project(CODE, None, &["L-devices"]).await;
     let devices: Vec<DeviceId> = (0..12).map(|_| new_device()).collect();
 
@@ -190,13 +205,16 @@ async fn per_device_seats_stop_at_the_limit_plus_10_percent_and_lapse_after_the_
 #[tokio::test]
 async fn housekeeping_releases_lapsed_seats_and_devices_shows_it() {
     let server = Server::new("rules-housekeeping").await;
-    server.import(&device_license("L-devices", LicenseType::PerDevice, 10, Some(ActivePeriod::Daily), NOW + YEAR)).await;
+    server
+        .import(&device_license("L-devices", LicenseType::PerDevice, 10, Some(ActivePeriod::Daily), NOW + YEAR))
+        .await;
     server.project(CODE, None, &["L-devices"]).await;
     let (early, late) = (new_device(), new_device());
     server.authorize_on_code(early).await.unwrap();
     server.set_now(NOW + DAY_MS / 2);
     server.authorize_on_code(late).await.unwrap();
-    let seats = |devices: Vec<licet_server::storage::Device>| devices.iter().map(|d| d.seat_held_until).collect::<Vec<_>>();
+    let seats =
+        |devices: Vec<licet_server::storage::Device>| devices.iter().map(|d| d.seat_held_until).collect::<Vec<_>>();
     assert_eq!(seats(server.storage.devices().await.unwrap()), [Some(NOW + DAY_MS), Some(NOW + DAY_MS + DAY_MS / 2)]);
 
     // A day after the first contact, the early device's seat has lapsed, and a sweep releases
@@ -227,7 +245,9 @@ async fn housekeeping_releases_lapsed_seats_and_devices_shows_it() {
 #[tokio::test]
 async fn a_seat_is_held_no_longer_than_the_license_runs() {
     let server = Server::new("rules-seat-expiry").await;
-    server.import(&device_license("L-one", LicenseType::PerDevice, 1, Some(ActivePeriod::Yearly), NOW + 10 * DAY_MS)).await;
+    server
+        .import(&device_license("L-one", LicenseType::PerDevice, 1, Some(ActivePeriod::Yearly), NOW + 10 * DAY_MS))
+        .await;
     server.project(CODE, None, &["L-one"]).await;
     let (first, second) = (new_device(), new_device());
     server.authorize_on_code(first).await.unwrap();
@@ -348,7 +368,11 @@ async fn a_device_the_server_knows_gets_no_trial_and_the_trial_length_is_configu
     let licensed = new_device();
     server.authorize_on_code(licensed).await.unwrap();
 
-    assert_refused(server.authorize(&authorize_request(licensed, None, None)).await, StatusCode::FORBIDDEN, "TRIAL_USED");
+    assert_refused(
+        server.authorize(&authorize_request(licensed, None, None)).await,
+        StatusCode::FORBIDDEN,
+        "TRIAL_USED",
+    );
 
     let fresh = new_device();
     let authorization = server.authorize(&authorize_request(fresh, None, None)).await.unwrap();
@@ -359,34 +383,53 @@ async fn a_device_the_server_knows_gets_no_trial_and_the_trial_length_is_configu
     let closed = TrialSetting { handshake_code: "trial".into(), days: 3, open: false };
     server.storage.set_trial_setting(&closed).await.unwrap();
     let stranger = new_device();
-    assert_refused(server.authorize(&authorize_request(stranger, None, None)).await, StatusCode::FORBIDDEN, "TRIAL_UNAVAILABLE");
+    assert_refused(
+        server.authorize(&authorize_request(stranger, None, None)).await,
+        StatusCode::FORBIDDEN,
+        "TRIAL_UNAVAILABLE",
+    );
     let named = server.authorize(&authorize_request(stranger, None, Some("trial"))).await;
     assert_refused(named, StatusCode::FORBIDDEN, "TRIAL_UNAVAILABLE");
     let running = server.authorize(&authorize_request(fresh, None, Some("trial"))).await.unwrap();
     assert_eq!((running.state, running.active_until), (LicenseState::Trial, NOW + 3 * DAY_MS));
     server.set_now(NOW + 3 * DAY_MS + 1);
-    assert_refused(server.authorize(&authorize_request(fresh, None, Some("trial"))).await, StatusCode::FORBIDDEN, "TRIAL_USED");
+    assert_refused(
+        server.authorize(&authorize_request(fresh, None, Some("trial"))).await,
+        StatusCode::FORBIDDEN,
+        "TRIAL_USED",
+    );
 }
 
 #[tokio::test]
 async fn a_refused_authorization_stores_not_even_its_nonce() {
     let server = trial_server("rules-refused-nonce", 3).await;
-    server.storage.set_trial_setting(&TrialSetting { handshake_code: "trial".into(), days: 3, open: false }).await.unwrap();
+    server
+        .storage
+        .set_trial_setting(&TrialSetting { handshake_code: "trial".into(), days: 3, open: false })
+        .await
+        .unwrap();
     let (body, key) = server.seal(Route::Authorize, &authorize_request(new_device(), None, Some("trial")));
     let refused: Answer<Signed> = server.send(Route::Authorize, body.clone(), &key).await;
     assert_refused(refused, StatusCode::FORBIDDEN, "TRIAL_UNAVAILABLE");
 
     // The very same request, once trials open: not a replay, since the refusal stored nothing.
-    server.storage.set_trial_setting(&TrialSetting { handshake_code: "trial".into(), days: 3, open: true }).await.unwrap();
+    server
+        .storage
+        .set_trial_setting(&TrialSetting { handshake_code: "trial".into(), days: 3, open: true })
+        .await
+        .unwrap();
     let granted: Answer<Signed> = server.send(Route::Authorize, body, &key).await;
     assert!(granted.is_ok(), "{granted:?}");
 }
 
 #[tokio::test]
 async fn each_active_period_holds_a_seat_for_its_length_after_the_last_contact() {
-    for (period, days) in
-        [(ActivePeriod::Yearly, 365), (ActivePeriod::Quarterly, 90), (ActivePeriod::Monthly, 30), (ActivePeriod::Daily, 1)]
-    {
+    for (period, days) in [
+        (ActivePeriod::Yearly, 365),
+        (ActivePeriod::Quarterly, 90),
+        (ActivePeriod::Monthly, 30),
+        (ActivePeriod::Daily, 1),
+    ] {
         let server = Server::new(&format!("rules-period-{}", period.as_str())).await;
         server.import(&device_license("L-one", LicenseType::PerDevice, 1, Some(period), NOW + 2 * YEAR)).await;
         server.project(CODE, None, &["L-one"]).await;
@@ -424,7 +467,11 @@ async fn a_device_refused_for_its_trial_takes_no_seat() {
     let server = Server::new("rules-trial-seat").await;
     server.import(&device_license("L-trial", LicenseType::PerDevice, 1, Some(ActivePeriod::Daily), NOW + YEAR)).await;
     server.project("trial", None, &["L-trial"]).await;
-    server.storage.set_trial_setting(&TrialSetting { handshake_code: "trial".into(), days: 3, open: true }).await.unwrap();
+    server
+        .storage
+        .set_trial_setting(&TrialSetting { handshake_code: "trial".into(), days: 3, open: true })
+        .await
+        .unwrap();
     let first = new_device();
     server.authorize(&authorize_request(first, None, None)).await.unwrap();
 

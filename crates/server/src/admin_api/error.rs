@@ -69,9 +69,10 @@ impl AdminError {
     pub fn status(&self) -> StatusCode {
         match self {
             AdminError::TokenRequired | AdminError::TokenInvalid => StatusCode::UNAUTHORIZED,
-            AdminError::Invalid(_) | AdminError::NotALicense(_) | AdminError::LicenseSignature(_) | AdminError::LicenseDomain(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            AdminError::Invalid(_)
+            | AdminError::NotALicense(_)
+            | AdminError::LicenseSignature(_)
+            | AdminError::LicenseDomain(_) => StatusCode::BAD_REQUEST,
             AdminError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AdminError::UnknownProject(_) | AdminError::UnknownLicense(_) => StatusCode::NOT_FOUND,
             AdminError::HandshakeCodeTaken(_) | AdminError::LicenseIdTaken(_) => StatusCode::CONFLICT,
@@ -91,10 +92,14 @@ impl From<ServerError> for AdminError {
     fn from(error: ServerError) -> Self {
         let message = error.to_string();
         match error {
-            ServerError::Invalid(_) | ServerError::InvalidDomain(..) | ServerError::DevHostDomain(_) => AdminError::Invalid(message),
+            ServerError::Invalid(_) | ServerError::InvalidDomain(..) | ServerError::DevHostDomain(_) => {
+                AdminError::Invalid(message)
+            }
             ServerError::NotALicense(..) => AdminError::NotALicense(message),
             ServerError::LicenseSignature => AdminError::LicenseSignature(message),
-            ServerError::BadLicenseDomain(..) | ServerError::PublicSuffixDomain { .. } => AdminError::LicenseDomain(message),
+            ServerError::BadLicenseDomain(..) | ServerError::PublicSuffixDomain { .. } => {
+                AdminError::LicenseDomain(message)
+            }
             ServerError::LicenseIdTaken(_) => AdminError::LicenseIdTaken(message),
             ServerError::Storage(e) => e.into(),
             _ => AdminError::Internal(message),
@@ -175,7 +180,8 @@ mod tests {
             AdminError::LicenseIdTaken(String::new()),
             AdminError::Internal(String::new()),
         ];
-        let admin_section = doc.split("## Answered by the admin API").nth(1).expect("docs/errors.md has an admin API section");
+        let admin_section =
+            doc.split("## Answered by the admin API").nth(1).expect("docs/errors.md has an admin API section");
         for error in &errors {
             let row = format!("| `{}` | {} |", error.code(), error.status().as_u16());
             assert!(admin_section.contains(&row), "docs/errors.md lacks {row}");

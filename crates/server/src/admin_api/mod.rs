@@ -159,10 +159,13 @@ async fn licenses(State(config): State<Arc<Config>>) -> Result<Json<Value>, Admi
         let quotas: Vec<Value> = used
             .quotas
             .iter()
-            .map(|q| json!({ "item": q.item, "quota": q.quota, "used": q.used, "left": q.quota.saturating_sub(q.used) }))
+            .map(
+                |q| json!({ "item": q.item, "quota": q.quota, "used": q.used, "left": q.quota.saturating_sub(q.used) }),
+            )
             .collect();
         let seats_held = used.seats_held;
-        let (pages, scans) = views::counts(entry.pages.iter().copied(), entry.scans.iter().map(|(name, n)| (name.as_str(), *n)));
+        let (pages, scans) =
+            views::counts(entry.pages.iter().copied(), entry.scans.iter().map(|(name, n)| (name.as_str(), *n)));
         views.push(json!({
             "id": file.id,
             "type": file.license_type.as_str(),
@@ -182,14 +185,22 @@ async fn licenses(State(config): State<Arc<Config>>) -> Result<Json<Value>, Admi
 
 /// `POST /licenses`: imports a license file (its text as the body), as `license import` does.
 /// 201 when it is new, 200 when the identical file was imported before.
-async fn import_license(State(config): State<Arc<Config>>, body: Result<String, StringRejection>) -> Result<Response, AdminError> {
+async fn import_license(
+    State(config): State<Arc<Config>>,
+    body: Result<String, StringRejection>,
+) -> Result<Response, AdminError> {
     let text = body?;
-    let signed = license::from_text(text.trim())
-        .map_err(|e| AdminError::NotALicense(format!("the body is not a licet license file ({e:?}): send the text of the file, licet-license-v1.…")))?;
-    let (file, imported) = admin::import_license(config.storage.as_ref(), &config.vendor_public, &signed, config.now()).await?;
+    let signed = license::from_text(text.trim()).map_err(|e| {
+        AdminError::NotALicense(format!(
+            "the body is not a licet license file ({e:?}): send the text of the file, licet-license-v1.…"
+        ))
+    })?;
+    let (file, imported) =
+        admin::import_license(config.storage.as_ref(), &config.vendor_public, &signed, config.now()).await?;
     let new = imported == Imported::New;
     let status = if new { StatusCode::CREATED } else { StatusCode::OK };
-    let answer = json!({ "id": file.id, "type": file.license_type.as_str(), "expiresAt": file.expires_at, "imported": new });
+    let answer =
+        json!({ "id": file.id, "type": file.license_type.as_str(), "expiresAt": file.expires_at, "imported": new });
     Ok((status, Json(answer)).into_response())
 }
 
@@ -220,7 +231,9 @@ async fn projects(
         let mut domains: Vec<String> = Vec::new();
         let mut allow_dev_hosts = false;
         for record in config.storage.project_licenses(&project.handshake_code).await? {
-            let (_, file) = config.verify_license(&record).map_err(|e| AdminError::internal(format!("stored license {}: {e}", record.id)))?;
+            let (_, file) = config
+                .verify_license(&record)
+                .map_err(|e| AdminError::internal(format!("stored license {}: {e}", record.id)))?;
             for domain in &file.domains {
                 if !domains.contains(domain) {
                     domains.push(domain.clone());
@@ -291,7 +304,8 @@ async fn assign_license(
     body: Result<Json<Assign>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
     let Json(body) = body?;
-    admin::assign_license(config.storage.as_ref(), &config.vendor_public, &code, &body.license_id, config.now()).await?;
+    admin::assign_license(config.storage.as_ref(), &config.vendor_public, &code, &body.license_id, config.now())
+        .await?;
     Ok(Json(json!({ "handshakeCode": code, "license": body.license_id })))
 }
 
@@ -311,7 +325,10 @@ struct SetTrial {
 
 /// `PUT /trial`: serves public trials from a project's licenses, as `trial set` does, and
 /// answers the trial license key.
-async fn set_trial(State(config): State<Arc<Config>>, body: Result<Json<SetTrial>, JsonRejection>) -> Result<Json<Value>, AdminError> {
+async fn set_trial(
+    State(config): State<Arc<Config>>,
+    body: Result<Json<SetTrial>, JsonRejection>,
+) -> Result<Json<Value>, AdminError> {
     let Json(body) = body?;
     let servers = server_urls(body.server_urls)?;
     let days = body.days.unwrap_or(admin::DEFAULT_TRIAL_DAYS);
@@ -358,7 +375,10 @@ struct UsageQuery {
 /// before `to` (Unix ms; by default the last 30 days, or the last day in slots), summed per
 /// bucket (a UTC day, or one 3-minute slot) and license, with pages per module and scans per
 /// symbology. Buckets without usage are absent.
-async fn usage(State(config): State<Arc<Config>>, query: Result<Query<UsageQuery>, QueryRejection>) -> Result<Json<Value>, AdminError> {
+async fn usage(
+    State(config): State<Arc<Config>>,
+    query: Result<Query<UsageQuery>, QueryRejection>,
+) -> Result<Json<Value>, AdminError> {
     let Query(query) = query?;
     let (bucket, bucket_ms) = match query.bucket.as_deref() {
         None | Some("day") => ("day", DAY_MS),
@@ -369,7 +389,9 @@ async fn usage(State(config): State<Arc<Config>>, query: Result<Query<UsageQuery
     let span = if bucket == "day" { 30 * DAY_MS } else { DAY_MS };
     let from = query.from.unwrap_or_else(|| to.saturating_sub(span));
     if from > to {
-        return Err(AdminError::Invalid(format!("from ({from}) is after to ({to}): give from <= to, in Unix milliseconds")));
+        return Err(AdminError::Invalid(format!(
+            "from ({from}) is after to ({to}): give from <= to, in Unix milliseconds"
+        )));
     }
     // A slot is in range when its start is: from the first slot starting at or after `from`,
     // to the last one starting before `to`.
@@ -390,7 +412,8 @@ async fn usage(State(config): State<Arc<Config>>, query: Result<Query<UsageQuery
     let series: Vec<Value> = series
         .iter()
         .map(|b| {
-            let (pages, scans) = views::counts(b.pages.iter().copied(), b.scans.iter().map(|(name, n)| (name.as_str(), *n)));
+            let (pages, scans) =
+                views::counts(b.pages.iter().copied(), b.scans.iter().map(|(name, n)| (name.as_str(), *n)));
             json!({ "start": b.start, "licenseId": b.license_id, "pages": pages, "scans": scans })
         })
         .collect();

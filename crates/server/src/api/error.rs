@@ -117,7 +117,8 @@ impl IntoResponse for ApiError {
         let code = self.code();
         let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response =
-            (status, Json(ErrorBody { code: code.as_str().to_owned(), message: code.message().to_owned() })).into_response();
+            (status, Json(ErrorBody { code: code.as_str().to_owned(), message: code.message().to_owned() }))
+                .into_response();
         if let ApiError::RateLimited { retry_after } = &self {
             // Whole seconds, rounded up: a client that waits that long finds its allowance back.
             let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);

@@ -33,7 +33,9 @@ pub async fn resolve_project(
     let project = match (organization_id, handshake_code) {
         (Some(org), None) => storage.default_project(org).await?,
         (org, Some(code)) => match storage.project(code).await? {
-            Some(project) if org.is_some_and(|org| project.organization_id != org) => return Err(ApiError::OrganizationMismatch),
+            Some(project) if org.is_some_and(|org| project.organization_id != org) => {
+                return Err(ApiError::OrganizationMismatch)
+            }
             found => found,
         },
         (None, None) => {
@@ -49,8 +51,10 @@ pub async fn check_session_password(project: &Project, given: Option<&str>) -> R
     let Some(hash) = project.session_password_hash.clone() else { return Ok(()) };
     let Some(given) = given.map(str::to_owned) else { return Err(ApiError::WrongSessionPassword) };
     // argon2 is deliberately slow: keep it off the threads that serve other requests.
-    let matches =
-        tokio::task::spawn_blocking(move || password::verify(&given, &hash)).await.map_err(ApiError::internal)?.map_err(|e| {
+    let matches = tokio::task::spawn_blocking(move || password::verify(&given, &hash))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| {
             ApiError::internal(format!("the session password hash of {} cannot be read: {e}", project.handshake_code))
         })?;
     if matches {
@@ -67,7 +71,8 @@ pub async fn license_items(config: &Config, handshake_code: &str) -> Result<Vec<
     records
         .iter()
         .map(|record| {
-            let (signed, file) = config.verify_license(record)
+            let (signed, file) = config
+                .verify_license(record)
                 .map_err(|e| ApiError::internal(format!("stored license {}: {e}", record.id)))?;
             Ok(LicenseItem { file, signed })
         })
@@ -80,8 +85,8 @@ pub(crate) fn origin_host(origin: &str) -> Option<&str> {
     let (scheme, rest) = origin.split_once("://")?;
     let host_end = if rest.starts_with('[') { rest.find(']')? + 1 } else { rest.find(':').unwrap_or(rest.len()) };
     let (host, port) = rest.split_at(host_end);
-    let port_ok =
-        port.is_empty() || port.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let port_ok = port.is_empty()
+        || port.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     (!scheme.is_empty() && !host.is_empty() && port_ok && !host.contains(['/', '@'])).then_some(host)
 }
 
@@ -132,7 +137,13 @@ pub struct Grantee<'a> {
 /// and an offline grace that is the shortest of the items' and never reaches past that end
 /// (DESIGN.md: min(now + grace, expiry)). The state is `trial` for a trial device, `tolerance`
 /// when a quota, the expiry or a device limit is in its tolerance, else `valid`.
-pub fn authorization(key: &SigningKey, grantee: &Grantee, in_force: &InForce, grant: &Grant, admitted: &Admitted) -> Signed {
+pub fn authorization(
+    key: &SigningKey,
+    grantee: &Grantee,
+    in_force: &InForce,
+    grant: &Grant,
+    admitted: &Admitted,
+) -> Signed {
     let trial_ends = match admitted.trial {
         Some(TrialOutcome::Granted { ends_at }) => Some(ends_at),
         _ => None,
@@ -144,7 +155,8 @@ pub fn authorization(key: &SigningKey, grantee: &Grantee, in_force: &InForce, gr
         None => LicenseState::Valid,
     };
     let active_until = in_force.end().min(trial_ends.unwrap_or(u64::MAX));
-    let grace = in_force.items.iter().map(|i| i.file.offline_grace_ms).min().unwrap_or(license::DEFAULT_OFFLINE_GRACE_MS);
+    let grace =
+        in_force.items.iter().map(|i| i.file.offline_grace_ms).min().unwrap_or(license::DEFAULT_OFFLINE_GRACE_MS);
     Signed::sign(
         key,
         &Authorization {

@@ -19,7 +19,8 @@ use axum::Json;
 use licet_protocol::envelope::{self, ResponseKey, Route};
 use licet_protocol::sign::Signed;
 use licet_protocol::wire::{
-    self, AuthorizeRequest, Receipt, Renewal, ReportsRequest, ReportsResponse, SealedRequest, SealedResponse, UsageReport,
+    self, AuthorizeRequest, Receipt, Renewal, ReportsRequest, ReportsResponse, SealedRequest, SealedResponse,
+    UsageReport,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -142,7 +143,8 @@ async fn authorize_device(
     if let Some(refusal) = guards::refusal(&admitted) {
         return Err(refusal);
     }
-    let grantee = Grantee { device_id: request.device_id, handshake_code: &project.handshake_code, now, nonce: request.nonce };
+    let grantee =
+        Grantee { device_id: request.device_id, handshake_code: &project.handshake_code, now, nonce: request.nonce };
     Ok(seal(&key, &guards::authorization(&config.keys.signing, &grantee, &in_force, &grant, &admitted)))
 }
 
@@ -187,7 +189,8 @@ fn check_reports(request: &ReportsRequest) -> Result<(), ApiError> {
     let slots = request.reports.iter().flat_map(|r| &r.slots);
     for slot in slots {
         let symbologies_ok = slot.scans.iter().all(|(name, _)| wire::is_valid_symbology(name));
-        let counts_ok = slot.pages.iter().map(|(_, n)| n).chain(slot.scans.iter().map(|(_, n)| n)).all(|&n| n <= MAX_COUNT);
+        let counts_ok =
+            slot.pages.iter().map(|(_, n)| n).chain(slot.scans.iter().map(|(_, n)| n)).all(|&n| n <= MAX_COUNT);
         // Slots are stored as signed 64-bit integers, like every time.
         if !symbologies_ok || !counts_ok || i64::try_from(slot.slot).is_err() {
             return Err(ApiError::Malformed);
@@ -223,8 +226,13 @@ pub(crate) async fn reports(
     let mut seen = HashSet::with_capacity(request.reports.len());
     let reports: Vec<UsageReport> = request.reports.into_iter().filter(|r| seen.insert(r.report_id)).collect();
     let accepted: Vec<_> = reports.iter().map(|r| r.report_id).collect();
-    let batch =
-        ReportBatch { device_id: request.device_id, handshake_code: project.handshake_code.clone(), nonce: request.nonce, received_at: now, reports };
+    let batch = ReportBatch {
+        device_id: request.device_id,
+        handshake_code: project.handshake_code.clone(),
+        nonce: request.nonce,
+        received_at: now,
+        reports,
+    };
     let admission = match &live {
         Ok(in_force) => {
             let trial = config.storage.trial_setting().await?;
@@ -240,9 +248,19 @@ pub(crate) async fn reports(
         // The renewal is judged on the usage with this batch counted.
         (Ok(in_force), None) => match in_force.assess(&recorded.usage) {
             Ok(grant) => {
-                let grantee =
-                    Grantee { device_id: request.device_id, handshake_code: &project.handshake_code, now, nonce: request.nonce };
-                Renewal::Renewed(guards::authorization(&config.keys.signing, &grantee, &in_force, &grant, &recorded.admitted))
+                let grantee = Grantee {
+                    device_id: request.device_id,
+                    handshake_code: &project.handshake_code,
+                    now,
+                    nonce: request.nonce,
+                };
+                Renewal::Renewed(guards::authorization(
+                    &config.keys.signing,
+                    &grantee,
+                    &in_force,
+                    &grant,
+                    &recorded.admitted,
+                ))
             }
             Err(refusal) => refused(refusal),
         },

@@ -6,13 +6,15 @@
 
 use std::collections::HashMap;
 
+use licet_protocol::ids::ReportId;
 use licet_protocol::license::{ActivePeriod, LicenseFile, LicenseType, Module};
 use licet_protocol::sign::Signed;
-use licet_protocol::ids::ReportId;
 use licet_protocol::wire::UsageReport;
 
 use super::ApiError;
-use crate::storage::{Admission, Charging, SeatClaim, SeatPool, TrialClaim, UsageItem, UsageRow, UsageTotal, WindowClaim};
+use crate::storage::{
+    Admission, Charging, SeatClaim, SeatPool, TrialClaim, UsageItem, UsageRow, UsageTotal, WindowClaim,
+};
 
 /// A license item assigned to the project, decoded from its verified vendor-signed file.
 #[derive(Debug, Clone)]
@@ -180,7 +182,8 @@ impl<'a> InForce<'a> {
     pub fn assess(&self, usage: &[UsageTotal]) -> Result<Grant, ApiError> {
         let used = spent(usage);
         let scans = self.standing(Kind::Scans, &used);
-        let pages: Vec<(Module, Standing)> = Module::ALL.iter().map(|&m| (m, self.standing(Kind::Pages(m), &used))).collect();
+        let pages: Vec<(Module, Standing)> =
+            Module::ALL.iter().map(|&m| (m, self.standing(Kind::Pages(m), &used))).collect();
         let usable = |s: Standing| !matches!(s, Standing::NotSold | Standing::Exhausted);
         let modules: Vec<Module> = pages.iter().filter(|(_, s)| usable(*s)).map(|(m, _)| *m).collect();
         if modules.is_empty() && !usable(scans) {
@@ -218,7 +221,6 @@ impl<'a> InForce<'a> {
         });
         Admission { seat, window, trial }
     }
-
 }
 
 impl Charging for InForce<'_> {
@@ -255,7 +257,13 @@ impl Charging for InForce<'_> {
                     left
                 };
                 if taken > 0 {
-                    rows.push(UsageRow { report_id, license_id: seller.file.id.clone(), slot, item: item.clone(), count: taken });
+                    rows.push(UsageRow {
+                        report_id,
+                        license_id: seller.file.id.clone(),
+                        slot,
+                        item: item.clone(),
+                        count: taken,
+                    });
                     left -= taken;
                 }
             }

@@ -31,10 +31,17 @@ pub async fn run(args: BackupArgs) -> Result<Outcome, ServerError> {
     }
     // SQLite takes the file name as text.
     let Some(out) = args.out.to_str() else {
-        return Err(ServerError::Invalid(format!("--out {} is not a UTF-8 path: choose a plainer file name", args.out.display())));
+        return Err(ServerError::Invalid(format!(
+            "--out {} is not a UTF-8 path: choose a plainer file name",
+            args.out.display()
+        )));
     };
     SqliteStorage::backup(&args.data, out).await?;
-    let bytes = std::fs::metadata(&args.out).map(|m| m.len()).map_err(|source| ServerError::Io { action: "read", path: args.out.clone(), source })?;
+    let bytes = std::fs::metadata(&args.out).map(|m| m.len()).map_err(|source| ServerError::Io {
+        action: "read",
+        path: args.out.clone(),
+        source,
+    })?;
     Ok(Outcome {
         text: format!("backed up {} to {} ({bytes} bytes)", args.data.display(), args.out.display()),
         json: serde_json::json!({ "data": args.data, "out": args.out, "bytes": bytes }),

@@ -21,12 +21,16 @@ pub async fn usage(args: &DataArgs) -> Result<Outcome, ServerError> {
     let mut lines = Vec::with_capacity(usage.len());
     let mut licenses = Vec::with_capacity(usage.len());
     for entry in &usage {
-        let (pages, scans) = views::counts(entry.pages.iter().copied(), entry.scans.iter().map(|(name, n)| (name.as_str(), *n)));
-        let mut counted: Vec<String> = entry.pages.iter().map(|(module, n)| format!("{n} {} pages", module.as_str())).collect();
+        let (pages, scans) =
+            views::counts(entry.pages.iter().copied(), entry.scans.iter().map(|(name, n)| (name.as_str(), *n)));
+        let mut counted: Vec<String> =
+            entry.pages.iter().map(|(module, n)| format!("{n} {} pages", module.as_str())).collect();
         counted.extend(entry.scans.iter().map(|(name, n)| format!("{n} {name} scans")));
         let counted = if counted.is_empty() { "nothing counted yet".to_owned() } else { counted.join(", ") };
-        lines
-            .push(format!("{} ({}, {}): {counted}", entry.license.id, entry.license.license_type, entry.license.organization_id));
+        lines.push(format!(
+            "{} ({}, {}): {counted}",
+            entry.license.id, entry.license.license_type, entry.license.organization_id
+        ));
         licenses.push(json!({ "license": entry.license.id, "pages": pages, "scans": scans }));
     }
     Ok(Outcome {
@@ -43,7 +47,9 @@ pub async fn devices(args: &DataArgs) -> Result<Outcome, ServerError> {
             let c = &d.contact;
             let name = c.name.as_deref().unwrap_or("-");
             let id = c.device_id.to_hyphenated();
-            let seat = d.seat_held_until.map_or_else(|| "no seat".to_owned(), |until| format!("seat until {}", rfc3339(until)));
+            let seat = d
+                .seat_held_until
+                .map_or_else(|| "no seat".to_owned(), |until| format!("seat until {}", rfc3339(until)));
             format!("{id}  {}  {}  {name}  last seen {}  {seat}", c.handshake_code, c.domain, rfc3339(d.last_seen))
         })
         .collect();
@@ -67,8 +73,11 @@ pub struct DecodeArgs {
 
 pub fn decode(args: &DecodeArgs) -> Result<Outcome, ServerError> {
     let path = Path::new(&args.input);
-    let (text, what) =
-        if path.is_file() { (read_text(path)?, path.display().to_string()) } else { (args.input.clone(), "the text".to_owned()) };
+    let (text, what) = if path.is_file() {
+        (read_text(path)?, path.display().to_string())
+    } else {
+        (args.input.clone(), "the text".to_owned())
+    };
     let text = text.trim();
     let json = if text.starts_with(license_key::PREFIX) {
         let key = LicenseKey::decode(text).map_err(ServerError::BadLicenseKey)?;
@@ -78,7 +87,8 @@ pub fn decode(args: &DecodeArgs) -> Result<Outcome, ServerError> {
         let file: LicenseFile = wire::decode(&signed.payload).map_err(|e| ServerError::NotALicense(what, e))?;
         let mut view = json!({ "kind": "license", "license": views::license_file(&file), "signature": b64::encode(&signed.signature) });
         if let Some(vendor) = &args.vendor_public_key {
-            let vendor = keys::verifying_key_from_text(vendor).map_err(|e| ServerError::BadVendorPublicKey(vendor.clone(), e))?;
+            let vendor = keys::verifying_key_from_text(vendor)
+                .map_err(|e| ServerError::BadVendorPublicKey(vendor.clone(), e))?;
             view["signatureVerifies"] = json!(license::verify(&signed, &vendor).is_ok());
         }
         view

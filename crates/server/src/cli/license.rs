@@ -6,7 +6,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use licet_protocol::license::{self, ActivePeriod, LicenseFile, LicenseType, Module, Tolerance, DAY_MS, OFFLINE_GRACE_RANGE_MS};
+use licet_protocol::license::{
+    self, ActivePeriod, LicenseFile, LicenseType, Module, Tolerance, DAY_MS, OFFLINE_GRACE_RANGE_MS,
+};
 
 use super::{now, parse_rfc3339, read_text, rfc3339, with_config, DataArgs, Outcome};
 use crate::admin;
@@ -80,7 +82,8 @@ pub struct IssueArgs {
 }
 
 fn parse_type(text: &str) -> Result<LicenseType, String> {
-    LicenseType::parse(text).ok_or_else(|| "expected per-scan, per-page, per-device, concurrent or per-domain".to_owned())
+    LicenseType::parse(text)
+        .ok_or_else(|| "expected per-scan, per-page, per-device, concurrent or per-domain".to_owned())
 }
 
 fn parse_module(text: &str) -> Result<Module, String> {
@@ -180,7 +183,11 @@ fn issue(args: IssueArgs) -> Result<Outcome, ServerError> {
     let now = now();
     let file = license_file(args, now)?;
     let text = license::to_text(&file.sign(&vendor.0));
-    std::fs::write(&out, format!("{text}\n")).map_err(|source| ServerError::Io { action: "write", path: out.clone(), source })?;
+    std::fs::write(&out, format!("{text}\n")).map_err(|source| ServerError::Io {
+        action: "write",
+        path: out.clone(),
+        source,
+    })?;
     let expired = if file.expires_at < now { " (already expired)" } else { "" };
     Ok(Outcome {
         text: format!(
@@ -196,7 +203,8 @@ fn issue(args: IssueArgs) -> Result<Outcome, ServerError> {
 }
 
 async fn import(data: DataArgs, path: PathBuf) -> Result<Outcome, ServerError> {
-    let signed = license::from_text(&read_text(&path)?).map_err(|e| ServerError::NotALicense(path.display().to_string(), e))?;
+    let signed =
+        license::from_text(&read_text(&path)?).map_err(|e| ServerError::NotALicense(path.display().to_string(), e))?;
     let (file, imported) = with_config(&data, async |config| {
         admin::import_license(config.storage.as_ref(), &config.vendor_public, &signed, now()).await
     })
@@ -223,7 +231,16 @@ async fn list(data: DataArgs) -> Result<Outcome, ServerError> {
     let licenses = with_config(&data, async |config| Ok(config.storage.licenses().await?)).await?;
     let lines: Vec<String> = licenses
         .iter()
-        .map(|l| format!("{}  {}  {}  {}  expires {}", l.id, l.license_type, l.organization_id, l.product, rfc3339(l.expires_at)))
+        .map(|l| {
+            format!(
+                "{}  {}  {}  {}  expires {}",
+                l.id,
+                l.license_type,
+                l.organization_id,
+                l.product,
+                rfc3339(l.expires_at)
+            )
+        })
         .collect();
     let json: Vec<_> = licenses
         .iter()

@@ -236,7 +236,10 @@ async fn init(args: InitArgs) -> Result<Outcome, ServerError> {
 
 /// Runs `f` on the store of an initialized data directory, with the configuration `init`
 /// stored, and closes the store after it.
-async fn with_config<T>(args: &DataArgs, f: impl AsyncFnOnce(&Config) -> Result<T, ServerError>) -> Result<T, ServerError> {
+async fn with_config<T>(
+    args: &DataArgs,
+    f: impl AsyncFnOnce(&Config) -> Result<T, ServerError>,
+) -> Result<T, ServerError> {
     let storage = args.open(false).await?;
     let result = match Config::load(storage.clone()).await {
         Ok(Some(config)) => f(&config).await,
@@ -254,8 +257,8 @@ fn now() -> u64 {
 
 /// Parses an RFC 3339 time into Unix milliseconds (clap value parser).
 fn parse_rfc3339(text: &str) -> Result<u64, String> {
-    let time =
-        OffsetDateTime::parse(text, &Rfc3339).map_err(|e| format!("not an RFC 3339 time like 2030-01-31T00:00:00Z ({e})"))?;
+    let time = OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|e| format!("not an RFC 3339 time like 2030-01-31T00:00:00Z ({e})"))?;
     u64::try_from(time.unix_timestamp_nanos() / 1_000_000).map_err(|_| "a time before 1970".to_owned())
 }
 
@@ -302,7 +305,10 @@ mod tests {
         assert_eq!(redacted("postgres://licet@db/licet"), "postgres://licet@db/licet");
         assert_eq!(redacted("postgres://db/licet"), "postgres://db/licet");
         assert_eq!(redacted("postgresql://u:p:q@h/d"), "postgresql://u:***@h/d");
-        assert_eq!(redacted("postgres://u@h/d?sslmode=disable&password=s3cret"), "postgres://u@h/d?sslmode=disable&password=***");
+        assert_eq!(
+            redacted("postgres://u@h/d?sslmode=disable&password=s3cret"),
+            "postgres://u@h/d?sslmode=disable&password=***"
+        );
         assert_eq!(redacted("not a url, s3cret"), "(an unreadable URL)");
     }
 }

@@ -60,16 +60,24 @@ async fn create(args: CreateArgs) -> Result<Outcome, ServerError> {
     let servers = args.servers.checked()?;
     let (project, key) = with_config(&args.data, async |config| {
         let storage = config.storage.as_ref();
-        let project =
-            admin::create_project(storage, &args.org, args.handshake_code.as_deref(), args.session_password.as_deref(), now())
-                .await?;
+        let project = admin::create_project(
+            storage,
+            &args.org,
+            args.handshake_code.as_deref(),
+            args.session_password.as_deref(),
+            now(),
+        )
+        .await?;
         let key = admin::license_key(&project, servers, &config.keys.public());
         Ok((project, key))
     })
     .await?;
     let default = if project.is_default { " (the organization's default)" } else { "" };
     Ok(Outcome {
-        text: format!("created project {} for {}{default}\nlicense key: {key}", project.handshake_code, project.organization_id),
+        text: format!(
+            "created project {} for {}{default}\nlicense key: {key}",
+            project.handshake_code, project.organization_id
+        ),
         json: serde_json::json!({ "handshakeCode": project.handshake_code, "licenseKey": key }),
     })
 }
@@ -79,7 +87,8 @@ pub async fn run(command: ProjectCommand) -> Result<Outcome, ServerError> {
         ProjectCommand::Create(args) => create(args).await,
         ProjectCommand::Assign { data, handshake_code, license } => {
             with_config(&data, async |config| {
-                admin::assign_license(config.storage.as_ref(), &config.vendor_public, &handshake_code, &license, now()).await
+                admin::assign_license(config.storage.as_ref(), &config.vendor_public, &handshake_code, &license, now())
+                    .await
             })
             .await?;
             Ok(Outcome {

@@ -40,8 +40,10 @@ pub async fn run(command: AdminCommand) -> Result<Outcome, ServerError> {
     let AdminCommand::Token(command) = command;
     match command {
         TokenCommand::Create { data, name } => {
-            let (stored, token) =
-                with_config(&data, async |config| admin::create_admin_token(config.storage.as_ref(), name.as_deref(), now()).await).await?;
+            let (stored, token) = with_config(&data, async |config| {
+                admin::create_admin_token(config.storage.as_ref(), name.as_deref(), now()).await
+            })
+            .await?;
             Ok(Outcome {
                 text: format!("created admin token {} (shown this once: keep it secret)\n{token}", stored.name),
                 json: serde_json::json!({ "name": stored.name, "createdAt": stored.created_at, "token": token }),
@@ -49,8 +51,10 @@ pub async fn run(command: AdminCommand) -> Result<Outcome, ServerError> {
         }
         TokenCommand::List(data) => {
             let tokens = with_config(&data, async |config| Ok(config.storage.admin_tokens().await?)).await?;
-            let lines: Vec<String> = tokens.iter().map(|t| format!("{}  created {}", t.name, rfc3339(t.created_at))).collect();
-            let json: Vec<_> = tokens.iter().map(|t| serde_json::json!({ "name": t.name, "createdAt": t.created_at })).collect();
+            let lines: Vec<String> =
+                tokens.iter().map(|t| format!("{}  created {}", t.name, rfc3339(t.created_at))).collect();
+            let json: Vec<_> =
+                tokens.iter().map(|t| serde_json::json!({ "name": t.name, "createdAt": t.created_at })).collect();
             Ok(Outcome {
                 text: if lines.is_empty() { "no admin token yet".to_owned() } else { lines.join("\n") },
                 json: serde_json::json!({ "tokens": json }),

@@ -56,11 +56,16 @@ pub async fn run(command: TrialCommand) -> Result<Outcome, ServerError> {
         }
         TrialCommand::Off { data } => {
             let closed = with_config(&data, async |config| admin::close_trial(config.storage.as_ref()).await).await?;
-            let text = if closed { "no new trials start; running ones go on to their end" } else { "no public trial was set up" };
+            let text = if closed {
+                "no new trials start; running ones go on to their end"
+            } else {
+                "no public trial was set up"
+            };
             Ok(Outcome { text: text.into(), json: serde_json::json!({ "open": false }) })
         }
         TrialCommand::Show { data } => {
-            let setting = with_config(&data, async |config| Ok::<_, ServerError>(config.storage.trial_setting().await?)).await?;
+            let setting =
+                with_config(&data, async |config| Ok::<_, ServerError>(config.storage.trial_setting().await?)).await?;
             Ok(match setting {
                 Some(s) => Outcome {
                     text: format!(
@@ -71,7 +76,9 @@ pub async fn run(command: TrialCommand) -> Result<Outcome, ServerError> {
                     ),
                     json: serde_json::json!({ "trial": views::trial(&s) }),
                 },
-                None => Outcome { text: "no public trial is offered".into(), json: serde_json::json!({ "trial": null }) },
+                None => {
+                    Outcome { text: "no public trial is offered".into(), json: serde_json::json!({ "trial": null }) }
+                }
             })
         }
     }

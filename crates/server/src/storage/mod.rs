@@ -165,9 +165,14 @@ pub struct Delivery {
 /// How an attempt to deliver an alert to a webhook ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attempt {
-    Delivered { at: u64 },
+    Delivered {
+        at: u64,
+    },
     /// Failed; tried again at `retry_at`, or never again when `None`.
-    Failed { error: String, retry_at: Option<u64> },
+    Failed {
+        error: String,
+        retry_at: Option<u64>,
+    },
 }
 
 /// What one housekeeping sweep released.
@@ -229,8 +234,13 @@ pub struct Recorded {
 
 /// `charging.charge`, with a panic of the licensing rules turned into `ChargeFailed`: it fails
 /// the one request, never the task or thread that every write of the store goes through.
-fn charge(charging: &dyn Charging, usage: &[UsageTotal], fresh: &[&UsageReport]) -> Result<Vec<UsageRow>, StorageError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| charging.charge(usage, fresh))).map_err(|_| StorageError::ChargeFailed)
+fn charge(
+    charging: &dyn Charging,
+    usage: &[UsageTotal],
+    fresh: &[&UsageReport],
+) -> Result<Vec<UsageRow>, StorageError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| charging.charge(usage, fresh)))
+        .map_err(|_| StorageError::ChargeFailed)
 }
 
 /// `usage` with `rows` of its licenses added: the totals after a batch, without reading them.
@@ -238,7 +248,9 @@ pub fn with_rows(mut usage: Vec<UsageTotal>, rows: &[UsageRow], license_ids: &[S
     for row in rows.iter().filter(|row| license_ids.contains(&row.license_id)) {
         match usage.iter_mut().find(|t| t.license_id == row.license_id && t.item == row.item) {
             Some(total) => total.count += row.count,
-            None => usage.push(UsageTotal { license_id: row.license_id.clone(), item: row.item.clone(), count: row.count }),
+            None => {
+                usage.push(UsageTotal { license_id: row.license_id.clone(), item: row.item.clone(), count: row.count })
+            }
         }
     }
     usage
@@ -417,7 +429,9 @@ impl SeatClaim {
         let held = |pool: &SeatPool| live.iter().filter(|(license, _)| *license == pool.license_id).count() as u64;
         let total: u64 = self.pools.iter().map(held).sum();
         let over = |total: u64| if total > seats { Capacity::Tolerance } else { Capacity::Within };
-        let mine = live.iter().find(|(license, holder)| holder == device && self.pools.iter().any(|p| p.license_id == *license));
+        let mine = live
+            .iter()
+            .find(|(license, holder)| holder == device && self.pools.iter().any(|p| p.license_id == *license));
         if let Some((license, _)) = mine {
             return (self.pools.iter().find(|p| p.license_id == *license), over(total));
         }
@@ -554,7 +568,12 @@ pub trait Storage: Send + Sync {
     /// The usage stored for the slots from `from_slot` (inclusive) to `to_slot` (exclusive),
     /// summed per bucket of `bucket_slots` slots (1 or more), license and item, ordered by
     /// bucket, license and item; buckets without usage are absent.
-    async fn usage_series(&self, bucket_slots: u64, from_slot: u64, to_slot: u64) -> Result<Vec<UsageBucket>, StorageError>;
+    async fn usage_series(
+        &self,
+        bucket_slots: u64,
+        from_slot: u64,
+        to_slot: u64,
+    ) -> Result<Vec<UsageBucket>, StorageError>;
 
     /// Every project, by organization and then age.
     async fn projects(&self) -> Result<Vec<Project>, StorageError>;

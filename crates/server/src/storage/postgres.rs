@@ -13,16 +13,14 @@ use licet_protocol::ids::{DeviceId, Nonce};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
-use super::rows::keys::{
-    SERVER_KEYS, TRIAL_DAYS, TRIAL_HANDSHAKE_CODE, TRIAL_OPEN, VENDOR_PUBLIC_KEY,
-};
+use super::rows::keys::{SERVER_KEYS, TRIAL_DAYS, TRIAL_HANDSHAKE_CODE, TRIAL_OPEN, VENDOR_PUBLIC_KEY};
 use super::rows::{
-    self, device, license_record, project, to_db, usage_columns, usage_key, usage_total, StoredRow,
-    DEVICES_QUERY, PROJECT_COLUMNS,
+    self, device, license_record, project, to_db, usage_columns, usage_key, usage_total, StoredRow, DEVICES_QUERY,
+    PROJECT_COLUMNS,
 };
 use super::{
-    with_rows, Admission, Admitted, AdminToken, Charging, Device, DeviceContact, Imported, LicenseRecord,
-    Project, Recorded, ReportBatch, Settings, Storage, StorageError, Swept, Alert, Attempt, Delivery, NewAlert, TrialSetting,
+    with_rows, AdminToken, Admission, Admitted, Alert, Attempt, Charging, Delivery, Device, DeviceContact, Imported,
+    LicenseRecord, NewAlert, Project, Recorded, ReportBatch, Settings, Storage, StorageError, Swept, TrialSetting,
     UsageBucket, UsageRow, UsageTotal,
 };
 
@@ -54,15 +52,11 @@ impl PostgresStorage {
     }
 
     /// The values of these settings keys, in their order; `None` for a key not set.
-    async fn setting_values<const N: usize>(
-        &self,
-        keys: [&str; N],
-    ) -> Result<[Option<String>; N], StorageError> {
-        let found: Vec<(String, String)> =
-            sqlx::query_as("SELECT key, value FROM settings WHERE key = ANY($1)")
-                .bind(keys.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>())
-                .fetch_all(&self.pool)
-                .await?;
+    async fn setting_values<const N: usize>(&self, keys: [&str; N]) -> Result<[Option<String>; N], StorageError> {
+        let found: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM settings WHERE key = ANY($1)")
+            .bind(keys.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>())
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows::by_key(keys, found))
     }
 }
@@ -86,23 +80,10 @@ async fn lock(tx: &mut Transaction<'_, Postgres>, keys: Vec<String>) -> Result<(
 
 /// What a transaction of `admission` (and of charging `license_ids`) must hold: each license
 /// whose seats or quota it reads to decide, the project's slot, the device's trial.
-fn lock_keys(
-    device: &DeviceId,
-    handshake_code: &str,
-    admission: &Admission,
-    license_ids: &[String],
-) -> Vec<String> {
-    let mut keys: Vec<String> = license_ids
-        .iter()
-        .map(|id| format!("license:{id}"))
-        .collect();
+fn lock_keys(device: &DeviceId, handshake_code: &str, admission: &Admission, license_ids: &[String]) -> Vec<String> {
+    let mut keys: Vec<String> = license_ids.iter().map(|id| format!("license:{id}")).collect();
     if let Some(claim) = &admission.seat {
-        keys.extend(
-            claim
-                .pools
-                .iter()
-                .map(|pool| format!("license:{}", pool.license_id)),
-        );
+        keys.extend(claim.pools.iter().map(|pool| format!("license:{}", pool.license_id)));
     }
     if admission.window.is_some() {
         keys.push(format!("slots:{handshake_code}"));
@@ -114,18 +95,13 @@ fn lock_keys(
 }
 
 /// Stores a request's nonce; a nonce seen before is a replay.
-async fn insert_nonce(
-    tx: &mut Transaction<'_, Postgres>,
-    nonce: &Nonce,
-    now: u64,
-) -> Result<(), StorageError> {
-    let inserted = sqlx::query(
-        "INSERT INTO nonces (nonce, received_at) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING",
-    )
-    .bind(nonce.to_hyphenated())
-    .bind(to_db(now)?)
-    .execute(&mut **tx)
-    .await?;
+async fn insert_nonce(tx: &mut Transaction<'_, Postgres>, nonce: &Nonce, now: u64) -> Result<(), StorageError> {
+    let inserted =
+        sqlx::query("INSERT INTO nonces (nonce, received_at) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING")
+            .bind(nonce.to_hyphenated())
+            .bind(to_db(now)?)
+            .execute(&mut **tx)
+            .await?;
     if inserted.rows_affected() == 0 {
         return Err(StorageError::ReplayedNonce);
     }
@@ -144,29 +120,24 @@ async fn admit(
     let device = device.to_hyphenated();
     let mut admitted = Admitted::default();
     if let Some(claim) = &admission.trial {
-        let ends_at: Option<i64> =
-            sqlx::query_scalar("SELECT ends_at FROM trials WHERE device_id = $1")
-                .bind(&device)
-                .fetch_optional(&mut **tx)
-                .await?;
+        let ends_at: Option<i64> = sqlx::query_scalar("SELECT ends_at FROM trials WHERE device_id = $1")
+            .bind(&device)
+            .fetch_optional(&mut **tx)
+            .await?;
         let outcome = match claim.decide(ends_at, to_db(now)?) {
             Some(outcome) => outcome,
             None => {
-                let seen: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM devices WHERE device_id = $1)",
-                )
-                .bind(&device)
-                .fetch_one(&mut **tx)
-                .await?;
-                if !seen {
-                    sqlx::query(
-                        "INSERT INTO trials (device_id, started_at, ends_at) VALUES ($1, $2, $3)",
-                    )
+                let seen: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM devices WHERE device_id = $1)")
                     .bind(&device)
-                    .bind(to_db(now)?)
-                    .bind(to_db(claim.ends_at)?)
-                    .execute(&mut **tx)
+                    .fetch_one(&mut **tx)
                     .await?;
+                if !seen {
+                    sqlx::query("INSERT INTO trials (device_id, started_at, ends_at) VALUES ($1, $2, $3)")
+                        .bind(&device)
+                        .bind(to_db(now)?)
+                        .bind(to_db(claim.ends_at)?)
+                        .execute(&mut **tx)
+                        .await?;
                 }
                 claim.new_trial(seen)
             }
@@ -178,11 +149,7 @@ async fn admit(
         }
     }
     if let Some(claim) = &admission.seat {
-        let license_ids: Vec<String> = claim
-            .pools
-            .iter()
-            .map(|pool| pool.license_id.clone())
-            .collect();
+        let license_ids: Vec<String> = claim.pools.iter().map(|pool| pool.license_id.clone()).collect();
         let live: Vec<(String, String)> =
             sqlx::query_as("SELECT license_id, device_id FROM seats WHERE held_until >= $1 AND license_id = ANY($2)")
                 .bind(to_db(now)?)
@@ -219,17 +186,14 @@ async fn admit(
         .bind(slot)
         .fetch_one(&mut **tx)
         .await?;
-        let (write, capacity) =
-            claim.decide(row.unsigned("in_contact")?, row.unsigned("present")? > 0);
+        let (write, capacity) = claim.decide(row.unsigned("in_contact")?, row.unsigned("present")? > 0);
         if write {
-            sqlx::query(
-                "INSERT INTO slot_contacts (handshake_code, slot, device_id) VALUES ($1, $2, $3)",
-            )
-            .bind(handshake_code)
-            .bind(slot)
-            .bind(&device)
-            .execute(&mut **tx)
-            .await?;
+            sqlx::query("INSERT INTO slot_contacts (handshake_code, slot, device_id) VALUES ($1, $2, $3)")
+                .bind(handshake_code)
+                .bind(slot)
+                .bind(&device)
+                .execute(&mut **tx)
+                .await?;
         }
         admitted.window = Some(capacity);
     }
@@ -321,23 +285,14 @@ impl Storage for PostgresStorage {
             .bind(&settings.server_keys)
             .execute(&self.pool)
             .await?;
-        self.settings().await?.ok_or_else(|| {
-            StorageError::Corrupt("settings vanished while they were written".into())
-        })
+        self.settings().await?.ok_or_else(|| StorageError::Corrupt("settings vanished while they were written".into()))
     }
 
     async fn settings(&self) -> Result<Option<Settings>, StorageError> {
-        rows::settings(
-            self.setting_values([VENDOR_PUBLIC_KEY, SERVER_KEYS])
-                .await?,
-        )
+        rows::settings(self.setting_values([VENDOR_PUBLIC_KEY, SERVER_KEYS]).await?)
     }
 
-    async fn import_license(
-        &self,
-        license: &LicenseRecord,
-        now: u64,
-    ) -> Result<Imported, StorageError> {
+    async fn import_license(&self, license: &LicenseRecord, now: u64) -> Result<Imported, StorageError> {
         let inserted = sqlx::query(
             "INSERT INTO licenses (id, text, organization_id, product, license_type, expires_at, imported_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
@@ -358,25 +313,16 @@ impl Storage for PostgresStorage {
             .bind(&license.id)
             .fetch_one(&self.pool)
             .await?;
-        Ok(if stored == license.text {
-            Imported::AlreadyPresent
-        } else {
-            Imported::IdTaken
-        })
+        Ok(if stored == license.text { Imported::AlreadyPresent } else { Imported::IdTaken })
     }
 
     async fn licenses(&self) -> Result<Vec<LicenseRecord>, StorageError> {
-        let rows = sqlx::query("SELECT * FROM licenses ORDER BY id COLLATE \"C\"")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query("SELECT * FROM licenses ORDER BY id COLLATE \"C\"").fetch_all(&self.pool).await?;
         rows.iter().map(license_record).collect()
     }
 
     async fn license(&self, id: &str) -> Result<Option<LicenseRecord>, StorageError> {
-        let row = sqlx::query("SELECT * FROM licenses WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query("SELECT * FROM licenses WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
         row.as_ref().map(license_record).transpose()
     }
 
@@ -402,9 +348,7 @@ impl Storage for PostgresStorage {
             Ok(row) => project(&row),
             // The other unique index (one default per organization) can only fail when two
             // projects of a new organization are created at the same instant.
-            Err(sqlx::Error::Database(e))
-                if e.is_unique_violation() && e.constraint() == Some("projects_pkey") =>
-            {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() && e.constraint() == Some("projects_pkey") => {
                 Err(StorageError::HandshakeCodeTaken(handshake_code.to_owned()))
             }
             Err(e) => Err(e.into()),
@@ -412,34 +356,23 @@ impl Storage for PostgresStorage {
     }
 
     async fn project(&self, handshake_code: &str) -> Result<Option<Project>, StorageError> {
-        let row = sqlx::query(&format!(
-            "SELECT {PROJECT_COLUMNS} FROM projects WHERE handshake_code = $1"
-        ))
-        .bind(handshake_code)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(&format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE handshake_code = $1"))
+            .bind(handshake_code)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(project).transpose()
     }
 
-    async fn default_project(
-        &self,
-        organization_id: &str,
-    ) -> Result<Option<Project>, StorageError> {
-        let row = sqlx::query(&format!(
-            "SELECT {PROJECT_COLUMNS} FROM projects WHERE organization_id = $1 AND is_default"
-        ))
-        .bind(organization_id)
-        .fetch_optional(&self.pool)
-        .await?;
+    async fn default_project(&self, organization_id: &str) -> Result<Option<Project>, StorageError> {
+        let row =
+            sqlx::query(&format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE organization_id = $1 AND is_default"))
+                .bind(organization_id)
+                .fetch_optional(&self.pool)
+                .await?;
         row.as_ref().map(project).transpose()
     }
 
-    async fn assign_license(
-        &self,
-        handshake_code: &str,
-        license_id: &str,
-        now: u64,
-    ) -> Result<(), StorageError> {
+    async fn assign_license(&self, handshake_code: &str, license_id: &str, now: u64) -> Result<(), StorageError> {
         let inserted = sqlx::query(
             "INSERT INTO project_licenses (handshake_code, license_id, assigned_at) VALUES ($1, $2, $3)
              ON CONFLICT (handshake_code, license_id) DO NOTHING",
@@ -452,21 +385,18 @@ impl Storage for PostgresStorage {
         match inserted {
             Ok(_) => Ok(()),
             // Name the missing side rather than pass on the database's constraint name.
-            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => Err(
-                if e.constraint() == Some("project_licenses_license_id_fkey") {
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                Err(if e.constraint() == Some("project_licenses_license_id_fkey") {
                     StorageError::UnknownLicense(license_id.to_owned())
                 } else {
                     StorageError::UnknownProject(handshake_code.to_owned())
-                },
-            ),
+                })
+            }
             Err(e) => Err(e.into()),
         }
     }
 
-    async fn project_licenses(
-        &self,
-        handshake_code: &str,
-    ) -> Result<Vec<LicenseRecord>, StorageError> {
+    async fn project_licenses(&self, handshake_code: &str) -> Result<Vec<LicenseRecord>, StorageError> {
         let rows = sqlx::query(
             "SELECT l.* FROM project_licenses pl JOIN licenses l ON l.id = pl.license_id
              WHERE pl.handshake_code = $1 ORDER BY pl.assigned_at, pl.position",
@@ -477,18 +407,13 @@ impl Storage for PostgresStorage {
         rows.iter().map(license_record).collect()
     }
 
-    async fn device_known(
-        &self,
-        device_id: &DeviceId,
-        handshake_code: &str,
-    ) -> Result<bool, StorageError> {
-        let known = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM devices WHERE device_id = $1 AND handshake_code = $2)",
-        )
-        .bind(device_id.to_hyphenated())
-        .bind(handshake_code)
-        .fetch_one(&self.pool)
-        .await?;
+    async fn device_known(&self, device_id: &DeviceId, handshake_code: &str) -> Result<bool, StorageError> {
+        let known =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM devices WHERE device_id = $1 AND handshake_code = $2)")
+                .bind(device_id.to_hyphenated())
+                .bind(handshake_code)
+                .fetch_one(&self.pool)
+                .await?;
         Ok(known)
     }
 
@@ -501,20 +426,9 @@ impl Storage for PostgresStorage {
     ) -> Result<Admitted, StorageError> {
         let mut tx = self.pool.begin().await?;
         insert_nonce(&mut tx, nonce, now).await?;
-        lock(
-            &mut tx,
-            lock_keys(&device.device_id, &device.handshake_code, admission, &[]),
-        )
-        .await?;
+        lock(&mut tx, lock_keys(&device.device_id, &device.handshake_code, admission, &[])).await?;
         // Before the device is stored: a trial asks whether the server has seen it.
-        let admitted = admit(
-            &mut tx,
-            &device.device_id,
-            &device.handshake_code,
-            now,
-            admission,
-        )
-        .await?;
+        let admitted = admit(&mut tx, &device.device_id, &device.handshake_code, now, admission).await?;
         if admitted.refusal().is_some() {
             // Dropping the transaction rolls it back: a refused request stores nothing.
             return Ok(admitted);
@@ -553,29 +467,18 @@ impl Storage for PostgresStorage {
         let license_ids = charging.license_ids();
         let mut tx = self.pool.begin().await?;
         insert_nonce(&mut tx, &batch.nonce, batch.received_at).await?;
-        lock(
-            &mut tx,
-            lock_keys(
-                &batch.device_id,
-                &batch.handshake_code,
-                &admission,
-                &license_ids,
-            ),
+        lock(&mut tx, lock_keys(&batch.device_id, &batch.handshake_code, &admission, &license_ids)).await?;
+        sqlx::query(
+            "UPDATE devices SET last_seen = GREATEST(last_seen, $1) WHERE device_id = $2 AND handshake_code = $3",
         )
+        .bind(now)
+        .bind(&device_id)
+        .bind(&batch.handshake_code)
+        .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE devices SET last_seen = GREATEST(last_seen, $1) WHERE device_id = $2 AND handshake_code = $3")
-            .bind(now)
-            .bind(&device_id)
-            .bind(&batch.handshake_code)
-            .execute(&mut *tx)
-            .await?;
         // One statement for the batch; a report ID seen before (by this instance or another)
         // was counted then: it is acknowledged and counted nothing again.
-        let ids: Vec<String> = batch
-            .reports
-            .iter()
-            .map(|r| r.report_id.to_hyphenated())
-            .collect();
+        let ids: Vec<String> = batch.reports.iter().map(|r| r.report_id.to_hyphenated()).collect();
         // Inserted in the order of their IDs, so that two batches sharing reports (a retry at
         // another instance) wait on each other's rows in one order, never in a cycle.
         let inserted: Vec<String> = sqlx::query_scalar(
@@ -591,30 +494,15 @@ impl Storage for PostgresStorage {
         .await?;
         // Each inserted ID is one new report: a second copy of it in the batch is not new.
         let mut inserted: std::collections::HashSet<String> = inserted.into_iter().collect();
-        let new: Vec<_> = batch
-            .reports
-            .iter()
-            .zip(&ids)
-            .filter(|(_, id)| inserted.remove(*id))
-            .map(|(r, _)| r)
-            .collect();
+        let new: Vec<_> =
+            batch.reports.iter().zip(&ids).filter(|(_, id)| inserted.remove(*id)).map(|(r, _)| r).collect();
         // Read under the licenses' locks: no other batch charges them in between.
         let usage = usage_of(&mut *tx, &license_ids).await?;
         let rows = super::charge(charging.as_ref(), &usage, &new)?;
         insert_usage(&mut tx, &rows).await?;
-        let admitted = admit(
-            &mut tx,
-            &batch.device_id,
-            &batch.handshake_code,
-            batch.received_at,
-            &admission,
-        )
-        .await?;
+        let admitted = admit(&mut tx, &batch.device_id, &batch.handshake_code, batch.received_at, &admission).await?;
         tx.commit().await?;
-        Ok(Recorded {
-            admitted,
-            usage: with_rows(usage, &rows, &license_ids),
-        })
+        Ok(Recorded { admitted, usage: with_rows(usage, &rows, &license_ids) })
     }
 
     async fn license_usage(&self, license_ids: &[String]) -> Result<Vec<UsageTotal>, StorageError> {
@@ -634,10 +522,7 @@ impl Storage for PostgresStorage {
     }
 
     async fn trial_setting(&self) -> Result<Option<TrialSetting>, StorageError> {
-        rows::trial_setting(
-            self.setting_values([TRIAL_HANDSHAKE_CODE, TRIAL_DAYS, TRIAL_OPEN])
-                .await?,
-        )
+        rows::trial_setting(self.setting_values([TRIAL_HANDSHAKE_CODE, TRIAL_DAYS, TRIAL_OPEN]).await?)
     }
 
     async fn set_trial_setting(&self, setting: &TrialSetting) -> Result<(), StorageError> {
@@ -667,7 +552,8 @@ impl Storage for PostgresStorage {
         let mut tx = self.pool.begin().await?;
         let seats = sqlx::query("DELETE FROM seats WHERE held_until < $1").bind(to_db(now)?).execute(&mut *tx).await?;
         let slot = to_db(licet_protocol::slot_of(now))?;
-        let contacts = sqlx::query("DELETE FROM slot_contacts WHERE slot < $1").bind(slot - 1).execute(&mut *tx).await?;
+        let contacts =
+            sqlx::query("DELETE FROM slot_contacts WHERE slot < $1").bind(slot - 1).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(Swept { seats: seats.rows_affected(), slot_contacts: contacts.rows_affected() })
     }
@@ -703,7 +589,9 @@ impl Storage for PostgresStorage {
 
     async fn alerts(&self) -> Result<Vec<Alert>, StorageError> {
         let alerts = sqlx::query("SELECT * FROM alerts ORDER BY fired_at, id").fetch_all(&self.pool).await?;
-        let deliveries = sqlx::query("SELECT * FROM alert_deliveries ORDER BY alert_id, url COLLATE \"C\"").fetch_all(&self.pool).await?;
+        let deliveries = sqlx::query("SELECT * FROM alert_deliveries ORDER BY alert_id, url COLLATE \"C\"")
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows::with_deliveries(
             alerts.iter().map(rows::alert).collect::<Result<_, _>>()?,
             deliveries.iter().map(rows::delivery).collect::<Result<_, _>>()?,
@@ -771,7 +659,12 @@ impl Storage for PostgresStorage {
         rows.iter().map(usage_total).collect()
     }
 
-    async fn usage_series(&self, bucket_slots: u64, from_slot: u64, to_slot: u64) -> Result<Vec<UsageBucket>, StorageError> {
+    async fn usage_series(
+        &self,
+        bucket_slots: u64,
+        from_slot: u64,
+        to_slot: u64,
+    ) -> Result<Vec<UsageBucket>, StorageError> {
         let rows = sqlx::query(&rows::usage_series_query(|n| format!("${n}"), " COLLATE \"C\""))
             .bind(to_db(bucket_slots.max(1))?)
             .bind(to_db(from_slot)?)
@@ -791,12 +684,14 @@ impl Storage for PostgresStorage {
     }
 
     async fn create_admin_token(&self, name: &str, token_hash: &str, now: u64) -> Result<AdminToken, StorageError> {
-        let created = sqlx::query("INSERT INTO admin_tokens (name, token_hash, created_at) VALUES ($1, $2, $3) RETURNING name, created_at")
-            .bind(name)
-            .bind(token_hash)
-            .bind(to_db(now)?)
-            .fetch_one(&self.pool)
-            .await;
+        let created = sqlx::query(
+            "INSERT INTO admin_tokens (name, token_hash, created_at) VALUES ($1, $2, $3) RETURNING name, created_at",
+        )
+        .bind(name)
+        .bind(token_hash)
+        .bind(to_db(now)?)
+        .fetch_one(&self.pool)
+        .await;
         match created {
             Ok(row) => rows::admin_token(&row),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() && e.constraint() == Some("admin_tokens_pkey") => {

@@ -6,7 +6,9 @@ use licet_protocol::ids::DeviceId;
 use licet_protocol::license::Module;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use super::{AdminToken, Device, DeviceContact, LicenseRecord, Project, StorageError, UsageBucket, UsageItem, UsageTotal};
+use super::{
+    AdminToken, Device, DeviceContact, LicenseRecord, Project, StorageError, UsageBucket, UsageItem, UsageTotal,
+};
 
 /// A row of a backend whose columns decode into the types the records use.
 pub(super) trait StoredRow {
@@ -117,11 +119,20 @@ pub(super) fn delivery<R: StoredRow>(row: &R) -> Result<(u64, super::Delivery), 
 
 /// The delivery of a new alert to `url`: due at once.
 pub(super) fn new_delivery(url: &str, fired_at: u64) -> super::Delivery {
-    super::Delivery { url: url.to_owned(), attempts: 0, next_attempt_at: fired_at, delivered_at: None, last_error: None, gave_up: false }
+    super::Delivery {
+        url: url.to_owned(),
+        attempts: 0,
+        next_attempt_at: fired_at,
+        delivered_at: None,
+        last_error: None,
+        gave_up: false,
+    }
 }
 
 /// The columns an ended attempt writes: delivered at, last error, retry at, given up.
-pub(super) fn attempt_columns(attempt: &super::Attempt) -> Result<(Option<i64>, Option<&str>, Option<i64>, bool), StorageError> {
+pub(super) fn attempt_columns(
+    attempt: &super::Attempt,
+) -> Result<(Option<i64>, Option<&str>, Option<i64>, bool), StorageError> {
     Ok(match attempt {
         super::Attempt::Delivered { at } => (Some(to_db(*at)?), None, None, false),
         super::Attempt::Failed { error, retry_at: Some(at) } => (None, Some(error.as_str()), Some(to_db(*at)?), false),
@@ -130,15 +141,23 @@ pub(super) fn attempt_columns(attempt: &super::Attempt) -> Result<(Option<i64>, 
 }
 
 /// One alert per taken delivery, each listing only that delivery, from the alerts' rows.
-pub(super) fn one_alert_per_delivery(alerts: Vec<super::Alert>, deliveries: Vec<(u64, super::Delivery)>) -> Vec<super::Alert> {
+pub(super) fn one_alert_per_delivery(
+    alerts: Vec<super::Alert>,
+    deliveries: Vec<(u64, super::Delivery)>,
+) -> Vec<super::Alert> {
     deliveries
         .into_iter()
-        .filter_map(|(id, delivery)| alerts.iter().find(|a| a.id == id).map(|a| super::Alert { deliveries: vec![delivery], ..a.clone() }))
+        .filter_map(|(id, delivery)| {
+            alerts.iter().find(|a| a.id == id).map(|a| super::Alert { deliveries: vec![delivery], ..a.clone() })
+        })
         .collect()
 }
 
 /// Alerts with their deliveries attached, in the alerts' order.
-pub(super) fn with_deliveries(mut alerts: Vec<super::Alert>, deliveries: Vec<(u64, super::Delivery)>) -> Vec<super::Alert> {
+pub(super) fn with_deliveries(
+    mut alerts: Vec<super::Alert>,
+    deliveries: Vec<(u64, super::Delivery)>,
+) -> Vec<super::Alert> {
     for (alert_id, delivery) in deliveries {
         if let Some(alert) = alerts.iter_mut().find(|a| a.id == alert_id) {
             alert.deliveries.push(delivery);
@@ -163,8 +182,7 @@ pub(super) fn project<R: StoredRow>(row: &R) -> Result<Project, StorageError> {
 
 pub(super) fn device<R: StoredRow>(row: &R) -> Result<Device, StorageError> {
     let id = row.text("device_id")?;
-    let device_id =
-        DeviceId::parse(&id).ok_or_else(|| StorageError::Corrupt(format!("device id {id}")))?;
+    let device_id = DeviceId::parse(&id).ok_or_else(|| StorageError::Corrupt(format!("device id {id}")))?;
     Ok(Device {
         contact: DeviceContact {
             device_id,
@@ -206,11 +224,18 @@ pub(super) fn usage_columns(item: &UsageItem) -> (Option<&str>, Option<&str>) {
 /// A row of `usage_series`: `bucket, license_id, module, symbology, count` (of `usage`'s columns).
 pub(super) fn usage_bucket<R: StoredRow>(row: &R) -> Result<UsageBucket, StorageError> {
     let item = match (row.optional_text("module")?, row.optional_text("symbology")?) {
-        (Some(module), None) => UsageItem::Pages(Module::parse(&module).ok_or_else(|| StorageError::Corrupt(format!("module {module}")))?),
+        (Some(module), None) => {
+            UsageItem::Pages(Module::parse(&module).ok_or_else(|| StorageError::Corrupt(format!("module {module}")))?)
+        }
         (None, Some(symbology)) => UsageItem::Scans(symbology),
         _ => return Err(StorageError::Corrupt("a usage row with both or neither of module and symbology".into())),
     };
-    Ok(UsageBucket { first_slot: row.unsigned("bucket")?, license_id: row.text("license_id")?, item, count: row.unsigned("count")? })
+    Ok(UsageBucket {
+        first_slot: row.unsigned("bucket")?,
+        license_id: row.text("license_id")?,
+        item,
+        count: row.unsigned("count")?,
+    })
 }
 
 /// The usage series of both backends, in their placeholder style: `bucket` is the first slot
@@ -250,37 +275,24 @@ pub(super) fn by_key<const N: usize>(keys: [&str; N], found: Vec<(String, String
 }
 
 /// The trial setting from its three stored values (all or none set).
-pub(super) fn trial_setting(
-    values: [Option<String>; 3],
-) -> Result<Option<super::TrialSetting>, StorageError> {
+pub(super) fn trial_setting(values: [Option<String>; 3]) -> Result<Option<super::TrialSetting>, StorageError> {
     match values {
         [Some(handshake_code), Some(days), Some(open)] => Ok(Some(super::TrialSetting {
             handshake_code,
-            days: days
-                .parse()
-                .map_err(|_| StorageError::Corrupt(format!("trial days {days}")))?,
+            days: days.parse().map_err(|_| StorageError::Corrupt(format!("trial days {days}")))?,
             open: open == "1",
         })),
         [None, None, None] => Ok(None),
-        _ => Err(StorageError::Corrupt(
-            "only part of the trial setting".into(),
-        )),
+        _ => Err(StorageError::Corrupt("only part of the trial setting".into())),
     }
 }
 
 /// The server settings from their two stored values (both or neither set).
-pub(super) fn settings(
-    values: [Option<String>; 2],
-) -> Result<Option<super::Settings>, StorageError> {
+pub(super) fn settings(values: [Option<String>; 2]) -> Result<Option<super::Settings>, StorageError> {
     match values {
-        [Some(vendor_public_key), Some(server_keys)] => Ok(Some(super::Settings {
-            vendor_public_key,
-            server_keys,
-        })),
+        [Some(vendor_public_key), Some(server_keys)] => Ok(Some(super::Settings { vendor_public_key, server_keys })),
         [None, None] => Ok(None),
-        _ => Err(StorageError::Corrupt(
-            "only half of the server settings".into(),
-        )),
+        _ => Err(StorageError::Corrupt("only half of the server settings".into())),
     }
 }
 

@@ -23,10 +23,13 @@ use licet_protocol::ids::{DeviceId, Nonce};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use super::rows::keys::{SERVER_KEYS, TRIAL_DAYS, TRIAL_HANDSHAKE_CODE, TRIAL_OPEN, VENDOR_PUBLIC_KEY};
-use super::rows::{self, device, license_record, project, to_db, usage_total, StoredRow, DEVICES_QUERY, PROJECT_COLUMNS};
+use super::rows::{
+    self, device, license_record, project, to_db, usage_total, StoredRow, DEVICES_QUERY, PROJECT_COLUMNS,
+};
 use super::{
-    Admission, Admitted, AdminToken, Charging, Recorded, Device, DeviceContact, Imported, LicenseRecord, Project, ReportBatch,
-    Settings, Storage, StorageError, Swept, Alert, Attempt, Delivery, NewAlert, TrialSetting, UsageBucket, UsageTotal,
+    AdminToken, Admission, Admitted, Alert, Attempt, Charging, Delivery, Device, DeviceContact, Imported,
+    LicenseRecord, NewAlert, Project, Recorded, ReportBatch, Settings, Storage, StorageError, Swept, TrialSetting,
+    UsageBucket, UsageTotal,
 };
 use direct::Readers;
 use writer::Writer;
@@ -99,7 +102,10 @@ impl SqliteStorage {
     /// transactions only. It opens the store read-only and applies no migration: a newer CLI
     /// never changes the schema under an older server.
     pub async fn backup(data_dir: &Path, out: &str) -> Result<(), StorageError> {
-        let options = SqliteConnectOptions::new().filename(Self::path(data_dir)).read_only(true).busy_timeout(Duration::from_secs(10));
+        let options = SqliteConnectOptions::new()
+            .filename(Self::path(data_dir))
+            .read_only(true)
+            .busy_timeout(Duration::from_secs(10));
         let mut connection = sqlx::ConnectOptions::connect(&options).await?;
         let copied = sqlx::query("VACUUM INTO ?").bind(out).execute(&mut connection).await;
         sqlx::Connection::close(connection).await?;
@@ -146,8 +152,10 @@ impl Storage for SqliteStorage {
         }
         // Only a read is left: the writer need not wait for it.
         drop(paused);
-        let stored: String =
-            sqlx::query_scalar("SELECT text FROM licenses WHERE id = ?").bind(&license.id).fetch_one(&self.read).await?;
+        let stored: String = sqlx::query_scalar("SELECT text FROM licenses WHERE id = ?")
+            .bind(&license.id)
+            .fetch_one(&self.read)
+            .await?;
         Ok(if stored == license.text { Imported::AlreadyPresent } else { Imported::IdTaken })
     }
 
@@ -185,7 +193,9 @@ impl Storage for SqliteStorage {
             // The other unique index (one default per organization) can only fail when two
             // projects of a new organization are created at the same instant; the handshake
             // code is what SQLite names in its message for ours.
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() && e.message().contains("projects.handshake_code") => {
+            Err(sqlx::Error::Database(e))
+                if e.is_unique_violation() && e.message().contains("projects.handshake_code") =>
+            {
                 Err(StorageError::HandshakeCodeTaken(handshake_code.to_owned()))
             }
             Err(e) => Err(e.into()),
@@ -272,7 +282,12 @@ impl Storage for SqliteStorage {
         for id in license_ids {
             query = query.bind(id);
         }
-        query.fetch_all(&self.read).await?.iter().map(|row| Ok((row.text("license_id")?, row.unsigned("held")?))).collect()
+        query
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(|row| Ok((row.text("license_id")?, row.unsigned("held")?)))
+            .collect()
     }
 
     async fn trial_setting(&self) -> Result<Option<TrialSetting>, StorageError> {
@@ -349,7 +364,8 @@ impl Storage for SqliteStorage {
 
     async fn alerts(&self) -> Result<Vec<Alert>, StorageError> {
         let alerts = sqlx::query("SELECT * FROM alerts ORDER BY fired_at, id").fetch_all(&self.read).await?;
-        let deliveries = sqlx::query("SELECT * FROM alert_deliveries ORDER BY alert_id, url").fetch_all(&self.read).await?;
+        let deliveries =
+            sqlx::query("SELECT * FROM alert_deliveries ORDER BY alert_id, url").fetch_all(&self.read).await?;
         Ok(rows::with_deliveries(
             alerts.iter().map(rows::alert).collect::<Result<_, _>>()?,
             deliveries.iter().map(rows::delivery).collect::<Result<_, _>>()?,
@@ -413,13 +429,19 @@ impl Storage for SqliteStorage {
     }
 
     async fn usage(&self) -> Result<Vec<UsageTotal>, StorageError> {
-        let rows = sqlx::query("SELECT license_id, kind, name, count FROM usage_totals ORDER BY license_id, kind, name")
-            .fetch_all(&self.read)
-            .await?;
+        let rows =
+            sqlx::query("SELECT license_id, kind, name, count FROM usage_totals ORDER BY license_id, kind, name")
+                .fetch_all(&self.read)
+                .await?;
         rows.iter().map(usage_total).collect()
     }
 
-    async fn usage_series(&self, bucket_slots: u64, from_slot: u64, to_slot: u64) -> Result<Vec<UsageBucket>, StorageError> {
+    async fn usage_series(
+        &self,
+        bucket_slots: u64,
+        from_slot: u64,
+        to_slot: u64,
+    ) -> Result<Vec<UsageBucket>, StorageError> {
         let rows = sqlx::query(&rows::usage_series_query(|n| format!("?{n}"), ""))
             .bind(to_db(bucket_slots.max(1))?)
             .bind(to_db(from_slot)?)
@@ -430,20 +452,24 @@ impl Storage for SqliteStorage {
     }
 
     async fn projects(&self) -> Result<Vec<Project>, StorageError> {
-        let rows = sqlx::query(&format!("SELECT {PROJECT_COLUMNS} FROM projects ORDER BY organization_id, created_at, handshake_code"))
-            .fetch_all(&self.read)
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects ORDER BY organization_id, created_at, handshake_code"
+        ))
+        .fetch_all(&self.read)
+        .await?;
         rows.iter().map(project).collect()
     }
 
     async fn create_admin_token(&self, name: &str, token_hash: &str, now: u64) -> Result<AdminToken, StorageError> {
         let _paused = self.writer.pause().await?;
-        let created = sqlx::query("INSERT INTO admin_tokens (name, token_hash, created_at) VALUES (?, ?, ?) RETURNING name, created_at")
-            .bind(name)
-            .bind(token_hash)
-            .bind(to_db(now)?)
-            .fetch_one(&self.write)
-            .await;
+        let created = sqlx::query(
+            "INSERT INTO admin_tokens (name, token_hash, created_at) VALUES (?, ?, ?) RETURNING name, created_at",
+        )
+        .bind(name)
+        .bind(token_hash)
+        .bind(to_db(now)?)
+        .fetch_one(&self.write)
+        .await;
         match created {
             Ok(row) => rows::admin_token(&row),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() && e.message().contains("admin_tokens.name") => {
@@ -462,7 +488,9 @@ impl Storage for SqliteStorage {
     }
 
     async fn admin_tokens(&self) -> Result<Vec<AdminToken>, StorageError> {
-        let rows = sqlx::query("SELECT name, created_at FROM admin_tokens ORDER BY created_at, name").fetch_all(&self.read).await?;
+        let rows = sqlx::query("SELECT name, created_at FROM admin_tokens ORDER BY created_at, name")
+            .fetch_all(&self.read)
+            .await?;
         rows.iter().map(rows::admin_token).collect()
     }
 

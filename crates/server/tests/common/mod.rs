@@ -12,8 +12,7 @@ use sqlx::Connection;
 
 /// A fresh, empty directory under cargo's target tmpdir, unique to `name` and this process.
 pub fn temp_dir(name: &str) -> PathBuf {
-    let dir =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create the test directory");
     dir
@@ -22,9 +21,7 @@ pub fn temp_dir(name: &str) -> PathBuf {
 /// The PostgreSQL server under test: a postgres:// URL of a database in which the tests may
 /// create databases of their own; `None` runs the tests on SQLite.
 pub fn postgres() -> Option<String> {
-    std::env::var("LICET_TEST_POSTGRES")
-        .ok()
-        .filter(|url| !url.is_empty())
+    std::env::var("LICET_TEST_POSTGRES").ok().filter(|url| !url.is_empty())
 }
 
 /// Creates the empty database `name` (made unique to this process) on the server of `base`,
@@ -32,25 +29,11 @@ pub fn postgres() -> Option<String> {
 pub async fn create_database(base: &str, name: &str) -> String {
     let db: String = format!("t_{name}_{}", std::process::id())
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
         .collect();
-    let mut connection = sqlx::PgConnection::connect(base)
-        .await
-        .expect("connect to LICET_TEST_POSTGRES");
-    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\""))
-        .execute(&mut connection)
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE DATABASE \"{db}\""))
-        .execute(&mut connection)
-        .await
-        .unwrap();
+    let mut connection = sqlx::PgConnection::connect(base).await.expect("connect to LICET_TEST_POSTGRES");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\"")).execute(&mut connection).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE \"{db}\"")).execute(&mut connection).await.unwrap();
     connection.close().await.unwrap();
     let (server, _) = base.rsplit_once('/').expect("a URL with a database path");
     format!("{server}/{db}")
@@ -76,11 +59,7 @@ pub fn store_args(dir: &std::path::Path, name: &str) -> [String; 2] {
 /// A fresh, empty store for the test `name` on the backend under test.
 pub async fn open_store(name: &str) -> Arc<dyn Storage> {
     match postgres() {
-        Some(base) => Arc::new(
-            PostgresStorage::open(&create_database(&base, name).await)
-                .await
-                .unwrap(),
-        ),
+        Some(base) => Arc::new(PostgresStorage::open(&create_database(&base, name).await).await.unwrap()),
         None => Arc::new(SqliteStorage::open(&temp_dir(name), true).await.unwrap()),
     }
 }

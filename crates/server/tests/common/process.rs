@@ -13,8 +13,8 @@ use licet_protocol::keys::{self, ServerPublicKeys};
 use licet_protocol::license::Module;
 use licet_protocol::license_key::LicenseKey;
 use licet_protocol::wire::{
-    self, Authorization, AuthorizeRequest, ErrorBody, Receipt, Renewal, ReportsRequest, ReportsResponse, SealedResponse, SlotUsage,
-    UsageReport,
+    self, Authorization, AuthorizeRequest, ErrorBody, Receipt, Renewal, ReportsRequest, ReportsResponse,
+    SealedResponse, SlotUsage, UsageReport,
 };
 use licet_server::storage::{PostgresStorage, SqliteStorage, Storage};
 use rand_core::{OsRng, TryRngCore};
@@ -25,16 +25,8 @@ use super::router::random16;
 pub const ORIGIN_DOMAIN: &str = "app.example.com";
 
 pub fn licet(args: &[&str]) -> Value {
-    let output = Command::new(env!("CARGO_BIN_EXE_licet-server"))
-        .args(args)
-        .arg("--json")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "licet-server {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = Command::new(env!("CARGO_BIN_EXE_licet-server")).args(args).arg("--json").output().unwrap();
+    assert!(output.status.success(), "licet-server {args:?}: {}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
@@ -65,7 +57,8 @@ pub fn start_serve(args: &[&str], env: &[(&str, &str)]) -> Serving {
     });
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim_end().strip_prefix("licet-server listening on ").unwrap_or_else(|| panic!("{line:?}")).to_owned();
+    let url =
+        line.trim_end().strip_prefix("licet-server listening on ").unwrap_or_else(|| panic!("{line:?}")).to_owned();
     Serving { child, url, stderr: Some(stderr) }
 }
 
@@ -111,18 +104,11 @@ pub async fn call<T: serde::Serialize, R: serde::de::DeserializeOwned>(
     route: Route,
     message: &T,
 ) -> Result<R, String> {
-    let (sealed, key) = envelope::seal_request(
-        &keys.hpke,
-        route,
-        &wire::encode(message),
-        &mut OsRng.unwrap_err(),
-    )
-    .unwrap();
+    let (sealed, key) =
+        envelope::seal_request(&keys.hpke, route, &wire::encode(message), &mut OsRng.unwrap_err()).unwrap();
     let (status, body) = post(address, route.path(), &serde_json::to_vec(&sealed).unwrap()).await;
     if status != 200 {
-        return Err(serde_json::from_slice::<ErrorBody>(&body)
-            .unwrap_or_else(|_| panic!("{status}: {body:?}"))
-            .code);
+        return Err(serde_json::from_slice::<ErrorBody>(&body).unwrap_or_else(|_| panic!("{status}: {body:?}")).code);
     }
     let sealed: SealedResponse = serde_json::from_slice(&body).unwrap();
     Ok(wire::decode(&envelope::open_response(&key, &sealed).unwrap()).unwrap())
@@ -158,72 +144,25 @@ pub fn sqlite_world(name: &str, license_args: &[&str]) -> World {
 
 fn world_in(dir: std::path::PathBuf, store: [String; 2], license_args: &[&str]) -> World {
     let vendor_key = dir.join("vendor.key").display().to_string();
-    let vendor_public = licet(&["vendor", "keygen", "--out", &vendor_key])["publicKey"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    licet(&[
-        "init",
-        &store[0],
-        &store[1],
-        "--vendor-public-key",
-        &vendor_public,
-    ]);
+    let vendor_public = licet(&["vendor", "keygen", "--out", &vendor_key])["publicKey"].as_str().unwrap().to_owned();
+    licet(&["init", &store[0], &store[1], "--vendor-public-key", &vendor_public]);
     let file = dir.join("license.txt").display().to_string();
-    let mut issue = vec![
-        "license",
-        "issue",
-        "--vendor-key",
-        &vendor_key,
-        "--org",
-        "acme",
-        "--product",
-        "scanner",
-        "--out",
-        &file,
-    ];
+    let mut issue =
+        vec!["license", "issue", "--vendor-key", &vendor_key, "--org", "acme", "--product", "scanner", "--out", &file];
     issue.extend_from_slice(license_args);
     let license_id = licet(&issue)["id"].as_str().unwrap().to_owned();
     licet(&["license", "import", &store[0], &store[1], &file]);
-    let project = licet(&[
-        "project",
-        "create",
-        &store[0],
-        &store[1],
-        "--org",
-        "acme",
-        "--handshake-code",
-        "acme-web",
-    ]);
-    licet(&[
-        "project",
-        "assign",
-        &store[0],
-        &store[1],
-        "--handshake-code",
-        "acme-web",
-        "--license",
-        &license_id,
-    ]);
+    let project = licet(&["project", "create", &store[0], &store[1], "--org", "acme", "--handshake-code", "acme-web"]);
+    licet(&["project", "assign", &store[0], &store[1], "--handshake-code", "acme-web", "--license", &license_id]);
     let key = LicenseKey::decode(project["licenseKey"].as_str().unwrap()).unwrap();
-    World {
-        dir,
-        keys: key.server_keys().unwrap(),
-        store,
-        license_id,
-        handshake_code: "acme-web".into(),
-    }
+    World { dir, keys: key.server_keys().unwrap(), store, license_id, handshake_code: "acme-web".into() }
 }
 
 /// The store behind `store`, opened by the test itself to read what the instances wrote.
 pub async fn open(store: &[String; 2]) -> Box<dyn Storage> {
     match store[0].as_str() {
         "--database" => Box::new(PostgresStorage::open(&store[1]).await.unwrap()),
-        _ => Box::new(
-            SqliteStorage::open(std::path::Path::new(&store[1]), false)
-                .await
-                .unwrap(),
-        ),
+        _ => Box::new(SqliteStorage::open(std::path::Path::new(&store[1]), false).await.unwrap()),
     }
 }
 
@@ -231,11 +170,7 @@ pub fn pages_report(pages: u64) -> UsageReport {
     let slot = licet_server::system_clock()() / licet_protocol::SLOT_MS - 1;
     UsageReport {
         report_id: ReportId(random16()),
-        slots: vec![SlotUsage {
-            slot,
-            pages: vec![(Module::Core, pages)],
-            scans: vec![],
-        }],
+        slots: vec![SlotUsage { slot, pages: vec![(Module::Core, pages)], scans: vec![] }],
     }
 }
 
@@ -254,18 +189,13 @@ pub async fn send(
         nonce: Nonce(random16()),
         client_time: 0,
     };
-    let answer: ReportsResponse = call(address, keys, Route::Reports, &request)
-        .await
-        .expect("reports are always acknowledged");
+    let answer: ReportsResponse =
+        call(address, keys, Route::Reports, &request).await.expect("reports are always acknowledged");
     let signing = keys::verifying_key(&keys.signing).unwrap();
     let receipt: Receipt = answer.receipt.verify(&signing).expect("a signed receipt");
     let renewal = match answer.renewal {
-        Renewal::Renewed(signed) => signed
-            .verify::<Authorization>(&signing)
-            .map(|_| ())
-            .map_err(|e| format!("{e:?}")),
+        Renewal::Renewed(signed) => signed.verify::<Authorization>(&signing).map(|_| ()).map_err(|e| format!("{e:?}")),
         Renewal::Refused(code) => Err(code),
     };
     (receipt.accepted, renewal)
 }
-

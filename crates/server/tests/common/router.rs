@@ -16,8 +16,8 @@ use licet_protocol::keys::{self, ServerPublicKeys, VendorKey, VerifyingKey};
 use licet_protocol::license::{self, LicenseFile, LicenseType, Module, Tolerance, DAY_MS};
 use licet_protocol::sign::Signed;
 use licet_protocol::wire::{
-    self, Authorization, AuthorizeRequest, ErrorBody, Receipt, Renewal, ReportsRequest, ReportsResponse, SealedResponse,
-    SlotUsage, UsageReport,
+    self, Authorization, AuthorizeRequest, ErrorBody, Receipt, Renewal, ReportsRequest, ReportsResponse,
+    SealedResponse, SlotUsage, UsageReport,
 };
 use licet_server::storage::{Storage, UsageItem, UsageTotal};
 use licet_server::{admin, router, Config};
@@ -61,8 +61,11 @@ impl Server {
         admin::initialize(storage.as_ref(), &vendor.public_text()).await.unwrap();
         let now = Arc::new(AtomicU64::new(NOW));
         let clock = now.clone();
-        let config =
-            Config::load(storage.clone()).await.unwrap().unwrap().with_clock(Arc::new(move || clock.load(Ordering::SeqCst)));
+        let config = Config::load(storage.clone())
+            .await
+            .unwrap()
+            .unwrap()
+            .with_clock(Arc::new(move || clock.load(Ordering::SeqCst)));
         let public = config.keys.public();
         Server { router: router(config.clone()), config, storage, public, vendor, now }
     }
@@ -144,7 +147,12 @@ impl Server {
         self.call_from(route, message, None).await
     }
 
-    pub async fn call_from<T: Serialize, R: DeserializeOwned>(&self, route: Route, message: &T, origin: Option<&str>) -> Answer<R> {
+    pub async fn call_from<T: Serialize, R: DeserializeOwned>(
+        &self,
+        route: Route,
+        message: &T,
+        origin: Option<&str>,
+    ) -> Answer<R> {
         let (body, key) = self.seal(route, message);
         self.send_from(route, body, &key, origin).await
     }
@@ -189,7 +197,11 @@ pub fn license_file(id: &str, license_type: LicenseType, modules: &[Module], exp
     }
 }
 
-pub fn authorize_request(device_id: DeviceId, organization_id: Option<&str>, handshake_code: Option<&str>) -> AuthorizeRequest {
+pub fn authorize_request(
+    device_id: DeviceId,
+    organization_id: Option<&str>,
+    handshake_code: Option<&str>,
+) -> AuthorizeRequest {
     AuthorizeRequest {
         device_id,
         organization_id: organization_id.map(Into::into),
@@ -260,18 +272,22 @@ pub async fn licensed_server(name: &str) -> (Server, DeviceId) {
     (server, device)
 }
 
-
 impl Server {
     /// Sends reports of `device` and returns the verified receipt and what the renewal says:
     /// the verified authorization, or the refusal's code.
-    pub async fn report(&self, device: DeviceId, reports: Vec<UsageReport>) -> (Receipt, Result<Authorization, String>) {
+    pub async fn report(
+        &self,
+        device: DeviceId,
+        reports: Vec<UsageReport>,
+    ) -> (Receipt, Result<Authorization, String>) {
         self.send_reports(&reports_request(device, reports)).await
     }
 
     /// `report` with a request the caller made.
     pub async fn send_reports(&self, request: &ReportsRequest) -> (Receipt, Result<Authorization, String>) {
         let answer: ReportsResponse = self.call(Route::Reports, request).await.unwrap();
-        let receipt = answer.receipt.verify(&self.server_signing()).expect("the receipt verifies with the server's key");
+        let receipt =
+            answer.receipt.verify(&self.server_signing()).expect("the receipt verifies with the server's key");
         let renewal = match answer.renewal {
             Renewal::Renewed(signed) => Ok(signed.verify(&self.server_signing()).expect("the renewal verifies")),
             Renewal::Refused(code) => Err(code),

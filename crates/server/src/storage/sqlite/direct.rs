@@ -37,7 +37,8 @@ pub(super) enum Cache {
 /// wait for a lock that a CLI command of another process holds rather than a failure; a page
 /// cache of at most `cache` (SQLite's default is 2 MiB).
 pub(super) fn connect(path: &Path, cache: Cache) -> Result<Connection, StorageError> {
-    let connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    let connection =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
     // The writer alone prepares about twenty statements, some in a few sizes of `IN (...)`:
     // rusqlite's default of 16 cached would prepare some again for every request.
@@ -164,8 +165,12 @@ impl Readers {
 
     pub(super) fn device_known(&self, device_id: &DeviceId, handshake_code: &str) -> Result<bool, StorageError> {
         self.read(|connection| {
-            let mut statement = connection.prepare_cached("SELECT 1 FROM devices WHERE device_id = ? AND handshake_code = ?")?;
-            Ok(statement.query_row([device_id.to_hyphenated().as_str(), handshake_code], |_| Ok(())).optional()?.is_some())
+            let mut statement =
+                connection.prepare_cached("SELECT 1 FROM devices WHERE device_id = ? AND handshake_code = ?")?;
+            Ok(statement
+                .query_row([device_id.to_hyphenated().as_str(), handshake_code], |_| Ok(()))
+                .optional()?
+                .is_some())
         })
     }
 
@@ -176,7 +181,8 @@ impl Readers {
     /// The values of these settings keys, in their order; `None` for a key not set.
     pub(super) fn setting_values<const N: usize>(&self, keys: [&str; N]) -> Result<[Option<String>; N], StorageError> {
         let sql = format!("SELECT key, value FROM settings WHERE key IN ({})", placeholders(N));
-        let found = self.read(|connection| rows(connection, &sql, keys, |row| Ok((row.text("key")?, row.text("value")?))))?;
+        let found =
+            self.read(|connection| rows(connection, &sql, keys, |row| Ok((row.text("key")?, row.text("value")?))))?;
         Ok(by_key(keys, found))
     }
 }

@@ -138,10 +138,22 @@ impl Writer {
         now: u64,
         admission: &Admission,
     ) -> Result<Admitted, StorageError> {
-        self.submit(|reply| Job::Authorization { device: device.clone(), nonce: *nonce, now, admission: admission.clone(), reply }).await
+        self.submit(|reply| Job::Authorization {
+            device: device.clone(),
+            nonce: *nonce,
+            now,
+            admission: admission.clone(),
+            reply,
+        })
+        .await
     }
 
-    pub(super) async fn reports(&self, batch: ReportBatch, charging: Arc<dyn Charging>, admission: Admission) -> Result<Recorded, StorageError> {
+    pub(super) async fn reports(
+        &self,
+        batch: ReportBatch,
+        charging: Arc<dyn Charging>,
+        admission: Admission,
+    ) -> Result<Recorded, StorageError> {
         self.submit(|reply| Job::Reports { batch, charging, admission, reply }).await
     }
 
@@ -256,7 +268,9 @@ impl Job {
     fn answered(self, result: Result<(Admitted, Vec<UsageTotal>), StorageError>) -> Done {
         match self {
             Job::Authorization { reply, .. } => Done::Authorization(reply, result.map(|(admitted, _)| admitted)),
-            Job::Reports { reply, .. } => Done::Reports(reply, result.map(|(admitted, usage)| Recorded { admitted, usage })),
+            Job::Reports { reply, .. } => {
+                Done::Reports(reply, result.map(|(admitted, usage)| Recorded { admitted, usage }))
+            }
         }
     }
 }
@@ -293,7 +307,8 @@ impl Done {
 /// Stores a request's nonce as the first write of its job. A nonce seen before, by an earlier
 /// job of the same transaction too, is a replay.
 fn insert_nonce(tx: &Connection, nonce: &Nonce, now: u64) -> Result<(), StorageError> {
-    let mut statement = tx.prepare_cached("INSERT INTO nonces (nonce, received_at) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING")?;
+    let mut statement =
+        tx.prepare_cached("INSERT INTO nonces (nonce, received_at) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING")?;
     match statement.execute(params![nonce.to_hyphenated(), to_db(now)?])? {
         0 => Err(StorageError::ReplayedNonce),
         _ => Ok(()),
@@ -301,7 +316,13 @@ fn insert_nonce(tx: &Connection, nonce: &Nonce, now: u64) -> Result<(), StorageE
 }
 
 /// The writes of `Storage::record_authorization`.
-fn authorization(tx: &Connection, device: &DeviceContact, nonce: &Nonce, now: u64, admission: &Admission) -> Result<Admitted, StorageError> {
+fn authorization(
+    tx: &Connection,
+    device: &DeviceContact,
+    nonce: &Nonce,
+    now: u64,
+    admission: &Admission,
+) -> Result<Admitted, StorageError> {
     insert_nonce(tx, nonce, now)?;
     // Before the device is stored: a trial asks whether the server has seen it.
     let admitted = admit(tx, &device.device_id, &device.handshake_code, now, admission)?;
@@ -333,12 +354,19 @@ fn authorization(tx: &Connection, device: &DeviceContact, nonce: &Nonce, now: u6
 
 /// The writes of `Storage::record_reports`: the batch's reports not stored before, charged
 /// from the running totals, then its claims. The usage in the result has the batch counted.
-fn reports(tx: &Connection, batch: &ReportBatch, charging: &dyn Charging, admission: &Admission) -> Result<(Admitted, Vec<UsageTotal>), StorageError> {
+fn reports(
+    tx: &Connection,
+    batch: &ReportBatch,
+    charging: &dyn Charging,
+    admission: &Admission,
+) -> Result<(Admitted, Vec<UsageTotal>), StorageError> {
     let time = to_db(batch.received_at)?;
     insert_nonce(tx, &batch.nonce, batch.received_at)?;
     let device_id = batch.device_id.to_hyphenated();
-    tx.prepare_cached("UPDATE devices SET last_seen = MAX(last_seen, ?1) WHERE device_id = ?2 AND handshake_code = ?3")?
-        .execute(params![time, device_id, batch.handshake_code])?;
+    tx.prepare_cached(
+        "UPDATE devices SET last_seen = MAX(last_seen, ?1) WHERE device_id = ?2 AND handshake_code = ?3",
+    )?
+    .execute(params![time, device_id, batch.handshake_code])?;
     // A report ID seen before (or listed twice here) was counted then: acknowledged, and
     // counted nothing again.
     let mut fresh: Vec<&UsageReport> = Vec::with_capacity(batch.reports.len());
@@ -364,7 +392,9 @@ fn reports(tx: &Connection, batch: &ReportBatch, charging: &dyn Charging, admiss
 /// Stores usage rows and adds them to the running totals, inside the transaction that charged
 /// them (which holds the write lock, so no other charge reads the totals in between).
 fn insert_usage(tx: &Connection, rows: &[UsageRow]) -> Result<(), StorageError> {
-    let mut usage = tx.prepare_cached("INSERT INTO usage (report_id, license_id, slot, module, symbology, count) VALUES (?, ?, ?, ?, ?, ?)")?;
+    let mut usage = tx.prepare_cached(
+        "INSERT INTO usage (report_id, license_id, slot, module, symbology, count) VALUES (?, ?, ?, ?, ?, ?)",
+    )?;
     let mut total = tx.prepare_cached(
         "INSERT INTO usage_totals (license_id, kind, name, count) VALUES (?, ?, ?, ?)
          ON CONFLICT (license_id, kind, name) DO UPDATE SET count = usage_totals.count + excluded.count",
@@ -373,7 +403,14 @@ fn insert_usage(tx: &Connection, rows: &[UsageRow]) -> Result<(), StorageError> 
         // Counts are at most u32::MAX each (the handlers refuse more), so no total overflows.
         let count = to_db(row.count)?;
         let (module, symbology) = usage_columns(&row.item);
-        usage.execute(params![row.report_id.to_hyphenated(), row.license_id, to_db(row.slot)?, module, symbology, count])?;
+        usage.execute(params![
+            row.report_id.to_hyphenated(),
+            row.license_id,
+            to_db(row.slot)?,
+            module,
+            symbology,
+            count
+        ])?;
         let (kind, name) = usage_key(&row.item);
         total.execute(params![row.license_id, kind, name, count])?;
     }
@@ -382,17 +419,29 @@ fn insert_usage(tx: &Connection, rows: &[UsageRow]) -> Result<(), StorageError> 
 
 /// Takes what `admission` claims for `device`, inside the transaction of its contact (which
 /// holds SQLite's write lock, so no other claim interleaves).
-fn admit(tx: &Connection, device: &DeviceId, handshake_code: &str, now: u64, admission: &Admission) -> Result<Admitted, StorageError> {
+fn admit(
+    tx: &Connection,
+    device: &DeviceId,
+    handshake_code: &str,
+    now: u64,
+    admission: &Admission,
+) -> Result<Admitted, StorageError> {
     let device = device.to_hyphenated();
     let now_db = to_db(now)?;
     let mut admitted = Admitted::default();
     if let Some(claim) = &admission.trial {
-        let ends_at: Option<i64> =
-            tx.prepare_cached("SELECT ends_at FROM trials WHERE device_id = ?")?.query_row([&device], |row| row.get(0)).optional()?;
+        let ends_at: Option<i64> = tx
+            .prepare_cached("SELECT ends_at FROM trials WHERE device_id = ?")?
+            .query_row([&device], |row| row.get(0))
+            .optional()?;
         let outcome = match claim.decide(ends_at, now_db) {
             Some(outcome) => outcome,
             None => {
-                let seen = tx.prepare_cached("SELECT 1 FROM devices WHERE device_id = ?")?.query_row([&device], |_| Ok(())).optional()?.is_some();
+                let seen = tx
+                    .prepare_cached("SELECT 1 FROM devices WHERE device_id = ?")?
+                    .query_row([&device], |_| Ok(()))
+                    .optional()?
+                    .is_some();
                 if !seen {
                     tx.prepare_cached("INSERT INTO trials (device_id, started_at, ends_at) VALUES (?, ?, ?)")?
                         .execute(params![device, now_db, to_db(claim.ends_at)?])?;
@@ -407,7 +456,10 @@ fn admit(tx: &Connection, device: &DeviceId, handshake_code: &str, now: u64, adm
         }
     }
     if let Some(claim) = &admission.seat {
-        let sql = format!("SELECT license_id, device_id FROM seats WHERE held_until >= ? AND license_id IN ({})", placeholders(claim.pools.len()));
+        let sql = format!(
+            "SELECT license_id, device_id FROM seats WHERE held_until >= ? AND license_id IN ({})",
+            placeholders(claim.pools.len())
+        );
         let mut select = tx.prepare_cached(&sql)?;
         let values = std::iter::once(rusqlite::types::Value::Integer(now_db))
             .chain(claim.pools.iter().map(|pool| rusqlite::types::Value::Text(pool.license_id.clone())));
