@@ -343,13 +343,41 @@ pub fn usage_by_license(licenses: Vec<LicenseRecord>, totals: &[UsageTotal]) -> 
     usage
 }
 
+/// What a license has used: the use of each of its quotas and, for a per-device license, how
+/// many seats are held (0 when none is).
+pub struct LicenseUse {
+    pub quotas: Vec<QuotaUse>,
+    pub seats_held: Option<u64>,
+}
+
+/// What each of `files` has used, in their order: quotas from `usage` (the totals of at least
+/// these licenses), seats as held at `now`, read once for all of them.
+pub async fn license_use(
+    storage: &dyn Storage,
+    files: &[LicenseFile],
+    usage: &[UsageTotal],
+    now: u64,
+) -> Result<Vec<LicenseUse>, StorageError> {
+    let per_device = |file: &LicenseFile| file.license_type == LicenseType::PerDevice;
+    let ids: Vec<String> = files.iter().filter(|file| per_device(file)).map(|file| file.id.clone()).collect();
+    // A per-device license whose seats are all free is absent from what the store lists.
+    let held: HashMap<String, u64> = storage.seats_held(&ids, now).await?.into_iter().collect();
+    Ok(rules::quota_uses(files, usage)
+        .into_iter()
+        .zip(files)
+        .map(|(quotas, file)| LicenseUse {
+            quotas,
+            seats_held: per_device(file).then(|| held.get(&file.id).copied().unwrap_or(0)),
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use licet_protocol::keys::VendorKey;
     use licet_protocol::license::{self, LicenseFile, LicenseType, Module, Tolerance};
 
     use super::VerifiedLicenses;
-    use crate::api::rules::{self, QuotaUse};
     use crate::error::ServerError;
     use crate::random::rng;
     use crate::storage::LicenseRecord;
@@ -398,33 +426,4 @@ mod tests {
         assert!(matches!(cache.verify(&stored, &other.0.verifying_key()), Err(ServerError::LicenseSignature)));
         assert_eq!(cache.verify(&stored, &key).unwrap().1, file);
     }
-}
-
-/// What a license has used: the use of each of its quotas and, for a per-device license, how
-/// many seats are held (0 when none is).
-pub struct LicenseUse {
-    pub quotas: Vec<QuotaUse>,
-    pub seats_held: Option<u64>,
-}
-
-/// What each of `files` has used, in their order: quotas from `usage` (the totals of at least
-/// these licenses), seats as held at `now`, read once for all of them.
-pub async fn license_use(
-    storage: &dyn Storage,
-    files: &[LicenseFile],
-    usage: &[UsageTotal],
-    now: u64,
-) -> Result<Vec<LicenseUse>, StorageError> {
-    let per_device = |file: &LicenseFile| file.license_type == LicenseType::PerDevice;
-    let ids: Vec<String> = files.iter().filter(|file| per_device(file)).map(|file| file.id.clone()).collect();
-    // A per-device license whose seats are all free is absent from what the store lists.
-    let held: HashMap<String, u64> = storage.seats_held(&ids, now).await?.into_iter().collect();
-    Ok(rules::quota_uses(files, usage)
-        .into_iter()
-        .zip(files)
-        .map(|(quotas, file)| LicenseUse {
-            quotas,
-            seats_held: per_device(file).then(|| held.get(&file.id).copied().unwrap_or(0)),
-        })
-        .collect())
 }

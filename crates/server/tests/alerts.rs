@@ -178,15 +178,18 @@ async fn a_high_share_of_failed_authorizations_raises_one_alarm_per_window() {
     assert!(alerts::check(&server.config, &settings, next).await.unwrap().is_empty());
 }
 
+/// A request a webhook receiver received: its headers and body.
+type Received = (HeaderMap, Vec<u8>);
+
 /// A webhook receiver on a free port: answers each request with the next status of `statuses`
 /// (200 once they run out) and keeps what it received.
 struct Receiver {
     url: String,
-    received: Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>,
+    received: Arc<Mutex<Vec<Received>>>,
 }
 
 async fn receiver(statuses: Vec<StatusCode>) -> Receiver {
-    let received: Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>> = Arc::default();
+    let received: Arc<Mutex<Vec<Received>>> = Arc::default();
     let statuses = Arc::new(Mutex::new(statuses.into_iter()));
     let kept = received.clone();
     let app = axum::Router::new().route(

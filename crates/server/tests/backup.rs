@@ -39,7 +39,7 @@ async fn a_backup_taken_while_reports_arrive_is_consistent_and_restores_to_a_wor
     // 5 are acknowledged and runs while the rest arrive.
     let (five_in, mut after_five) = tokio::sync::mpsc::channel::<()>(1);
     let writer = {
-        let (address, keys, code) = (server.address().to_owned(), world.keys.clone(), world.handshake_code.clone());
+        let (address, keys, code) = (server.address().to_owned(), world.keys, world.handshake_code.clone());
         tokio::spawn(async move {
             for i in 0..40 {
                 let (accepted, _) = send(&address, &keys, &code, device, vec![pages_report(10)]).await;

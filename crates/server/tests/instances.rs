@@ -23,7 +23,7 @@ async fn two_instances_give_a_100_device_license_exactly_110_seats_among_200_dev
     let mut tasks = Vec::new();
     for i in 0..200 {
         let address = instances[i % 2].address().to_owned();
-        let (keys, code) = (world.keys.clone(), world.handshake_code.clone());
+        let (keys, code) = (world.keys, world.handshake_code.clone());
         tasks.push(tokio::spawn(async move {
             let device = DeviceId::from_random(random16());
             call::<_, Signed>(&address, &keys, Route::Authorize, &authorize_request(device, &code))
@@ -80,8 +80,7 @@ async fn send_all(
     for (i, (device, report)) in reports.iter().enumerate() {
         for shift in shifts {
             let address = instances[(i + shift) % 2].address().to_owned();
-            let (keys, code, device, report) =
-                (world.keys.clone(), world.handshake_code.clone(), *device, report.clone());
+            let (keys, code, device, report) = (world.keys, world.handshake_code.clone(), *device, report.clone());
             tasks.push(tokio::spawn(async move {
                 let id = report.report_id;
                 let (accepted, renewal) = send(&address, &keys, &code, device, vec![report]).await;

@@ -65,7 +65,7 @@ enum Command {
     #[command(subcommand)]
     Admin(token::AdminCommand),
     /// Serve the protocol routes (and static files) until Ctrl-C or SIGTERM.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Show a license file or license key as readable JSON.
     Decode(inspect::DecodeArgs),
     /// Copy an SQLite store to a file while the server may be serving from it.
@@ -211,7 +211,7 @@ async fn run(command: Command) -> Result<Option<Outcome>, ServerError> {
         Command::Alerts(args) => alerts::list(&args).await?,
         Command::Admin(command) => token::run(command).await?,
         Command::Serve(args) => {
-            serve::run(args).await?;
+            serve::run(*args).await?;
             return Ok(None);
         }
         Command::Decode(args) => inspect::decode(&args)?,

@@ -565,7 +565,7 @@ impl Storage for PostgresStorage {
              ON CONFLICT (key) DO NOTHING RETURNING *",
         )
         .bind(&alert.key)
-        .bind(&alert.kind)
+        .bind(alert.kind)
         .bind(&alert.subject)
         .bind(&alert.message)
         .bind(to_db(alert.fired_at)?)

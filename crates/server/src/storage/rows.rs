@@ -130,9 +130,10 @@ pub(super) fn new_delivery(url: &str, fired_at: u64) -> super::Delivery {
 }
 
 /// The columns an ended attempt writes: delivered at, last error, retry at, given up.
-pub(super) fn attempt_columns(
-    attempt: &super::Attempt,
-) -> Result<(Option<i64>, Option<&str>, Option<i64>, bool), StorageError> {
+pub(super) type AttemptColumns<'a> = (Option<i64>, Option<&'a str>, Option<i64>, bool);
+
+/// The columns `attempt` writes.
+pub(super) fn attempt_columns(attempt: &super::Attempt) -> Result<AttemptColumns<'_>, StorageError> {
     Ok(match attempt {
         super::Attempt::Delivered { at } => (Some(to_db(*at)?), None, None, false),
         super::Attempt::Failed { error, retry_at: Some(at) } => (None, Some(error.as_str()), Some(to_db(*at)?), false),

@@ -336,7 +336,7 @@ impl Storage for SqliteStorage {
              ON CONFLICT (key) DO NOTHING RETURNING *",
         )
         .bind(&alert.key)
-        .bind(&alert.kind)
+        .bind(alert.kind)
         .bind(&alert.subject)
         .bind(&alert.message)
         .bind(to_db(alert.fired_at)?)

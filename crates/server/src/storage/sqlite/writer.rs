@@ -43,6 +43,9 @@ enum Job {
 }
 
 /// What the writer's queue holds: jobs, and pauses for the process's other writes.
+// Nearly everything queued is a `Job` (a pause comes only with a housekeeping, alert or admin
+// write): boxing it would cost a heap allocation per request and save no memory in the queue.
+#[allow(clippy::large_enum_variant)]
 enum Queued {
     Job(Job),
     Pause(Pause),
@@ -214,7 +217,7 @@ fn commit_group(connection: &mut Connection, jobs: impl Iterator<Item = Job>) {
         // IMMEDIATE: the write lock from the start, so no statement of the group can meet it
         // taken (by a CLI command of another process) halfway and fail.
         let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| e.to_string())?;
-        while let Some(job) = jobs.next() {
+        for job in jobs.by_ref() {
             let (ran, broken) = job.run(&tx);
             done.push(ran);
             if let Some(cause) = broken {
