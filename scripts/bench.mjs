@@ -17,7 +17,7 @@
 // temp directory it removes, with the *release* build of licet-server (the debug build's
 // unoptimized crypto and SQLite more than triple the round trip; the first release build
 // takes a few minutes). It measures on this machine only and compares with nothing
-// but the reference figures of DESIGN.md; it edits no file but BENCHMARKS.md.
+// but the reference figures of docs/architecture.md; it edits no file but BENCHMARKS.md.
 
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -130,7 +130,7 @@ Build: wasm-bindgen ${sizes.wasmBindgen}, ${sizes.wasmOpt} \`-Oz\`, Cargo profil
 | **total** | ${kb(sizes.total.raw)} KB | **${kb(sizes.total.gzip)} KB** |
 
 Goal: under ${GOAL_KB} KB together (${totalKB < GOAL_KB ? 'met' : `not met yet: ${(totalKB - GOAL_KB).toFixed(1)} KB over`}).
-Reference to beat (DESIGN.md): ${REFERENCE.name}, ${REFERENCE.wasmKB} KB of wasm + ${REFERENCE.jsKB} KB of JS = ${refTotal.toFixed(1)} KB gzipped; we are at ${((100 * totalKB) / refTotal).toFixed(0)}% of it.
+Reference to beat (docs/architecture.md): ${REFERENCE.name}, ${REFERENCE.wasmKB} KB of wasm + ${REFERENCE.jsKB} KB of JS = ${refTotal.toFixed(1)} KB gzipped; we are at ${((100 * totalKB) / refTotal).toFixed(0)}% of it.
 
 ### Warm \`initLicense\` in headless Chromium
 

@@ -135,7 +135,7 @@ pub struct Grantee<'a> {
 /// The signed authorization for one admitted device: every item in force, the modules the
 /// grant allows, an `active_until` at the latest end of the items (or of the device's trial),
 /// and an offline grace that is the shortest of the items' and never reaches past that end
-/// (DESIGN.md: min(now + grace, expiry)). The state is `trial` for a trial device, `tolerance`
+/// (docs/architecture.md: min(now + grace, expiry)). The state is `trial` for a trial device, `tolerance`
 /// when a quota, the expiry or a device limit is in its tolerance, else `valid`.
 pub fn authorization(
     key: &SigningKey,
