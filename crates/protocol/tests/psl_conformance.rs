@@ -1,11 +1,11 @@
-//! The Public Suffix List's own test vectors (shared/conformance/psl_tests.txt), every one run
+//! The Public Suffix List's own test vectors (tests/conformance/psl_tests.txt, vendored), every one run
 //! through `domain::registrable_domain`. The file is read at run time, so a vector added to it
 //! is checked without a change here. (The crate's tests always have the `psl` feature: the
 //! crate is its own dev-dependency with it.)
 
 use licet_protocol::domain::registrable_domain;
 
-const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/psl_tests.txt");
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/conformance/psl_tests.txt");
 
 /// Vectors of the file that disagree with the list they test: the rules `*.kobe.jp` and
 /// `!city.kobe.jp` make `city.kobe.jp` registrable (an exception rule ends the public suffix one
