@@ -357,6 +357,13 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         Ok(())
     }
 
+    /// The counts not yet written to the store, as the records `persist` would write: for the
+    /// property test that accounts for every count (native only, as proptest is).
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    pub(crate) fn unpersisted(&self) -> Vec<Vec<u8>> {
+        self.state.borrow().tally.records()
+    }
+
     /// Writes the tally to the store as one batch; on failure the counts stay in the tally.
     pub async fn persist(&self) -> Result<(), LicetError> {
         let tally = std::mem::take(&mut self.state.borrow_mut().tally);

@@ -14,6 +14,10 @@ pub mod ports;
 #[cfg(test)]
 mod tests;
 
+// Property tests: native only, as proptest is not built for the browser.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod proptests;
+
 #[cfg(target_arch = "wasm32")]
 mod api;
 

@@ -26,7 +26,7 @@ use crate::engine::{Engine, Flushed};
 use crate::platform::memory::{MemoryClock, MemoryStore, ServerTwin, HANDSHAKE, ORGANIZATION, SERVER_URL};
 
 /// Runs a future of the in-memory twins, which never wait on anything.
-fn ready<F: Future>(future: F) -> F::Output {
+pub(crate) fn ready<F: Future>(future: F) -> F::Output {
     match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(output) => output,
         Poll::Pending => panic!("the in-memory twins never leave a future pending"),
@@ -41,11 +41,11 @@ fn target_with(keys: &ServerPublicKeys, vendor: &str) -> Target {
     Target::new(key, vendor).unwrap()
 }
 
-fn target(server: &ServerTwin) -> Target {
+pub(crate) fn target(server: &ServerTwin) -> Target {
     target_with(&server.keys.public(), &server.vendor.public_text())
 }
 
-fn params() -> AuthorizeParams {
+pub(crate) fn params() -> AuthorizeParams {
     AuthorizeParams { product: "sdk".into(), domain: "app.example.com".into(), ..Default::default() }
 }
 

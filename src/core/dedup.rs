@@ -2,7 +2,8 @@
 //! (format, text); a barcode counts again only once the gap since its last sighting reaches
 //! `duplicateForgetTime`, and the window slides while it stays in view. Barcode text is not
 //! even kept here: each (format, text) is reduced at once to a 128-bit SipHash key, and only
-//! keys and times are remembered, bounded in number. Nothing here is stored or sent.
+//! keys and times are remembered, bounded in number and for at most `MAX_FORGET_MS`. Nothing
+//! here is stored or sent.
 
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hasher};
@@ -62,7 +63,8 @@ impl Deduplicator {
         self.forget_ms
     }
 
-    /// Changes the window for the sightings to come; remembered sightings keep their times.
+    /// Changes the window from the next frame on: a remembered barcode is then judged by the new
+    /// window against its last sighting, which keeps its time.
     pub fn set_forget_ms(&mut self, forget_ms: u64) {
         self.forget_ms = forget_ms;
     }
@@ -107,10 +109,14 @@ impl Deduplicator {
         scans
     }
 
-    /// Forgets sightings whose window has closed: they would count again anyway.
+    /// Forgets sightings that no window can reach any more: those not seen for `MAX_FORGET_MS`,
+    /// which count again under any window. One whose current window has closed is kept until
+    /// then, because `set_forget_ms` may lengthen the window before it comes back, and it must
+    /// then be judged by its last sighting like any other. (Dropped at once, it would count
+    /// again or not depending on whether some other frame had come in between.)
     fn expire(&mut self, now: u64) {
         while let Some((&(last, sequence), _)) = self.by_age.first_key_value() {
-            if now - last < self.forget_ms {
+            if now - last < MAX_FORGET_MS {
                 break;
             }
             if let Some(key) = self.by_age.remove(&(last, sequence)) {

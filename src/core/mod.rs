@@ -14,3 +14,7 @@ pub mod status;
 
 #[cfg(test)]
 mod tests;
+
+// Property tests: native only, as proptest is not built for the browser.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod proptests;

@@ -121,10 +121,10 @@ mod dedup {
 
     use serde_json::Value;
 
-    use crate::core::dedup::{Deduplicator, MAX_TRACKED};
+    use crate::core::dedup::{Deduplicator, MAX_FORGET_MS, MAX_TRACKED};
 
-    /// The shared conformance vectors, built in so the browser run reads the same file.
-    const VECTORS: &str = include_str!("../../../shared/conformance/dedup_vectors.json");
+    /// The vendored conformance vectors (tests/conformance/), built in so the browser run reads the same file.
+    const VECTORS: &str = include_str!("../../tests/conformance/dedup_vectors.json");
 
     fn added(dedup: &mut Deduplicator, results: &[(&str, &str)], at: u64) -> usize {
         dedup.record_frame(results.iter().copied(), at).into_iter().map(|(_, n)| n as usize).sum()
@@ -184,12 +184,32 @@ mod dedup {
     }
 
     #[test]
-    fn closed_windows_free_their_memory() {
+    fn sightings_that_no_window_can_reach_free_their_memory() {
         let mut dedup = Deduplicator::new(1_000);
         added(&mut dedup, &[("QR_CODE", "A"), ("QR_CODE", "B")], 0);
         assert_eq!(dedup.tracked(), 2);
+        // The window has closed, but a longer one set now would still reach them.
         added(&mut dedup, &[], 1_000);
+        assert_eq!(dedup.tracked(), 2);
+        added(&mut dedup, &[], MAX_FORGET_MS);
         assert_eq!(dedup.tracked(), 0);
+    }
+
+    /// Found by the property test against the reference model (src/core/proptests.rs): a
+    /// window lengthened after the old one closed still judges a barcode by its last sighting,
+    /// whether or not another frame came in between.
+    #[test]
+    fn a_lengthened_window_judges_every_barcode_by_its_last_sighting() {
+        for frame_in_between in [false, true] {
+            let mut dedup = Deduplicator::new(1_000);
+            assert_eq!(added(&mut dedup, &[("QR_CODE", "A")], 0), 1);
+            if frame_in_between {
+                added(&mut dedup, &[("QR_CODE", "B")], 1_500);
+            }
+            dedup.set_forget_ms(5_000);
+            assert_eq!(added(&mut dedup, &[("QR_CODE", "A")], 2_000), 0, "{frame_in_between}");
+            assert_eq!(added(&mut dedup, &[("QR_CODE", "A")], 7_000), 1, "{frame_in_between}");
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! In-memory twins of the ports for native tests: a store in a `RefCell`, a settable clock, and
 //! a license server twin that speaks protocol v1 with real keys. The twin counts reports by
 //! ID and refuses a replayed nonce like the real server, but knows nothing of storage, projects
-//! beyond one, or HTTP.
+//! beyond those it is told of, or HTTP.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,7 +13,7 @@ use licet_protocol::license::{LicenseFile, LicenseType, Module, Tolerance, DAY_M
 use licet_protocol::sign::Signed;
 use licet_protocol::wire::{
     self, Authorization, AuthorizeRequest, ErrorBody, LicenseState, Receipt, Renewal, ReportsRequest, ReportsResponse,
-    SealedRequest,
+    SealedRequest, UsageReport,
 };
 use licet_protocol::ErrorCode;
 use rand_core::{OsRng, TryRngCore};
@@ -27,6 +27,17 @@ pub struct MemoryStore {
     pub authorization: RefCell<Option<Vec<u8>>>,
     pub pending: RefCell<Vec<Vec<u8>>>,
     pub outbox: RefCell<Vec<OutboxEntry>>,
+    /// When set, every write fails and changes nothing, as a full or closed IndexedDB does.
+    pub failing: Cell<bool>,
+}
+
+impl MemoryStore {
+    fn write(&self) -> Result<(), LicetError> {
+        if self.failing.get() {
+            return Err(ErrorCode::StorageError.into());
+        }
+        Ok(())
+    }
 }
 
 impl Store for &MemoryStore {
@@ -37,10 +48,12 @@ impl Store for &MemoryStore {
         Ok(self.authorization.borrow().clone())
     }
     async fn save_authorization(&self, bytes: &[u8]) -> Result<(), LicetError> {
+        self.write()?;
         *self.authorization.borrow_mut() = Some(bytes.to_vec());
         Ok(())
     }
     async fn append_usage(&self, records: &[Vec<u8>]) -> Result<(), LicetError> {
+        self.write()?;
         self.pending.borrow_mut().extend_from_slice(records);
         Ok(())
     }
@@ -48,6 +61,7 @@ impl Store for &MemoryStore {
         &self,
         seal: impl FnOnce(Vec<Vec<u8>>) -> (Vec<OutboxEntry>, Vec<Vec<u8>>),
     ) -> Result<(), LicetError> {
+        self.write()?;
         let records = std::mem::take(&mut *self.pending.borrow_mut());
         let (sealed, kept) = seal(records);
         self.outbox.borrow_mut().extend(sealed);
@@ -61,6 +75,7 @@ impl Store for &MemoryStore {
         Ok(self.outbox.borrow().len())
     }
     async fn remove_reports(&self, ids: &[ReportId]) -> Result<(), LicetError> {
+        self.write()?;
         self.outbox.borrow_mut().retain(|entry| !ids.contains(&entry.report_id));
         Ok(())
     }
@@ -75,7 +90,7 @@ impl Clock for &MemoryClock {
 }
 
 /// A license server twin with one project (`HANDSHAKE`, the default code of organization
-/// `ORGANIZATION`) and one per-page license, and no public trial.
+/// `ORGANIZATION`, and any of `other_projects`) and one per-page license, and no public trial.
 pub struct ServerTwin {
     pub keys: ServerKeys,
     pub vendor: VendorKey,
@@ -94,6 +109,15 @@ pub struct ServerTwin {
     pub pages: RefCell<BTreeMap<Module, u64>>,
     /// Counted scans per symbology.
     pub scans: RefCell<BTreeMap<String, u64>>,
+    /// Every report counted, with the project its request named, in the order counted.
+    pub counted: RefCell<Vec<(String, UsageReport)>>,
+    /// More handshake codes of `ORGANIZATION` that it authorizes, on the same license.
+    pub other_projects: RefCell<Vec<String>>,
+    /// When set, a receipt names at most this many of the request's reports (it counts all).
+    pub receipt_limit: Cell<Option<usize>>,
+    /// Report IDs that every receipt names besides the request's own, which a client must not
+    /// take as receipted.
+    pub receipt_extra: RefCell<Vec<ReportId>>,
     /// Every opened request plaintext, for privacy tests.
     pub plaintexts: RefCell<Vec<Vec<u8>>>,
     seen_reports: RefCell<BTreeSet<ReportId>>,
@@ -143,6 +167,10 @@ impl ServerTwin {
             refuse_authorizations: Cell::new(None),
             pages: RefCell::default(),
             scans: RefCell::default(),
+            counted: RefCell::default(),
+            other_projects: RefCell::default(),
+            receipt_limit: Cell::new(None),
+            receipt_extra: RefCell::default(),
             plaintexts: RefCell::default(),
             seen_reports: RefCell::default(),
             seen_nonces: RefCell::default(),
@@ -151,13 +179,13 @@ impl ServerTwin {
         }
     }
 
-    fn authorization(&self, device_id: DeviceId, nonce: Nonce) -> Signed {
+    fn authorization(&self, device_id: DeviceId, nonce: Nonce, handshake_code: &str) -> Signed {
         let now = self.now.get();
         Signed::sign(
             &self.keys.signing,
             &Authorization {
                 device_id,
-                handshake_code: HANDSHAKE.into(),
+                handshake_code: handshake_code.into(),
                 licenses: vec![self.license.clone()],
                 modules: vec![Module::Core],
                 offline_until: now + 7 * DAY_MS,
@@ -189,6 +217,8 @@ impl ServerTwin {
                 }
                 match (request.organization_id.as_deref(), request.handshake_code.as_deref()) {
                     (None | Some(ORGANIZATION), Some(HANDSHAKE)) | (Some(ORGANIZATION), None) => {}
+                    (None | Some(ORGANIZATION), Some(code))
+                        if self.other_projects.borrow().iter().any(|p| p == code) => {}
                     (None, None) => return Self::refuse(ErrorCode::TrialUnavailable),
                     _ => return Self::refuse(ErrorCode::UnknownProject),
                 }
@@ -196,7 +226,8 @@ impl ServerTwin {
                     return Self::refuse(ErrorCode::ReplayedNonce);
                 }
                 self.devices.borrow_mut().insert(request.device_id);
-                wire::encode(&self.authorization(request.device_id, request.nonce))
+                let project = request.handshake_code.as_deref().unwrap_or(HANDSHAKE);
+                wire::encode(&self.authorization(request.device_id, request.nonce, project))
             }
             Route::Reports => {
                 let Ok(request) = wire::decode::<ReportsRequest>(&plain) else {
@@ -218,17 +249,23 @@ impl ServerTwin {
                                 *self.scans.borrow_mut().entry(symbology.clone()).or_default() += count;
                             }
                         }
+                        self.counted.borrow_mut().push((request.handshake_code.clone(), report.clone()));
                     }
                 }
+                let mut accepted: Vec<ReportId> = request.reports.iter().map(|r| r.report_id).collect();
+                accepted.truncate(self.receipt_limit.get().unwrap_or(usize::MAX));
+                accepted.extend_from_slice(&self.receipt_extra.borrow());
                 let receipt = Receipt {
                     device_id: request.device_id,
-                    accepted: request.reports.iter().map(|r| r.report_id).collect(),
+                    accepted,
                     server_time: self.now.get(),
                     nonce: request.nonce,
                 };
                 let renewal = match self.refuse_renewals.get() {
                     Some(code) => Renewal::Refused(code.into()),
-                    None => Renewal::Renewed(self.authorization(request.device_id, request.nonce)),
+                    None => {
+                        Renewal::Renewed(self.authorization(request.device_id, request.nonce, &request.handshake_code))
+                    }
                 };
                 wire::encode(&ReportsResponse { receipt: Signed::sign(&self.keys.signing, &receipt), renewal })
             }
