@@ -249,8 +249,10 @@ enum Within {
     Subdomain,
 }
 
-/// Whether `host` is `name` or a subdomain of it, ASCII case ignored. On bytes and with checked
-/// splits only: a non-ASCII host cannot hit a char boundary.
+/// Whether `host` is `name` or a subdomain of it, ASCII case ignored. A subdomain puts one or
+/// more labels before `name`, none of them empty: `.a.com` and `a..com` are no subdomains of
+/// `a.com` (nor hosts at all). On bytes and with checked splits only: a non-ASCII host cannot
+/// hit a char boundary.
 fn within(host: &str, name: &str) -> Option<Within> {
     let (host, name) = (host.as_bytes(), name.as_bytes());
     let (head, tail) = host.split_at_checked(host.len().checked_sub(name.len())?)?;
@@ -259,15 +261,32 @@ fn within(host: &str, name: &str) -> Option<Within> {
     }
     match head {
         [] => Some(Within::Same),
-        [_, .., b'.'] => Some(Within::Subdomain),
+        [labels @ .., b'.'] if labels_not_empty(labels) => Some(Within::Subdomain),
         _ => None,
     }
+}
+
+/// True when `labels` is one or more labels joined by dots, none of them empty.
+fn labels_not_empty(labels: &[u8]) -> bool {
+    let mut previous = b'.';
+    for &byte in labels {
+        if byte == b'.' && previous == b'.' {
+            return false;
+        }
+        previous = byte;
+    }
+    previous != b'.'
 }
 
 /// True for the hosts of a developer's own machine: `localhost`, `*.localhost`, 127.0.0.0/8
 /// and `::1` (bracketed or not). A trailing dot is ignored.
 pub fn is_dev_host(host: &str) -> bool {
-    let host = host.strip_suffix('.').unwrap_or(host);
+    dev_host(host.strip_suffix('.').unwrap_or(host))
+}
+
+/// `is_dev_host` for a host whose trailing dot is already dropped: one dot only is ignored, so
+/// `localhost..` is not `localhost`.
+fn dev_host(host: &str) -> bool {
     within(host, "localhost").is_some()
         || host.parse::<Ipv4Addr>().is_ok_and(|a| a.is_loopback())
         || parse_v6(host) == Some(Ipv6Addr::LOCALHOST)
@@ -292,18 +311,19 @@ impl DomainRefusal {
 }
 
 /// The whole decision for one license: a license that binds no domain allows every host;
-/// otherwise an empty or opaque (`null`) host never, development hosts (`is_dev_host`) exactly
-/// when `allow_dev_hosts` (listed or not), and any other host when some pattern matches it.
-/// A pattern that does not parse matches nothing.
+/// otherwise an empty or opaque (`null`, in any case) host never, development hosts
+/// (`is_dev_host`) exactly when `allow_dev_hosts` (listed or not), and any other host when some
+/// pattern matches it. One trailing dot is ignored. A pattern that does not parse matches
+/// nothing, and a host with an empty label (`.a.com`, `a..com`) is matched by none.
 pub fn host_allowed(patterns: &[String], host: &str, allow_dev_hosts: bool) -> Result<(), DomainRefusal> {
     if patterns.is_empty() {
         return Ok(());
     }
     let host = host.strip_suffix('.').unwrap_or(host);
-    if host.is_empty() || host == "null" {
+    if host.is_empty() || host.eq_ignore_ascii_case("null") {
         return Err(DomainRefusal::OpaqueOrigin);
     }
-    if is_dev_host(host) {
+    if dev_host(host) {
         return if allow_dev_hosts { Ok(()) } else { Err(DomainRefusal::DevHost) };
     }
     if patterns.iter().any(|p| parse_target(p).is_ok_and(|(target, base)| target.matches(base, host))) {
@@ -553,6 +573,27 @@ mod tests {
         }
         assert_eq!(host_allowed(&["not a pattern".to_owned()], "not a pattern", false), Err(DomainRefusal::NotBound));
         assert_eq!(DomainRefusal::NotBound.code().as_str(), "DOMAIN_MISMATCH");
+    }
+
+    // Found by tests/prop_domain.rs against its reference matcher.
+    #[test]
+    fn hosts_with_empty_labels_or_a_null_in_capitals_are_no_bound_hosts() {
+        let wildcard = rule("*.company.com");
+        for host in [".a.company.com", "..company.com", "a..company.com", "a.b..company.com", "company.com.."] {
+            assert!(!wildcard.matches(host), "{host}");
+            assert_eq!(host_allowed(&["*.company.com".to_owned()], host, true), Err(DomainRefusal::NotBound), "{host}");
+        }
+        for host in ["..localhost", ".a.localhost", "a..localhost", "localhost.."] {
+            assert!(!is_dev_host(host), "{host}");
+            assert_eq!(
+                host_allowed(&["*.company.com".to_owned()], host, false),
+                Err(DomainRefusal::NotBound),
+                "{host}"
+            );
+        }
+        for opaque in ["NULL", "Null", "nulL."] {
+            assert_eq!(host_allowed(&["null".to_owned()], opaque, true), Err(DomainRefusal::OpaqueOrigin), "{opaque}");
+        }
     }
 
     fn license(domains: &[&str], allow_dev_hosts: bool) -> LicenseFile {
