@@ -29,6 +29,49 @@ import { startPostgres } from './lib/postgres.mjs';
 import { ROOT, capture, tempDir } from './lib/proc.mjs';
 import { cli, cliJson, demoVendorPublicKey, licensedStore, projectKey } from './lib/server-cli.mjs';
 
+/**
+ * One phase's figures, as `licet-fleet run --json` prints them (crates/fleet/src/play.rs `Phase`).
+ * @typedef {object} Phase
+ * @property {number} requests
+ * @property {number} seconds
+ * @property {number} perSecond
+ * @property {number} p50Ms
+ * @property {number} p99Ms
+ * @property {number} maxMs
+ * @property {number} firstTenthPerSecond
+ * @property {number} lastTenthPerSecond
+ * @property {number} fleetCpuSeconds
+ */
+
+/**
+ * What `licet-fleet run --json` prints, as far as this script reads it.
+ * @typedef {object} Figures
+ * @property {Phase} authorize
+ * @property {Phase} reports
+ * @property {boolean} checked whether the server's totals were checked against what the devices recorded
+ */
+
+/**
+ * Every leg's figures, and what the run was.
+ * @typedef {object} Measured
+ * @property {{ devices: number, slots: number, concurrency: number }} plan
+ * @property {number} load the 1-minute load average at the start
+ * @property {{ name: string, figures: Figures }[]} legs
+ * @property {Figures} bare
+ */
+
+/**
+ * The machine a run was on, and its date (YYYY-MM-DD).
+ * @typedef {{ cores: number, cpu: string, date: string }} RunEnv
+ */
+
+/**
+ * A process started by `listening`.
+ * @typedef {object} Listening
+ * @property {string} url
+ * @property {() => Promise<{ code: number | null, signal: NodeJS.Signals | null }>} stop
+ */
+
 const DEVICES = Number(process.env.BENCH_FLEET_DEVICES || 4000);
 const SLOTS = Number(process.env.BENCH_FLEET_SLOTS || 5);
 // A fleet of 900,000 devices reporting every 3 minutes sends 5,000 requests a second; at a few
@@ -49,11 +92,15 @@ const STOP_TIMEOUT_MS = 10_000;
 /**
  * Starts `cmd args`, which prints a line `... listening on http://ADDR` once bound; resolves
  * `{ url, stop }` (30 s at most). `stop()` sends SIGTERM and resolves when the process exited.
+ * @param {string} cmd
+ * @param {string[]} args
+ * @returns {Promise<Listening>}
  */
 function listening(cmd, args) {
   const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stderr.setEncoding('utf8').on('data', (d) => (log = (log + d).slice(-16 * 1024)));
+  /** @type {Promise<{ code: number | null, signal: NodeJS.Signals | null }>} */
   const exited = new Promise((r) => child.on('exit', (code, signal) => r({ code, signal })));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -67,6 +114,7 @@ function listening(cmd, args) {
   return new Promise((resolvePromise, reject) => {
     const lines = createInterface({ input: child.stdout });
     let up = false;
+    /** @param {string} why */
     const fail = (why) => {
       if (up) return;
       clearTimeout(timer);
@@ -87,14 +135,23 @@ function listening(cmd, args) {
   });
 }
 
-/** Runs the fleet with the shared plan and `args`; resolves its JSON figures. */
+/**
+ * Runs the fleet with the shared plan and `args`; resolves its JSON figures.
+ * @param {string[]} args
+ * @returns {Promise<Figures>}
+ */
 async function fleet(args) {
   const plan = ['--devices', String(DEVICES), '--slots', String(SLOTS), '--concurrency', String(CONCURRENCY), '--domain', DOMAIN];
   const { stdout } = await capture(FLEET, ['run', ...plan, ...args, '--json']);
   return JSON.parse(stdout);
 }
 
-/** One leg against licet-server over `store` (`['--data', dir]` or `['--database', url]`). */
+/**
+ * One leg against licet-server over `store` (`['--data', dir]` or `['--database', url]`).
+ * @param {string} name
+ * @param {string[]} store
+ * @param {(url: string) => Promise<string>} licenseKeyFor
+ */
 async function serverLeg(name, store, licenseKeyFor) {
   const server = await listening(SERVER, ['serve', ...store, '--listen', '127.0.0.1:0', '--rate-limit', '0']);
   try {
@@ -108,18 +165,27 @@ async function serverLeg(name, store, licenseKeyFor) {
 
 const LICENSE = { org: 'fleet', quota: 1_000_000_000_000, domains: [DOMAIN], days: 30 };
 
-/** A directory `name` under `dir` for one leg's store and license file. */
+/**
+ * A directory `name` under `dir` for one leg's store and license file.
+ * @param {string} dir
+ * @param {string} name
+ */
 async function legDir(dir, name) {
   const path = join(dir, name);
   await mkdir(path);
   return path;
 }
 
+/** @param {string} dir */
 async function sqliteLeg(dir) {
   const store = await licensedStore(await legDir(dir, 'sqlite'), LICENSE);
   return serverLeg('SQLite', ['--data', store.data], (url) => projectKey(store, url, 'fleet-bench'));
 }
 
+/**
+ * @param {string} dir
+ * @param {string} database
+ */
 async function postgresLeg(dir, database) {
   // licensedStore issues the license file (and makes a SQLite store of it that is not served).
   const issued = await licensedStore(await legDir(dir, 'postgres'), LICENSE);
@@ -135,6 +201,7 @@ async function postgresLeg(dir, database) {
   });
 }
 
+/** @param {string} key */
 async function bareLeg(key) {
   const bare = await listening(FLEET, ['bare', '--listen', '127.0.0.1:0']);
   try {
@@ -154,6 +221,7 @@ export async function cpuName() {
 /**
  * Runs every leg; resolves `{ plan, load, legs: [{ name, figures }], bare }`. The binaries
  * must be built (`cargo build --release -p licet-server -p licet-fleet`).
+ * @returns {Promise<Measured>}
  */
 export async function measureServer() {
   // server-cli.mjs runs the licet-server that LICET_SERVER_BIN names: the release build.
@@ -166,7 +234,9 @@ export async function measureServer() {
     // The cluster's database `postgres` serves as the store: the cluster is this run's alone.
     const cluster = POSTGRES ? null : await startPostgres({ durable: true });
     try {
-      legs.push({ name: 'PostgreSQL', figures: (await postgresLeg(dir.path, POSTGRES || cluster.url)).figures });
+      // Without LICET_BENCH_POSTGRES, the cluster was started just above.
+      const database = POSTGRES || /** @type {{ url: string }} */ (cluster).url;
+      legs.push({ name: 'PostgreSQL', figures: (await postgresLeg(dir.path, database)).figures });
     } finally {
       await cluster?.stop();
     }
@@ -177,17 +247,36 @@ export async function measureServer() {
   }
 }
 
+/** @param {number} x */
 const rate = (x) => Math.round(x).toLocaleString('en-US');
+/** @param {number} x */
 const msText = (x) => `${x.toFixed(2)} ms`;
+/**
+ * @param {number} x
+ * @param {number} bare
+ */
 const ratio = (x, bare) => (bare > 0 ? `${(x / bare).toFixed(bare > x ? 3 : 2)}` : '-');
 
+/** @param {number} x */
 const secondsText = (x) => `${x.toFixed(2)} s`;
-/** The share of the machine's `cores` the load generator took while the clock of `phase` ran. */
+/**
+ * The share of the machine's `cores` the load generator took while the clock of `phase` ran.
+ * @param {Phase} phase
+ * @param {number} cores
+ */
 const fleetShare = (phase, cores) => (phase.seconds > 0 ? phase.fleetCpuSeconds / (phase.seconds * cores) : 0);
+/** @param {number} x */
 const percent = (x) => `${(100 * x).toFixed(0)}%`;
 
-/** The figures of each leg as console lines. */
+/**
+ * The figures of each leg as console lines.
+ * @param {Pick<Measured, 'legs' | 'bare'>} measured
+ */
 export function serverLines({ legs, bare }) {
+  /**
+   * @param {string} name
+   * @param {Figures} f
+   */
   const line = (name, f) =>
     `bench: ${name}: ${rate(f.authorize.perSecond)} authorizations/s, ${rate(f.reports.perSecond)} reports/s ` +
     `(${rate(f.reports.firstTenthPerSecond)}/s first tenth, ${rate(f.reports.lastTenthPerSecond)}/s last tenth), ` +
@@ -197,8 +286,13 @@ export function serverLines({ legs, bare }) {
   return [...legs.map((l) => line(l.name, l.figures)), line('bare handler', bare)];
 }
 
-/** The BENCHMARKS.md section of these figures. */
+/**
+ * The BENCHMARKS.md section of these figures.
+ * @param {Measured} measured
+ * @param {RunEnv} env
+ */
 export function serverSection({ plan, load, legs, bare }, { cores, cpu, date }) {
+  /** @type {[name: string, pick: (f: Figures) => number, show: (x: number) => string, divided?: boolean][]} */
   const rows = [
     ['authorizations/s', (f) => f.authorize.perSecond, rate],
     ['reports/s', (f) => f.reports.perSecond, rate],
@@ -219,6 +313,10 @@ export function serverSection({ plan, load, legs, bare }, { cores, cpu, date }) 
       `| ${name} | ${legs.map((l) => `${show(pick(l.figures))} | ${divided ? ratio(pick(l.figures), pick(bare)) : '-'}`).join(' | ')} | ${show(pick(bare))} |`,
   );
   const sqlite = legs[0].figures;
+  /**
+   * @param {number} x
+   * @param {number} goal
+   */
   const met = (x, goal) => (x >= goal ? 'met' : `not met (${((100 * x) / goal).toFixed(0)}% of it)`);
   const checked = legs.every((l) => l.figures.checked) ? 'After each server leg, `licet-server usage` held exactly what the devices recorded (the simulator\'s check passed).' : 'THE TOTALS WERE NOT CHECKED.';
   return `${BEGIN}
@@ -250,7 +348,12 @@ reports ${met(sqlite.reports.perSecond, GOAL.reports)}, authorizations ${met(sql
 ${END}`;
 }
 
-/** Writes `fresh` over the section between `begin` and `end` of BENCHMARKS.md (appends it when absent). */
+/**
+ * Writes `fresh` over the section between `begin` and `end` of BENCHMARKS.md (appends it when absent).
+ * @param {string} begin
+ * @param {string} end
+ * @param {string} fresh
+ */
 export async function writeSection(begin, end, fresh, header = '# Benchmarks\n') {
   const text = await readFile(BENCHMARKS, 'utf8').catch(() => header);
   const start = text.indexOf(begin);
@@ -259,7 +362,10 @@ export async function writeSection(begin, end, fresh, header = '# Benchmarks\n')
   await writeFile(BENCHMARKS, next);
 }
 
-/** Measures, prints and writes the server section. */
+/**
+ * Measures, prints and writes the server section.
+ * @param {RunEnv} env
+ */
 export async function benchServer(env) {
   const figures = await measureServer();
   for (const line of serverLines(figures)) console.log(line);

@@ -36,9 +36,31 @@ const END = '<!-- bench:end -->';
 const GOAL_KB = 40;
 const REFERENCE = { name: 'dynamsoft-license 3.4.31', wasmKB: 71.6, jsKB: 14 };
 
+/** @import { Page } from 'playwright-core' */
+/** @import { BarcodeResult } from '../pkg/licet.js' */
+/** @import { Report } from './build.mjs' */
+
+/**
+ * What `measureInit` measured: warm initLicense times (ms) and recordFrame's cost.
+ * @typedef {object} InitFigures
+ * @property {number} firstMs
+ * @property {number} runs
+ * @property {number} median
+ * @property {number} p95
+ * @property {number} min
+ * @property {number} max
+ * @property {{ repeated: number, fresh: number, returnsPromise: boolean }} recordFrame µs per result
+ */
+
+/** @param {number} bytes */
 const kb = (bytes) => (bytes / 1024).toFixed(1);
+/** @param {number} x */
 const ms = (x) => x.toFixed(1);
 
+/**
+ * @param {number[]} sorted
+ * @param {number} p
+ */
 function percentile(sorted, p) {
   // Nearest rank: the smallest value with at least p% of the samples at or below it.
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
@@ -50,14 +72,24 @@ async function machine() {
   return { cores: availableParallelism(), cpu, chromium, node: process.version };
 }
 
-/** µs per result of recordFrame with 10 results a frame, for repeated and for new barcodes. */
+/**
+ * µs per result of recordFrame with 10 results a frame, for repeated and for new barcodes.
+ * @param {Page} page
+ */
 function measureRecordFrame(page) {
   return page.evaluate((frames) => {
+    /**
+     * @param {string} prefix
+     * @param {string | number} i
+     * @returns {BarcodeResult[]}
+     */
     const frameOf = (prefix, i) => Array.from({ length: 10 }, (_, k) => ({ format: k % 2 ? 'QR_CODE' : 'EAN_13', text: `${prefix}-${i}-${k}` }));
     // Best of three runs, each in a fresh session: the least disturbed by the rest of the machine.
+    /** @param {(key: string) => BarcodeResult[]} makeFrame */
     const run = (makeFrame) => {
+      /** @param {number} round */
       const once = (round) => {
-        const session = window.licet.createScanSession();
+        const session = window.licet.createScanSession(undefined);
         const prepared = Array.from({ length: frames }, (_, i) => makeFrame(`${round}-${i}`));
         for (let i = 0; i < 200; i += 1) session.recordFrame(prepared[i], i * 33); // warm-up
         const start = performance.now();
@@ -69,7 +101,8 @@ function measureRecordFrame(page) {
     return {
       repeated: run(() => frameOf('same', 0)),
       fresh: run((i) => frameOf('new', i)),
-      returnsPromise: window.licet.createScanSession().recordFrame([]) instanceof Promise,
+      // Whatever pkg/licet.d.ts says: this checks what it really returns.
+      returnsPromise: /** @type {unknown} */ (window.licet.createScanSession(undefined).recordFrame([], undefined)) instanceof Promise,
     };
   }, FRAMES);
 }
@@ -88,13 +121,13 @@ async function measureInit() {
         const times = [];
         for (let i = 0; i < n; i += 1) {
           const start = performance.now();
-          const status = await window.licet.initLicense(key);
+          const status = await window.licet.initLicense(key, undefined);
           times.push(performance.now() - start);
           if (status.state !== 'valid') throw new Error(`initLicense gave state ${status.state}`);
         }
         return times;
       },
-      [w.licenseKey, RUNS],
+      /** @type {const} */ ([w.licenseKey, RUNS]),
     );
     const sorted = [...samples].sort((a, b) => a - b);
     const recordFrame = await measureRecordFrame(page);
@@ -104,7 +137,7 @@ async function measureInit() {
       median: percentile(sorted, 50),
       p95: percentile(sorted, 95),
       min: sorted[0],
-      max: sorted.at(-1),
+      max: /** @type {number} */ (sorted.at(-1)), // BENCH_RUNS is a positive count
       recordFrame,
     };
   } finally {
@@ -112,6 +145,13 @@ async function measureInit() {
   }
 }
 
+/**
+ * @param {object} figures
+ * @param {Report} figures.sizes
+ * @param {InitFigures} figures.init
+ * @param {Awaited<ReturnType<typeof machine>>} figures.env
+ * @param {string} figures.date
+ */
 function section({ sizes, init, env, date }) {
   const refTotal = REFERENCE.wasmKB + REFERENCE.jsKB;
   const totalKB = sizes.total.gzip / 1024;

@@ -27,6 +27,33 @@ import { gzipSync } from 'node:zlib';
 import { ROOT, capture, run, seconds } from './lib/proc.mjs';
 import { demoVendorPublicKey } from './lib/server-cli.mjs';
 
+/**
+ * Raw and gzip -9 bytes.
+ * @typedef {{ raw: number, gzip: number }} Size
+ */
+
+/**
+ * The sizes of the package: the wasm, the JS files, both.
+ * @typedef {{ wasm: Size, js: Size, total: Size }} Sizes
+ */
+
+/**
+ * What a build depends on: the same inputs give the same pkg/.
+ * @typedef {object} Inputs
+ * @property {string} inputWasmSha256
+ * @property {string} vendorPublicKey
+ * @property {string | null} licenseServer
+ * @property {string} version
+ * @property {string} wasmBindgen
+ * @property {string} wasmOpt
+ * @property {string} buildScriptSha256
+ */
+
+/**
+ * What pkg/sizes.json holds.
+ * @typedef {Sizes & Inputs & { demoVendorKey: boolean, builtAt: string }} Report
+ */
+
 const PKG = join(ROOT, 'pkg');
 const SIZES = join(PKG, 'sizes.json');
 const WASM = join(ROOT, 'target', 'wasm32-unknown-unknown', 'wasm', 'licet.wasm');
@@ -46,7 +73,10 @@ const WASM_FEATURES = [
   '--enable-call-indirect-overlong',
 ];
 
-/** The version of `name` that Cargo.lock resolved (the crate pins wasm-bindgen with `=`). */
+/**
+ * The version of `name` that Cargo.lock resolved (the crate pins wasm-bindgen with `=`).
+ * @param {string} name
+ */
 async function lockedVersion(name) {
   const lock = await readFile(join(ROOT, 'Cargo.lock'), 'utf8');
   const match = lock.match(new RegExp(`\\[\\[package\\]\\]\\nname = "${name}"\\nversion = "([^"]+)"`));
@@ -79,15 +109,21 @@ async function vendorKey() {
   return { key: await demoVendorPublicKey(), demo: true };
 }
 
+/** @param {string} file */
 async function sha256(file) {
   return createHash('sha256').update(await readFile(file)).digest('hex');
 }
 
-/** pkg/sizes.json when it records exactly `inputs` and every file of pkg/package.json exists; else null. */
+/**
+ * pkg/sizes.json when it records exactly `inputs` and every file of pkg/package.json exists; else null.
+ * @param {Inputs} inputs
+ * @returns {Promise<Report | null>}
+ */
 async function upToDate(inputs) {
   try {
     const report = JSON.parse(await readFile(SIZES, 'utf8'));
     if (!Object.entries(inputs).every(([name, value]) => report[name] === value)) return null;
+    /** @type {{ files: string[] }} */
     const { files } = JSON.parse(await readFile(join(PKG, 'package.json'), 'utf8'));
     await Promise.all(files.map((f) => stat(join(PKG, f))));
     return report;
@@ -96,16 +132,31 @@ async function upToDate(inputs) {
   }
 }
 
-/** Raw and gzip -9 sizes: the wasm, and the JS files each gzipped on their own, as served. */
+/**
+ * Raw and gzip -9 sizes: the wasm, and the JS files each gzipped on their own, as served.
+ * @param {Buffer} wasm
+ * @param {Buffer[]} jsFiles
+ * @returns {Sizes}
+ */
 function sizesOf(wasm, jsFiles) {
+  /**
+   * @param {Buffer} buf
+   * @returns {Size}
+   */
   const measure = (buf) => ({ raw: buf.length, gzip: gzipSync(buf, { level: 9 }).length });
   const w = measure(wasm);
   const j = jsFiles.map(measure).reduce((a, b) => ({ raw: a.raw + b.raw, gzip: a.gzip + b.gzip }));
   return { wasm: w, js: j, total: { raw: w.raw + j.raw, gzip: w.gzip + j.gzip } };
 }
 
+/** @param {Sizes} sizes */
 function sizeTable(sizes) {
+  /** @param {number} n */
   const kb = (n) => `${(n / 1024).toFixed(1)} KB`.padStart(10);
+  /**
+   * @param {string} name
+   * @param {Size} s
+   */
   const row = (name, s) => `  ${name.padEnd(20)}${String(s.raw).padStart(9)} B ${kb(s.raw)}${String(s.gzip).padStart(9)} B ${kb(s.gzip)}`;
   return [
     `  ${'file'.padEnd(20)}${'raw'.padStart(22)}${'gzip -9'.padStart(22)}`,
@@ -119,6 +170,7 @@ function sizeTable(sizes) {
  * For the scripts that sign their licenses with the demo vendor secret (tests, demo, bench):
  * drops LICET_VENDOR_PUBLIC_KEY from this process's environment, saying so, so that every build
  * they run (the package and the browser unit tests) trusts the demo key they sign with.
+ * @param {string} who
  */
 export function useDemoVendorKey(who) {
   if (process.env.LICET_VENDOR_PUBLIC_KEY) {
@@ -129,6 +181,7 @@ export function useDemoVendorKey(who) {
 
 /**
  * Builds pkg/, unless it is up to date, and returns what pkg/sizes.json holds.
+ * @returns {Promise<Report>}
  */
 export async function build() {
   const started = Date.now();

@@ -49,6 +49,15 @@ if (!Number.isInteger(PORT) || PORT < 1 || PORT > 65535) {
   process.exit(2);
 }
 
+/**
+ * What .licet-demo/demo.json holds: the demo license, and the project made for each server URL.
+ * @typedef {object} DemoState
+ * @property {string} licenseId
+ * @property {number} expiresAt
+ * @property {Record<string, { handshakeCode: string, licenseKey: string }>} projects
+ */
+
+/** @param {string} path */
 const exists = (path) => access(path).then(() => true, () => false);
 
 /** First run: license, store and default project, made in a temp dir and renamed into place. */
@@ -62,7 +71,10 @@ async function createDemo() {
   await rename(tmp, DEMO);
 }
 
-/** The license key for SERVER_URL: made once per server URL, then read back. */
+/**
+ * The license key for SERVER_URL: made once per server URL, then read back.
+ * @param {DemoState} state
+ */
 async function licenseKeyFor(state) {
   if (state.projects[SERVER_URL]) return state.projects[SERVER_URL].licenseKey;
   const handshakeCode = PORT === DEFAULT_PORT ? 'demo-org-default' : `demo-org-port-${PORT}`;
@@ -72,22 +84,30 @@ async function licenseKeyFor(state) {
   return licenseKey;
 }
 
-/** .licet-demo/www: what scripts/lib/www.mjs assembles, with the demo license key, rebuilt on every start. */
+/**
+ * .licet-demo/www: what scripts/lib/www.mjs assembles, with the demo license key, rebuilt on every start.
+ * @param {string} licenseKey
+ */
 async function demoWww(licenseKey) {
   const www = join(DEMO, 'www');
   await rm(www, { recursive: true, force: true });
   return assembleWww(www, { licenseKey });
 }
 
-/** A fresh admin token named TOKEN_NAME, revoking the one of an earlier run. */
+/**
+ * A fresh admin token named TOKEN_NAME, revoking the one of an earlier run.
+ * @returns {Promise<string>}
+ */
 async function adminToken() {
   const data = join(DEMO, 'data');
+  /** @type {{ tokens: { name: string }[] }} */
   const { tokens } = await cliJson(['admin', 'token', 'list', '--data', data]);
   if (tokens.some((t) => t.name === TOKEN_NAME)) await cli(['admin', 'token', 'revoke', '--data', data, TOKEN_NAME]);
   const { token } = await cliJson(['admin', 'token', 'create', '--data', data, '--name', TOKEN_NAME]);
   return token;
 }
 
+/** @param {string} www */
 function serve(www) {
   const child = spawn(serverBin(), ['serve', '--data', join(DEMO, 'data'), '--listen', `127.0.0.1:${PORT}`, '--www', www], {
     cwd: ROOT,
@@ -111,6 +131,7 @@ async function main() {
     }
     await createDemo();
   }
+  /** @type {DemoState} */
   const state = JSON.parse(await readFile(STATE, 'utf8'));
   const licenseKey = await licenseKeyFor(state);
   await writeFile(join(DEMO, 'license-key.txt'), `${licenseKey}\n`);
@@ -121,6 +142,7 @@ async function main() {
   // Ctrl-C reaches this script twice when npm also forwards it: a repeat within a second is
   // the same Ctrl-C. A later one kills the server.
   let stopping = 0;
+  /** @param {NodeJS.Signals} signal */
   const stop = (signal) => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     if (!stopping) {

@@ -1,11 +1,17 @@
 // `npm test` (after scripts/ensure-tools.sh): every test of the project, in this order,
 // stopping at the first step that fails and exiting with its exit code:
 //
-//   1. native tests           cargo test --workspace (the server's on SQLite)
-//   2. server on PostgreSQL   cargo test -p licet-server again, against the PostgreSQL server
+//   1. gates                  what a reviewer would otherwise check by hand, cheapest first:
+//                             the repository stands alone (node --test tests/repo/), cargo fmt
+//                             --check, clippy -D warnings natively (whole workspace, all
+//                             targets) and for wasm32 (the browser crate), then the npm package
+//                             build (pkg/) and tsc's strict check of the project's JavaScript
+//                             against the pkg/licet.d.ts that build writes
+//   2. native tests           cargo test --workspace (the server's on SQLite; property tests
+//                             included, each with a bounded number of cases)
+//   3. server on PostgreSQL   cargo test -p licet-server again, against the PostgreSQL server
 //                             of LICET_TEST_POSTGRES if set, else a throwaway cluster on
 //                             loopback (scripts/lib/postgres.mjs), which it stops after
-//   3. the npm package        the build of scripts/build.mjs (pkg/)
 //   4. browser unit tests     cargo test -p licet --lib --target wasm32-unknown-unknown,
 //                             run by wasm-bindgen-test-runner in headless Chromium through
 //                             ChromeDriver (options in webdriver.json at the crate root)
@@ -25,7 +31,21 @@ import { ROOT, run, seconds } from './lib/proc.mjs';
 
 useDemoVendorKey('npm test');
 
+/** @type {[title: string, step: () => Promise<unknown>][]} */
 const steps = [
+  [
+    'gates: standalone repository, cargo fmt, clippy (native and wasm32), pkg/ build, tsc',
+    async () => {
+      await run(process.execPath, ['--test', 'tests/repo/']);
+      await run('cargo', ['fmt', '--all', '--check']);
+      await run('cargo', ['clippy', '--workspace', '--all-targets', '--', '-D', 'warnings']);
+      await run('cargo', [
+        'clippy', '-p', 'licet', '--all-targets', '--target', 'wasm32-unknown-unknown', '--', '-D', 'warnings',
+      ]);
+      await build();
+      await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
+    },
+  ],
   ['native tests: cargo test --workspace', () => run('cargo', ['test', '--workspace'])],
   [
     'server tests on PostgreSQL: cargo test -p licet-server (LICET_TEST_POSTGRES)',
@@ -40,7 +60,6 @@ const steps = [
       }
     },
   ],
-  ['npm package: build pkg/', () => build()],
   [
     'browser unit tests: cargo test -p licet --lib --target wasm32-unknown-unknown',
     () =>
@@ -63,7 +82,8 @@ for (const [i, [title, step]] of steps.entries()) {
   const t0 = Date.now();
   try {
     await step();
-  } catch (err) {
+  } catch (caught) {
+    const err = /** @type {Error & { exitCode?: number }} */ (caught);
     console.error(`\n=== [${i + 1}/${steps.length}] FAILED after ${seconds(Date.now() - t0)}: ${title}\n${err.message}`);
     process.exit(err.exitCode ?? 1);
   }

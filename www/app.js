@@ -7,33 +7,66 @@
 // capture side lives in scanner.js (camera and images, barcodes) and documents.js (PDF and
 // image import).
 import init, { LicenseManager } from './pkg/licet.js';
+/** @import { PageModule, StatusSubscription } from './pkg/licet.js' */
 
 import { createDocuments } from './documents.js';
 import { describe, explainCode, remaining } from './license-status.js';
 import { createScanner } from './scanner.js';
 
-const $ = (id) => document.getElementById(id);
+/**
+ * The element of index.html with `id` (the page has every one this module names).
+ * @param {string} id
+ */
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
 /** Sent a few seconds after the first count that is not yet sent, to batch a burst of counts. */
 const SEND_DELAY_MS = 5000;
 
 /** What this page counted since it opened, and how much of it no receipt has covered yet. */
-const usage = { scans: new Map(), pages: { core: 0, webcam: 0, pdfr: 0, ocr: 0 }, unsent: 0 };
-/** The code initLicense failed with, while the page has no license to work with. */
+const usage = {
+  /** @type {Map<string, number>} */
+  scans: new Map(),
+  /** @type {Record<PageModule, number>} */
+  pages: { core: 0, webcam: 0, pdfr: 0, ocr: 0 },
+  unsent: 0,
+};
+/**
+ * The code initLicense failed with, while the page has no license to work with.
+ * @type {string | null}
+ */
 let blockedCode = null;
-/** Kept for the page's lifetime: the listener hears only while its subscription lives. */
+/**
+ * Kept for the page's lifetime: the listener hears only while its subscription lives.
+ * @type {StatusSubscription | null}
+ */
 let statusSubscription = null;
-let sendTimer = null;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let sendTimer;
+/** @type {Promise<void>} */
 let sending = Promise.resolve();
 
+/**
+ * @param {string} id
+ * @param {string} text
+ */
 function setMessage(id, text, isError = false) {
   $(id).textContent = text;
   $(id).classList.toggle('error', isError);
 }
 
-/** An error of the module or of the page, said for a person: the code's explanation first. */
+/**
+ * The `code` of an error the module threw (a LicetError) or the page made the same way, if any.
+ * @param {unknown} err
+ */
+const codeOf = (err) => /** @type {{ code?: string }} */ (err).code;
+
+/**
+ * An error of the module or of the page, said for a person: the code's explanation first.
+ * @param {unknown} err
+ */
 function failureText(err) {
-  return err?.code ? `${err.code}: ${explainCode(err.code)}` : String(err?.message ?? err);
+  const e = /** @type {{ code?: string, message?: unknown } | null | undefined} */ (err);
+  return e?.code ? `${e.code}: ${explainCode(e.code)}` : String(e?.message ?? e);
 }
 
 function renderStatus() {
@@ -70,29 +103,29 @@ function renderUsage() {
           tr.dataset.symbology = format;
           tr.innerHTML = '<th class="mono"></th><td></td>';
           tr.cells[0].textContent = format;
-          tr.cells[1].textContent = n;
+          tr.cells[1].textContent = String(n);
           return tr;
         })
       : [Object.assign(document.createElement('tr'), { className: 'empty', innerHTML: '<td colspan="2">No scans yet</td>' })]),
   );
-  $('scan-total').textContent = rows.reduce((sum, [, n]) => sum + n, 0);
+  $('scan-total').textContent = String(rows.reduce((sum, [, n]) => sum + n, 0));
   for (const [module, n] of Object.entries(usage.pages)) {
-    document.querySelector(`[data-module="${module}"] td`).textContent = n;
+    /** @type {HTMLElement} */ (document.querySelector(`[data-module="${module}"] td`)).textContent = String(n);
   }
-  $('unsent').textContent = usage.unsent;
+  $('unsent').textContent = String(usage.unsent);
 }
 
 /** Where the module's reports stand: its scheduled sends count as well as the page's own. */
 async function renderReports() {
   const { acknowledged, waiting } = await LicenseManager.reports();
-  $('reports-waiting').textContent = waiting;
-  $('reports-acknowledged').textContent = acknowledged;
+  $('reports-waiting').textContent = String(waiting);
+  $('reports-acknowledged').textContent = String(acknowledged);
 }
 
 /** One flush at a time: a send asked for while one runs goes after it. */
 function send() {
   clearTimeout(sendTimer);
-  sendTimer = null;
+  sendTimer = undefined;
   sending = sending.then(async () => {
     // Counts made before flush() starts are in what it seals; later ones wait for the next send.
     const covered = usage.unsent;
@@ -115,7 +148,11 @@ function scheduleSend() {
   sendTimer ??= setTimeout(send, SEND_DELAY_MS);
 }
 
-/** Counts `n` pages of `module` with the license, then in the page's tallies. */
+/**
+ * Counts `n` pages of `module` with the license, then in the page's tallies.
+ * @param {PageModule} module
+ * @param {number} n
+ */
 async function countPages(module, n) {
   await LicenseManager.countPages(module, n);
   usage.pages[module] += n;
@@ -124,7 +161,10 @@ async function countPages(module, n) {
   scheduleSend();
 }
 
-/** Takes the new scans a frame added, `{ symbology: count }`, into the page's tallies. */
+/**
+ * Takes the new scans a frame added, `{ symbology: count }`, into the page's tallies.
+ * @param {Record<string, number>} added
+ */
 function countScans(added) {
   let total = 0;
   for (const [format, n] of Object.entries(added)) {
@@ -155,7 +195,7 @@ async function main() {
   try {
     await LicenseManager.initLicense((await response.text()).trim(), { deviceFriendlyName: 'Licet demo page', product: 'Licet capture demo' });
   } catch (err) {
-    blockedCode = err.code ?? 'INTERNAL';
+    blockedCode = codeOf(err) ?? 'INTERNAL';
     renderStatus();
     return;
   }
@@ -167,18 +207,18 @@ async function main() {
 
   const documents = createDocuments({ countPages, failureText });
   createScanner({
-    session: LicenseManager.createScanSession({ duplicateForgetTime: Number($('forget-time').value) }),
+    session: LicenseManager.createScanSession({ duplicateForgetTime: Number(/** @type {HTMLInputElement} */ ($('forget-time')).value) }),
     countScans,
     onCapture: (frame) => documents.addCameraFrame(frame),
     failureText,
   });
   documents.enable();
-  $('send').disabled = false;
+  /** @type {HTMLButtonElement} */ ($('send')).disabled = false;
   $('send').addEventListener('click', send);
 }
 
 main().catch((err) => {
-  blockedCode = err.code ?? 'INTERNAL';
+  blockedCode = codeOf(err) ?? 'INTERNAL';
   try {
     renderStatus();
   } catch {

@@ -4,7 +4,13 @@
 // worker and the data it loads on demand are served with the app (vendor/pdfjs/).
 import * as pdfjs from 'pdfjs-dist';
 
-const $ = (id) => document.getElementById(id);
+/** @import { PageModule } from './pkg/licet.js' */
+
+/**
+ * The element of index.html with `id` (the page has every one this module names).
+ * @param {string} id
+ */
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const PDFJS = new URL('./vendor/pdfjs/', import.meta.url);
 /** Rasterized at 1.5 × 72 dpi: enough for a page a person can read back. */
 const PDF_SCALE = 1.5;
@@ -15,18 +21,27 @@ pdfjs.GlobalWorkerOptions.workerSrc = new URL('pdf.worker.min.mjs', PDFJS).href;
  * Wires the documents card. `countPages(module, n)` counts with the license (and rejects with
  * the module's error), `failureText(err)` says an error for a person. Returns
  * `{ enable, addCameraFrame(canvas) }`.
+ * @param {object} options
+ * @param {(module: PageModule, n: number) => Promise<void>} options.countPages
+ * @param {(err: unknown) => string} options.failureText
  */
 export function createDocuments({ countPages, failureText }) {
-  const pdfInput = $('import-pdf');
-  const imageInput = $('import-images');
+  const pdfInput = /** @type {HTMLInputElement} */ ($('import-pdf'));
+  const imageInput = /** @type {HTMLInputElement} */ ($('import-images'));
   const grid = $('pages');
 
+  /** @param {string} text */
   const message = (text, isError = false) => {
     $('documents-message').textContent = text;
     $('documents-message').classList.toggle('error', isError);
   };
 
-  /** Adds a thumbnail (a canvas or an img) with its caption and module to the grid. */
+  /**
+   * Adds a thumbnail (a canvas or an img) with its caption and module to the grid.
+   * @param {HTMLCanvasElement | HTMLImageElement} picture
+   * @param {string} caption
+   * @param {PageModule} module
+   */
   function addPage(picture, caption, module) {
     grid.querySelector('.empty')?.remove();
     const li = document.createElement('li');
@@ -40,6 +55,7 @@ export function createDocuments({ countPages, failureText }) {
     grid.append(li);
   }
 
+  /** @param {File} file */
   async function importPdf(file) {
     message(`Opening ${file.name}…`);
     const pdf = await pdfjs.getDocument({
@@ -69,6 +85,7 @@ export function createDocuments({ countPages, failureText }) {
     }
   }
 
+  /** @param {File} file */
   async function importImage(file) {
     const img = new Image();
     img.alt = file.name;
@@ -78,10 +95,15 @@ export function createDocuments({ countPages, failureText }) {
     addPage(img, file.name, 'core');
   }
 
-  /** Runs an import with the input disabled, and says how it went. */
+  /**
+   * Runs an import with the input disabled, and says how it went.
+   * @param {HTMLInputElement} input
+   * @param {(file: File) => Promise<void>} run
+   */
   function onFiles(input, run) {
     input.addEventListener('change', async () => {
-      const files = [...input.files];
+      // An <input type="file"> always has a FileList, empty when nothing was chosen.
+      const files = [.../** @type {FileList} */ (input.files)];
       input.value = '';
       input.disabled = true;
       try {
@@ -105,6 +127,7 @@ export function createDocuments({ countPages, failureText }) {
       pdfInput.disabled = false;
       imageInput.disabled = false;
     },
+    /** @param {HTMLCanvasElement} canvas */
     async addCameraFrame(canvas) {
       try {
         await countPages('webcam', 1);

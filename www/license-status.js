@@ -2,7 +2,21 @@
 // failed initLicense) into a headline, a plain-language explanation and a tone for its colours.
 // The explanations follow docs/errors.md, written for the person in front of the page.
 
-/** Plain-language explanations of the codes a page can meet, by code. */
+/** @import { LicenseStatus } from './pkg/licet.js' */
+
+/**
+ * What the page shows for a status: `tone` picks the colours of the pill and the banner.
+ * @typedef {object} StatusView
+ * @property {string} pill
+ * @property {'ok' | 'info' | 'warn' | 'bad' | 'neutral'} tone
+ * @property {string} title
+ * @property {string} explanation
+ */
+
+/**
+ * Plain-language explanations of the codes a page can meet, by code.
+ * @type {Readonly<Record<string, string | undefined>>}
+ */
 const EXPLAIN = {
   DOMAIN_MISMATCH: 'This website is not one the license is bound to. The SDK vendor can issue a license for this domain.',
   QUOTA_EXHAUSTED: 'The scans or pages this license sells are used up, tolerance included. Adding quota to the same license key unblocks it.',
@@ -26,12 +40,18 @@ const EXPLAIN = {
   CLOCK_SKEW: 'The device clock is more than 5 minutes away from the license server\'s time; licensing uses the server\'s time.',
 };
 
-/** `code` explained in plain words (the code itself when it has no entry). */
+/**
+ * `code` explained in plain words (the code itself when it has no entry).
+ * @param {string} code
+ */
 export function explainCode(code) {
   return EXPLAIN[code] ?? `The license module reported ${code}.`;
 }
 
-/** "6 d 23 h", "2 h 05 min", "4 min 10 s": a remaining duration in its two largest units. */
+/**
+ * "6 d 23 h", "2 h 05 min", "4 min 10 s": a remaining duration in its two largest units.
+ * @param {number} ms
+ */
 export function remaining(ms) {
   const s = Math.max(0, Math.floor(ms / 1000));
   const [d, h, m] = [Math.floor(s / 86400), Math.floor(s / 3600) % 24, Math.floor(s / 60) % 60];
@@ -43,6 +63,10 @@ export function remaining(ms) {
 /**
  * What to show for `status` at `now`, given `blockedCode`, the code initLicense failed with (or
  * null): `{ pill, tone, title, explanation }`, tone one of ok, info, warn, bad, neutral.
+ * @param {LicenseStatus} status
+ * @param {string | null} blockedCode
+ * @param {number} now
+ * @returns {StatusView}
  */
 export function describe(status, blockedCode, now) {
   if (blockedCode) {

@@ -5,16 +5,38 @@
 // camera frame as a document page on request. Barcode text stays in this page.
 import { prepareZXingModule, readBarcodes } from 'zxing-wasm/reader';
 
-const $ = (id) => document.getElementById(id);
+/** @import { ReaderOptions, ReadResult } from 'zxing-wasm/reader' */
+/** @import { BarcodeResult, ScanSession } from './pkg/licet.js' */
 
-/** The symbologies the demo reads: the common ones, so that a frame decodes fast. */
+/**
+ * A barcode of the results list: the latest sighting of one (symbology, text).
+ * @typedef {object} SeenBarcode
+ * @property {string} format the symbology, as Licet reports it
+ * @property {string} text
+ * @property {number} counted scans the session counted for it since the page opened
+ * @property {number} at when it was last seen (ms)
+ */
+
+/**
+ * The element of index.html with `id` (the page has every one this module names).
+ * @param {string} id
+ */
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+/**
+ * The symbologies the demo reads: the common ones, so that a frame decodes fast.
+ * @type {ReaderOptions}
+ */
 const READER_OPTIONS = {
   formats: ['QRCode', 'MicroQRCode', 'DataMatrix', 'Aztec', 'PDF417', 'EAN13', 'EAN8', 'UPCA', 'UPCE', 'Code128', 'Code39', 'Code93', 'ITF', 'Codabar'],
   tryHarder: true,
 };
 const RESULTS_SHOWN = 6;
 
-/** zxing's format name as the symbology Licet reports: "QRCode" → "QR_CODE", "EAN13" → "EAN_13". */
+/**
+ * zxing's format name as the symbology Licet reports: "QRCode" → "QR_CODE", "EAN13" → "EAN_13".
+ * @param {string} format
+ */
 export function symbology(format) {
   return format.replace(/[a-z](?=[A-Z\d])|[A-Z](?=[A-Z][a-z])|[A-Z](?=\d)/g, '$&_').toUpperCase();
 }
@@ -23,22 +45,33 @@ export function symbology(format) {
  * Wires the scanner card to `session` (a Licet ScanSession). `countScans({ symbology: n })` is
  * told of the new scans of each frame, `onCapture(canvas)` of a captured camera frame, and
  * `failureText(err)` says an error for a person.
+ * @param {object} options
+ * @param {ScanSession} options.session
+ * @param {(added: Record<string, number>) => void} options.countScans
+ * @param {(canvas: HTMLCanvasElement) => void} options.onCapture
+ * @param {(err: unknown) => string} options.failureText
  */
 export function createScanner({ session, countScans, onCapture, failureText }) {
-  const viewer = document.querySelector('.viewer');
-  const video = $('camera');
-  const overlay = $('overlay');
-  const still = $('still');
-  const toggle = $('camera-toggle');
-  const capture = $('capture');
-  const imageInput = $('scan-image');
-  const forget = $('forget-time');
+  const viewer = /** @type {HTMLElement} */ (document.querySelector('.viewer'));
+  const video = /** @type {HTMLVideoElement} */ ($('camera'));
+  const overlay = /** @type {HTMLCanvasElement} */ ($('overlay'));
+  const still = /** @type {HTMLImageElement} */ ($('still'));
+  const toggle = /** @type {HTMLButtonElement} */ ($('camera-toggle'));
+  const capture = /** @type {HTMLButtonElement} */ ($('capture'));
+  const imageInput = /** @type {HTMLInputElement} */ ($('scan-image'));
+  const forget = /** @type {HTMLInputElement} */ ($('forget-time'));
   const grab = document.createElement('canvas');
-  const grabContext = grab.getContext('2d', { willReadFrequently: true });
-  /** The latest distinct barcodes, by symbology and text: what the results list shows. */
+  // A new canvas's first context: never null.
+  const grabContext = /** @type {CanvasRenderingContext2D} */ (grab.getContext('2d', { willReadFrequently: true }));
+  /**
+   * The latest distinct barcodes, by symbology and text: what the results list shows.
+   * @type {Map<string, SeenBarcode>}
+   */
   const seen = new Map();
+  /** @type {MediaStream | null} */
   let stream = null;
 
+  /** @param {string} text */
   const message = (text, isError = false) => {
     $('scanner-message').textContent = text;
     $('scanner-message').classList.toggle('error', isError);
@@ -58,25 +91,29 @@ export function createScanner({ session, countScans, onCapture, failureText }) {
    * on one frame count once either way, so the counts are those of one call per frame, and the
    * page learns which barcode was new. A frame with no barcode is recorded too: it lets the
    * session forget what left the view.
+   * @param {ReadResult[]} results
+   * @param {number} at
    */
   function record(results, at) {
+    /** @type {Map<string, BarcodeResult>} */
     const distinct = new Map();
     for (const r of results) {
       const format = symbology(r.format);
       distinct.set(`${format}\n${r.text}`, { format, text: r.text });
     }
     if (distinct.size === 0) session.recordFrame([], at);
+    /** @type {Record<string, number>} */
     const added = {};
     for (const [key, result] of distinct) {
       const n = session.recordFrame([result], at);
       added[result.format] = (added[result.format] ?? 0) + n;
-      const entry = seen.get(key) ?? { ...result, counted: 0 };
+      const entry = seen.get(key) ?? { ...result, counted: 0, at };
       entry.counted += n;
       entry.at = at;
       seen.delete(key); // re-inserted last: the map stays in order of last sighting
       seen.set(key, entry);
     }
-    while (seen.size > RESULTS_SHOWN) seen.delete(seen.keys().next().value);
+    while (seen.size > RESULTS_SHOWN) seen.delete(/** @type {string} */ (seen.keys().next().value));
     if (distinct.size) renderResults();
     countScans(added);
   }
@@ -93,8 +130,8 @@ export function createScanner({ session, countScans, onCapture, failureText }) {
     const items = [...seen.values()].reverse().map((r) => {
       const li = document.createElement('li');
       li.innerHTML = '<span><span class="tag"></span></span><span class="text"></span><span class="tag"></span><span class="time"></span>';
-      const [format, text, counted, time] = li.children;
-      format.firstChild.textContent = r.format;
+      const [format, text, counted, time] = /** @type {HTMLCollectionOf<HTMLElement>} */ (li.children);
+      /** @type {ChildNode} */ (format.firstChild).textContent = r.format;
       text.textContent = r.text;
       text.title = r.text;
       counted.textContent = r.counted === 1 ? 'counted once' : `counted ${r.counted}×`;
@@ -105,16 +142,27 @@ export function createScanner({ session, countScans, onCapture, failureText }) {
     $('results').replaceChildren(...items);
   }
 
-  /** Sets `canvas` to `width` x `height` when it has another size (a resize clears it). */
+  /**
+   * Sets `canvas` to `width` x `height` when it has another size (a resize clears it).
+   * @param {HTMLCanvasElement} canvas
+   * @param {number} width
+   * @param {number} height
+   */
   function fit(canvas, width, height) {
     if (canvas.width !== width) canvas.width = width;
     if (canvas.height !== height) canvas.height = height;
   }
 
-  /** Outlines the barcodes of `results` on the overlay, which has the picture's size. */
+  /**
+   * Outlines the barcodes of `results` on the overlay, which has the picture's size.
+   * @param {ReadResult[]} results
+   * @param {number} width
+   * @param {number} height
+   */
   function outline(results, width, height) {
     fit(overlay, width, height);
-    const ctx = overlay.getContext('2d');
+    // The overlay only ever gets a 2d context: never null.
+    const ctx = /** @type {CanvasRenderingContext2D} */ (overlay.getContext('2d'));
     ctx.clearRect(0, 0, width, height);
     ctx.lineWidth = Math.max(3, width / 200);
     ctx.strokeStyle = '#3ddc84';
@@ -130,6 +178,7 @@ export function createScanner({ session, countScans, onCapture, failureText }) {
 
   async function decodeCameraFrames() {
     while (stream) {
+      /** @type {VideoFrameCallbackMetadata} */
       const frame = await new Promise((resolve) => video.requestVideoFrameCallback((_, metadata) => resolve(metadata)));
       if (!stream) return;
       const { videoWidth: width, videoHeight: height } = video;
@@ -164,7 +213,7 @@ export function createScanner({ session, countScans, onCapture, failureText }) {
       });
     } catch (err) {
       stopCamera();
-      message(err.name === 'NotAllowedError' ? 'The browser did not allow this page to use the camera.' : `No camera: ${failureText(err)}`, true);
+      message(/** @type {Error} */ (err).name === 'NotAllowedError' ? 'The browser did not allow this page to use the camera.' : `No camera: ${failureText(err)}`, true);
     } finally {
       toggle.disabled = false;
     }
@@ -187,12 +236,13 @@ export function createScanner({ session, countScans, onCapture, failureText }) {
     const frame = document.createElement('canvas');
     frame.width = video.videoWidth;
     frame.height = video.videoHeight;
-    frame.getContext('2d').drawImage(video, 0, 0);
+    /** @type {CanvasRenderingContext2D} */ (frame.getContext('2d')).drawImage(video, 0, 0);
     onCapture(frame);
   });
 
   imageInput.addEventListener('change', async () => {
-    const file = imageInput.files[0];
+    // An <input type="file"> always has a FileList, empty when nothing was chosen.
+    const file = /** @type {FileList} */ (imageInput.files)[0];
     imageInput.value = '';
     if (!file) return;
     if (stream) stopCamera();
@@ -217,8 +267,8 @@ export function createScanner({ session, countScans, onCapture, failureText }) {
       session.duplicateForgetTime = forget.valueAsNumber;
       message(`A barcode now counts again after ${forget.valueAsNumber} ms out of view.`);
     } catch (err) {
-      forget.value = session.duplicateForgetTime;
-      message(`Duplicate forget time: a whole number of ms from 0 to 180000 (${err.code}).`, true);
+      forget.value = String(session.duplicateForgetTime);
+      message(`Duplicate forget time: a whole number of ms from 0 to 180000 (${/** @type {{ code?: string }} */ (err).code}).`, true);
     }
   });
 

@@ -40,6 +40,11 @@ export async function startPostgres({ durable = false } = {}) {
     await capture('chown', ['postgres:postgres', dir]);
     await chmod(dir, 0o700);
   }
+  /**
+   * Runs `cmd` as the cluster's owner.
+   * @param {string} cmd
+   * @param {readonly string[]} args
+   */
   const as = (cmd, args) => (asRoot ? capture('runuser', ['-u', 'postgres', '--', cmd, ...args]) : capture(cmd, args));
   const data = join(dir, 'data');
   await as(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync']);

@@ -21,12 +21,28 @@ export function serverBin() {
   return process.env.LICET_SERVER_BIN || join(ROOT, 'target', 'debug', 'licet-server');
 }
 
-/** Runs the licet-server CLI: resolves `{ code, signal, stdout, stderr }` whatever the exit code. */
+/**
+ * A store that `licensedStore` made, and the license it holds.
+ * @typedef {object} LicensedStore
+ * @property {string} data the store's directory, for `--data`
+ * @property {string} org
+ * @property {string} licenseId
+ * @property {string} licenseFile
+ * @property {number} expiresAt Unix ms
+ */
+
+/**
+ * Runs the licet-server CLI: resolves `{ code, signal, stdout, stderr }` whatever the exit code.
+ * @param {readonly string[]} args
+ */
 export function cliRaw(args) {
   return capture(serverBin(), args, { check: false, timeout: CLI_TIMEOUT_MS });
 }
 
-/** Runs the CLI and insists on exit code 0; returns its stdout. */
+/**
+ * Runs the CLI and insists on exit code 0; returns its stdout.
+ * @param {readonly string[]} args
+ */
 export async function cli(args) {
   const r = await cliRaw(args);
   if (r.code !== 0) {
@@ -35,7 +51,11 @@ export async function cli(args) {
   return r.stdout;
 }
 
-/** Runs the CLI with `--json` appended and parses what it prints. */
+/**
+ * Runs the CLI with `--json` appended and parses what it prints (its shape is the command's).
+ * @param {readonly string[]} args
+ * @returns {Promise<any>}
+ */
 export async function cliJson(args) {
   const out = await cli([...args, '--json']);
   try {
@@ -54,6 +74,9 @@ export async function demoVendorPublicKey() {
  * A license server store in `dir`/data: initialized with the demo vendor public key, holding
  * one per-page license (`dir`/license.txt) signed by the demo vendor key for `days` days.
  * Returns `{ data, org, licenseId, licenseFile, expiresAt }`.
+ * @param {string} dir
+ * @param {{ org?: string, quota?: number, modules?: string, days?: number, domains?: readonly string[] }} [license]
+ * @returns {Promise<LicensedStore>}
  */
 export async function licensedStore(
   dir,
@@ -71,7 +94,12 @@ export async function licensedStore(
   return { data, org, licenseId: issued.id, licenseFile, expiresAt: issued.expiresAt };
 }
 
-/** Creates a project whose license key names `serverUrl`, assigns the license; returns the key. */
+/**
+ * Creates a project whose license key names `serverUrl`, assigns the license; returns the key.
+ * @param {Pick<LicensedStore, 'data' | 'org' | 'licenseId'>} store
+ * @param {string} serverUrl
+ * @returns {Promise<string>}
+ */
 export async function projectKey({ data, org, licenseId }, serverUrl, handshakeCode = `${org}-e2e`) {
   const project = await cliJson([
     'project', 'create', '--data', data, '--org', org, '--handshake-code', handshakeCode, '--server-url', serverUrl,

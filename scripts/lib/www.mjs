@@ -31,6 +31,8 @@ const VENDOR_FILES = [
 /**
  * Fills `dest` (created if missing) with www/, pkg/ and the vendor files, and, when given,
  * demo-license-key.txt holding `licenseKey` (the key the demo app starts with); returns `dest`.
+ * @param {string} dest
+ * @param {{ licenseKey?: string }} [options]
  */
 export async function assembleWww(dest, { licenseKey } = {}) {
   await mkdir(dest, { recursive: true });
@@ -51,7 +53,11 @@ export async function assembleWww(dest, { licenseKey } = {}) {
   return dest;
 }
 
-/** Gives the demo app in `www` the license key it starts with. */
+/**
+ * Gives the demo app in `www` the license key it starts with.
+ * @param {string} www
+ * @param {string} licenseKey
+ */
 export function writeDemoKey(www, licenseKey) {
   return writeFile(join(www, 'demo-license-key.txt'), `${licenseKey}\n`);
 }

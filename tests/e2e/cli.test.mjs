@@ -8,7 +8,9 @@ import { after, before, test } from 'node:test';
 
 import { BOUNDED, DEMO_VENDOR_SECRET, checkBuilt, cli, cliJson, cliRaw, demoVendorPublicKey, tempDir } from './harness.mjs';
 
+/** @type {Awaited<ReturnType<typeof tempDir>>} */
 let dir;
+/** @type {string} */
 let data;
 
 before(async () => {
@@ -22,11 +24,20 @@ after(async () => {
   await dir?.remove();
 }, BOUNDED);
 
-/** The IDs of the licenses the store holds (`usage --json` lists every imported license). */
+/**
+ * The IDs of the licenses the store holds (`usage --json` lists every imported license).
+ * @returns {Promise<string[]>}
+ */
 async function storedLicenses() {
-  return (await cliJson(['usage', '--data', data])).licenses.map((l) => l.license);
+  /** @type {{ licenses: { license: string }[] }} */
+  const usage = await cliJson(['usage', '--data', data]);
+  return usage.licenses.map((l) => l.license);
 }
 
+/**
+ * @param {string} vendorKey
+ * @param {string} out
+ */
 function issue(vendorKey, out) {
   return cliJson([
     'license', 'issue', '--vendor-key', vendorKey, '--org', 'cli-org', '--type', 'per-page',

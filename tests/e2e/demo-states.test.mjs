@@ -9,7 +9,13 @@ import { test } from 'node:test';
 import { writeDemoKey } from '../../scripts/lib/www.mjs';
 import { BOUNDED, cliJson, ok, openDemoApp, openTestPage, screenshot, world } from './harness.mjs';
 
-/** Runs `body` with a fresh world (the demo app served) and closes it afterwards. */
+/** @import { World, WorldOptions } from './harness.mjs' */
+
+/**
+ * Runs `body` with a fresh world (the demo app served) and closes it afterwards.
+ * @param {WorldOptions & { browser?: true }} options
+ * @param {(w: World) => Promise<void>} body
+ */
 async function inWorld(options, body) {
   const w = await world({ demo: true, ...options });
   try {
@@ -23,7 +29,8 @@ test('the demo app on a domain its license does not bind shows it blocked, with 
   await inWorld({ domains: ['scanner.acme.example'] }, async (w) => {
     const page = await openDemoApp(w.context, w.origin, 'Blocked');
     assert.equal(await page.textContent('#license-state'), 'Blocked: DOMAIN_MISMATCH');
-    assert.match(await page.textContent('#license-explanation'), /not one the license is bound to/);
+    // An element's textContent is never null.
+    assert.match(/** @type {string} */ (await page.textContent('#license-explanation')), /not one the license is bound to/);
     await screenshot(page, 'demo-blocked');
   });
 });

@@ -8,6 +8,9 @@ import { test } from 'node:test';
 
 import { BOUNDED, call, corePages, ok, openTestPage, withWorld } from './harness.mjs';
 
+/** @import { World } from './harness.mjs' */
+
+/** @type {World} */
 let w;
 
 withWorld(

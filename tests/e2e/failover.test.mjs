@@ -15,11 +15,20 @@ import {
   BOUNDED, advanceUntil, cli, cliJson, corePages, inClockedBrowser, ok, openTestPage, startServer, withWorld,
 } from './harness.mjs';
 
+/** @import { BrowserContext, Request } from 'playwright-core' */
+/** @import { BrowserlessWorld, Server, TestPage } from './harness.mjs' */
+
+/**
+ * A request to a license server's `/v1/` routes, as `protocolLog` logs it.
+ * @typedef {{ port: number, contentType: string | undefined, answered: boolean }} LoggedRequest
+ */
+
 /** `core::failover::FIRST_RETRY_MS`: how long after the main failed the client tries it first again. */
 const FIRST_RETRY_MS = 5 * 60 * 1000;
 /** How long the log may take to hear of the requests a call in the page has made. */
 const LOG_TIMEOUT_MS = 10_000;
 
+/** @type {BrowserlessWorld} */
 let w;
 
 withWorld(
@@ -34,10 +43,17 @@ withWorld(
  * `{ port, contentType, answered }` (`answered`: an HTTP answer came; else the request failed).
  * `log.reached(n)` resolves once `n` are logged (rejects after LOG_TIMEOUT_MS), since the
  * browser's network events reach the test on their own path, not with a call's result.
+ * @param {BrowserContext} context
  */
 function protocolLog(context) {
+  /** @type {LoggedRequest[]} */
   const log = [];
+  /** @type {{ n: number, wake: () => void }[]} */
   let waiters = [];
+  /**
+   * @param {Request} request
+   * @param {boolean} answered
+   */
   const add = (request, answered) => {
     const url = new URL(request.url());
     if (!url.pathname.startsWith('/v1/')) return;
@@ -46,18 +62,23 @@ function protocolLog(context) {
   };
   context.on('requestfinished', (request) => add(request, true));
   context.on('requestfailed', (request) => add(request, false));
-  log.reached = (n) =>
+  /**
+   * @param {number} n
+   * @returns {Promise<void>}
+   */
+  const reached = (n) =>
     new Promise((wake, reject) => {
       if (log.length >= n) return wake();
       const timer = setTimeout(() => reject(new Error(`${n} protocol requests not logged within ${LOG_TIMEOUT_MS} ms: ${JSON.stringify(log)}`)), LOG_TIMEOUT_MS);
       waiters.push({ n, wake: () => (clearTimeout(timer), wake()) });
     });
-  return log;
+  return Object.assign(log, { reached });
 }
 
 test('the main server killed mid-session: the standby takes over, nothing is lost or counted twice, and the main is used again later', BOUNDED, async () => {
   const main = w.server;
   const standby = await startServer({ data: w.data });
+  /** @type {Server | undefined} */
   let restarted;
   try {
     // The license key lists the main, then the standby: `--server-url` repeated, main first.
@@ -67,8 +88,10 @@ test('the main server killed mid-session: the standby takes over, nothing is los
     ]);
     await cli(['project', 'assign', '--data', w.data, '--handshake-code', project.handshakeCode, '--license', w.licenseId]);
     const before = await corePages(w.data, w.licenseId);
+    /** @type {TestPage} */
     let page;
     let counted = 0;
+    /** @param {number} pages */
     const count = async (pages) => {
       await ok(page, 'countPages', 'core', pages);
       counted += pages;

@@ -8,8 +8,11 @@ import { test } from 'node:test';
 
 import { BOUNDED, advanceUntil, call, corePages, inClockedBrowser, ok, openTestPage, withWorld } from './harness.mjs';
 
+/** @import { BrowserlessWorld } from './harness.mjs' */
+
 const DAY = 24 * 60 * 60 * 1000;
 
+/** @type {BrowserlessWorld} */
 let w;
 
 withWorld(

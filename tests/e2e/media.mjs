@@ -10,6 +10,16 @@ import bwipjs from 'bwip-js';
 import { PDFDocument, StandardFonts, rgb } from 'pdf-lib';
 import { PNG } from 'pngjs';
 
+/**
+ * A barcode: bwip-js's symbology name and the text it encodes.
+ * @typedef {{ bcid: string, text: string }} Code
+ */
+
+/**
+ * A barcode as RGBA pixels.
+ * @typedef {{ width: number, height: number, data: Buffer }} Pixels
+ */
+
 const WIDTH = 640;
 const HEIGHT = 360;
 const FPS = 10;
@@ -27,6 +37,7 @@ const END = { bcid: 'qrcode', text: 'LICET-END' };
 /**
  * The video, as [seconds, barcodes in view]. Every gap is far from FORGET_MS (0.5 s or 4 s
  * against 1.5 s), so that a frame decoded a little late or missed cannot change the count.
+ * @type {[number, Code[]][]}
  */
 export const TIMELINE = [
   [2, []], //          lead-in; also what separates END from A when the file loops
@@ -45,19 +56,30 @@ export const TIMELINE = [
 /** What the rule makes of TIMELINE: QR codes A, C, B and END once each; EAN twice; Code 128 once. */
 export const EXPECTED_SCANS = { CODE_128: 1, EAN_13: 2, QR_CODE: 4 };
 
-/** A barcode rendered by bwip-js as a PNG file, as a photo or a scan of one would hold it. */
+/**
+ * A barcode rendered by bwip-js as a PNG file, as a photo or a scan of one would hold it.
+ * @param {Code} code
+ */
 export function barcodePng({ bcid, text }) {
   // A linear code gets a height (mm) and its text below; a QR code keeps its square shape.
+  /** @type {Partial<import('bwip-js').RenderOptions>} */
   const shape = bcid === 'qrcode' ? { scale: 5 } : { scale: 2, height: 18, includetext: true, textxalign: 'center' };
   return bwipjs.toBuffer({ bcid, text, ...shape, paddingwidth: 10, paddingheight: 10, backgroundcolor: 'FFFFFF' });
 }
 
-/** A barcode rendered by bwip-js, as RGBA pixels: `{ width, height, data }`. */
+/**
+ * A barcode rendered by bwip-js, as RGBA pixels: `{ width, height, data }`.
+ * @param {Code} code
+ * @returns {Promise<Pixels>}
+ */
 async function barcode(code) {
   return PNG.sync.read(await barcodePng(code));
 }
 
-/** A WIDTH x HEIGHT RGBA frame: a grey-blue desk with `codes` side by side, centered. */
+/**
+ * A WIDTH x HEIGHT RGBA frame: a grey-blue desk with `codes` side by side, centered.
+ * @param {Pixels[]} codes
+ */
 function compose(codes) {
   const frame = Buffer.alloc(WIDTH * HEIGHT * 4);
   for (let i = 0; i < frame.length; i += 4) frame.set([214, 221, 232, 255], i);
@@ -77,6 +99,7 @@ function compose(codes) {
 /**
  * RGBA to planar YUV 4:2:0 (I420) with the BT.601 limited-range matrix, which is how Chromium
  * reads a y4m file: a Y sample per pixel, U and V averaged over each 2x2 block.
+ * @param {Buffer} rgba
  */
 function toI420(rgba) {
   const ySize = WIDTH * HEIGHT;
@@ -105,14 +128,18 @@ function toI420(rgba) {
   return out;
 }
 
-/** Writes TIMELINE as a y4m file at `path` (each scene is converted once, then repeated). */
+/**
+ * Writes TIMELINE as a y4m file at `path` (each scene is converted once, then repeated).
+ * @param {string} path
+ */
 export async function writeVideo(path) {
+  /** @type {Map<Code, Pixels>} */
   const images = new Map();
   for (const code of [A, B, C, EAN, CODE128, END]) images.set(code, await barcode(code));
   const out = createWriteStream(path);
   out.write(`YUV4MPEG2 W${WIDTH} H${HEIGHT} F${FPS}:1 Ip A1:1 C420jpeg\n`);
   for (const [seconds, codes] of TIMELINE) {
-    const frame = Buffer.concat([Buffer.from('FRAME\n'), toI420(compose(codes.map((c) => images.get(c))))]);
+    const frame = Buffer.concat([Buffer.from('FRAME\n'), toI420(compose(codes.map((c) => /** @type {Pixels} */ (images.get(c)))))]);
     for (let f = 0; f < Math.round(seconds * FPS); f++) {
       if (!out.write(frame)) await once(out, 'drain');
     }
@@ -121,7 +148,10 @@ export async function writeVideo(path) {
   await once(out, 'finish');
 }
 
-/** A letter-size PDF of `count` pages, each with a heading and a few lines of text. */
+/**
+ * A letter-size PDF of `count` pages, each with a heading and a few lines of text.
+ * @param {number} count
+ */
 export async function makePdf(count) {
   const pdf = await PDFDocument.create();
   const font = await pdf.embedFont(StandardFonts.Helvetica);

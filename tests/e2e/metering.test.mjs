@@ -8,8 +8,12 @@ import { test } from 'node:test';
 
 import { BOUNDED, advanceUntil, inClockedBrowser, ok, openTestPage, usageOf, withWorld } from './harness.mjs';
 
+/** @import { Page, Route } from 'playwright-core' */
+/** @import { BrowserlessWorld, ClockedContext } from './harness.mjs' */
+
 const SLOT_MS = 180_000;
 
+/** @type {BrowserlessWorld} */
 let w;
 
 withWorld(
@@ -21,22 +25,32 @@ withWorld(
 
 let browsers = 0;
 
-/** Runs `body` in a browser profile of its own, with a fake clock. */
+/**
+ * Runs `body` in a browser profile of its own, with a fake clock.
+ * @param {(context: ClockedContext) => Promise<void>} body
+ */
 function inClocked(body) {
   return inClockedBrowser(join(w.dir, `clocked-${browsers++}`), body);
 }
 
 async function totals() {
   const { pages, scans } = await usageOf(w.data, w.licenseId);
+  /** @param {Record<string, number>} counts */
   const sum = (counts) => Object.values(counts).reduce((a, b) => a + b, 0);
   return { pages: sum(pages), scans: sum(scans) };
 }
 
-/** Records `count` distinct barcodes in one frame of a new scan session; returns what it added. */
+/**
+ * Records `count` distinct barcodes in one frame of a new scan session; returns what it added.
+ * @param {Page} page
+ * @param {string} prefix
+ * @param {number} count
+ */
 function recordDistinct(page, prefix, count) {
   return page.evaluate(
-    ([p, n]) => window.licet.createScanSession().recordFrame(Array.from({ length: n }, (_, i) => ({ format: 'QR_CODE', text: `${p}-${i}` }))),
-    [prefix, count],
+    ([p, n]) =>
+      window.licet.createScanSession(undefined).recordFrame(Array.from({ length: n }, (_, i) => ({ format: 'QR_CODE', text: `${p}-${i}` })), undefined),
+    /** @type {const} */ ([prefix, count]),
   );
 }
 
@@ -71,6 +85,7 @@ test('many tabs count into one ledger, one reports, and another takes over when 
       await ok(tab, 'initLicense', w.licenseKey);
       tabs.push(tab);
     }
+    /** @param {Page[]} pages */
     const reporters = async (pages) => (await Promise.all(pages.map((p) => ok(p, 'status')))).map((s) => s.reporter);
     assert.deepEqual(await reporters(tabs), [true, false, false], 'the first tab holds the reporter lock');
 
@@ -113,6 +128,7 @@ test('a server that never answers is a network error after 30 s, and nothing is 
     await ok(page, 'initLicense', w.licenseKey);
     const before = await totals();
     await ok(page, 'countPages', 'core', 2);
+    /** @type {Route[]} */
     const held = [];
     await page.route('**/v1/reports', (route) => {
       held.push(route); // never answered

@@ -18,6 +18,9 @@ import { after, test } from 'node:test';
 import { BOUNDED, cli, cliJson, openDemoApp, screenshot, sendDemoUsage, tempDir, usageOf, withWorld } from './harness.mjs';
 import { EXPECTED_SCANS, FORGET_MS, TIMELINE, barcodePng, makePdf, writeVideo } from './media.mjs';
 
+/** @import { Page } from 'playwright-core' */
+/** @import { World } from './harness.mjs' */
+
 const PAGES = 5;
 const TOKEN_NAME = 'dashboard-e2e';
 /** Elements of the dashboard that only ever hold data the API gave. */
@@ -28,8 +31,12 @@ const VIDEO = join(video.path, 'barcodes.y4m');
 await writeVideo(VIDEO);
 after(() => video.remove());
 
+/** @type {World} */
 let w;
-/** The demo app's device, as the camera test's page shows it. */
+/**
+ * The demo app's device, as the camera test's page shows it.
+ * @type {string | null}
+ */
 let deviceId;
 
 withWorld(
@@ -47,7 +54,7 @@ test('the demo app counts the scans of a camera video by the de-duplication rule
   deviceId = await page.textContent('#device');
   await page.fill('#forget-time', String(FORGET_MS));
   await page.press('#forget-time', 'Tab'); // the change event: the session takes the new time
-  await page.waitForFunction((ms) => document.getElementById('scanner-message').textContent.includes(`${ms} ms`), FORGET_MS);
+  await page.waitForFunction((ms) => /** @type {HTMLElement} */ (document.getElementById('scanner-message')).textContent.includes(`${ms} ms`), FORGET_MS);
 
   // The fake camera plays the file from its first frame once the page opens it, and loops it.
   // Once END has been read, the camera is stopped: END is on screen for 2.5 s and the lead-in
@@ -61,7 +68,7 @@ test('the demo app counts the scans of a camera video by the de-duplication rule
   );
   // A frame kept as a document page is a webcam page; the frames only decoded are not.
   await page.click('#capture');
-  await page.waitForFunction(() => document.querySelector('[data-module="webcam"] td').textContent === '1');
+  await page.waitForFunction(() => /** @type {HTMLElement} */ (document.querySelector('[data-module="webcam"] td')).textContent === '1');
   await screenshot(page, 'demo-camera');
   await page.click('#camera-toggle');
   const played = (Date.now() - playing) / 1000;
@@ -69,7 +76,7 @@ test('the demo app counts the scans of a camera video by the de-duplication rule
   assert.ok(played < duration, `END was read ${played} s after the camera started: in the first pass of ${duration} s`);
 
   const shown = await page.$$eval('#scan-counts tr[data-symbology]', (rows) =>
-    Object.fromEntries(rows.map((r) => [r.dataset.symbology, Number(r.cells[1].textContent)])),
+    Object.fromEntries(/** @type {HTMLTableRowElement[]} */ (rows).map((r) => [r.dataset.symbology, Number(r.cells[1].textContent)])),
   );
   assert.deepEqual(shown, EXPECTED_SCANS, 'the usage card shows the counted scans');
 
@@ -83,14 +90,14 @@ test('the demo app counts the scans of a camera video by the de-duplication rule
 
 test('a PDF imported in the demo app is counted as one PDFR page per page', BOUNDED, async () => {
   const page = await openDemoApp(w.context, w.origin);
-  await page.waitForFunction(() => !document.getElementById('import-pdf').disabled);
+  await page.waitForFunction(() => !(/** @type {HTMLInputElement} */ (document.getElementById('import-pdf')).disabled));
   await page.setInputFiles('#import-pdf', { name: 'delivery-note.pdf', mimeType: 'application/pdf', buffer: await makePdf(PAGES) });
 
   await page.waitForFunction((n) => document.querySelectorAll('#pages [data-module="pdfr"]').length === n, PAGES, { timeout: 30_000 });
   assert.equal(await page.textContent('[data-module="pdfr"] td'), String(PAGES), 'the usage card shows the PDFR pages');
   await sendDemoUsage(page);
   // Live on the page: its one report acknowledged, and the server reached.
-  await page.waitForFunction(() => document.getElementById('reports-acknowledged').textContent === '1');
+  await page.waitForFunction(() => /** @type {HTMLElement} */ (document.getElementById('reports-acknowledged')).textContent === '1');
   assert.equal(await page.textContent('#network-text'), 'Online');
   await screenshot(page, 'demo-pdf');
 
@@ -106,9 +113,9 @@ test('an uploaded image is scanned for barcodes, and an imported one is a Core p
   const qr = await barcodePng({ bcid: 'qrcode', text: 'LICET-UPLOAD' });
   await page.setInputFiles('#scan-image', { name: 'label.png', mimeType: 'image/png', buffer: qr });
   await page.waitForFunction(() => [...document.querySelectorAll('#results .text')].some((e) => e.textContent === 'LICET-UPLOAD'));
-  await page.waitForFunction(() => !document.getElementById('import-images').disabled);
+  await page.waitForFunction(() => !(/** @type {HTMLInputElement} */ (document.getElementById('import-images')).disabled));
   await page.setInputFiles('#import-images', { name: 'receipt.png', mimeType: 'image/png', buffer: qr });
-  await page.waitForFunction(() => document.querySelector('[data-module="core"] td').textContent === '1');
+  await page.waitForFunction(() => /** @type {HTMLElement} */ (document.querySelector('[data-module="core"] td')).textContent === '1');
   await sendDemoUsage(page);
 
   const { pages, scans } = await usageOf(w.data, w.licenseId);
@@ -118,7 +125,10 @@ test('an uploaded image is scanned for barcodes, and an imported one is a Core p
   await page.close();
 });
 
-/** Asserts the page shows the login alone: the dashboard hidden and no data in the DOM at all. */
+/**
+ * Asserts the page shows the login alone: the dashboard hidden and no data in the DOM at all.
+ * @param {Page} page
+ */
 async function assertLoginOnly(page) {
   await page.locator('#login').waitFor({ state: 'visible' });
   assert.equal(await page.locator('#app').isVisible(), false);
@@ -126,10 +136,15 @@ async function assertLoginOnly(page) {
   assert.ok(!(await page.content()).includes(w.licenseId), 'no license id anywhere in the page');
 }
 
+/**
+ * @param {Page} page
+ * @param {string} selector
+ */
 const rowText = (page, selector) => page.locator(selector).innerText();
 
 test('the dashboard shows only a login without a token, and the license, project, device, usage and alerts with one', BOUNDED, async () => {
   const page = await w.context.newPage();
+  /** @type {Error[]} */
   const errors = [];
   page.on('pageerror', (err) => errors.push(err));
   await page.setViewportSize({ width: 1440, height: 900 });
@@ -167,6 +182,10 @@ test('the dashboard shows only a login without a token, and the license, project
 
   // Usage charts: a uPlot canvas per kind, holding the counts produced. A redraw (a bucket or
   // license chosen) marks the section busy from the click until its charts are drawn.
+  /**
+   * @param {'pages' | 'scans'} kind
+   * @param {number} total
+   */
   const chart = (kind, total, range = 'the last 30 days') =>
     page.locator(`#usage [data-body]:not([aria-busy]) [data-chart="${kind}"][data-total="${total}"]`, { hasText: range }).locator('.uplot canvas');
   // The camera's scans and the uploaded image's; the PDF's pages, the camera frame, the image.
@@ -184,9 +203,11 @@ test('the dashboard shows only a login without a token, and the license, project
   await chart('pages', paged).waitFor();
   await page.selectOption('select[aria-label="License"]', '');
   await chart('pages', paged).waitFor();
-  const canvas = await chart('pages', paged).boundingBox();
+  // A visible element has a box.
+  const canvas = /** @type {{ width: number, height: number }} */ (await chart('pages', paged).boundingBox());
   assert.ok(canvas.width > 300 && canvas.height > 100, JSON.stringify(canvas));
   // A series per module and per symbology, named in each chart's legend.
+  /** @param {'pages' | 'scans'} kind */
   const legend = async (kind) => page.locator(`[data-chart="${kind}"]`).innerText();
   for (const module of ['webcam', 'pdfr', 'core']) assert.match(await legend('pages'), new RegExp(module));
   for (const symbology of Object.keys(EXPECTED_SCANS)) assert.match(await legend('scans'), new RegExp(symbology));
@@ -218,13 +239,14 @@ test('when the license server goes away, the demo app works on in its offline gr
   await w.server.stop();
   // A page imported offline is counted on the device; sending it finds no server.
   await page.setInputFiles('#import-images', { name: 'offline.png', mimeType: 'image/png', buffer: await barcodePng({ bcid: 'qrcode', text: 'OFFLINE' }) });
-  await page.waitForFunction(() => document.querySelector('[data-module="core"] td').textContent === '1');
+  await page.waitForFunction(() => /** @type {HTMLElement} */ (document.querySelector('[data-module="core"] td')).textContent === '1');
   await page.click('#send');
-  await page.waitForFunction(() => document.getElementById('license-pill').textContent.startsWith('Offline grace'), null, { timeout: 60_000 });
+  await page.waitForFunction(() => /** @type {HTMLElement} */ (document.getElementById('license-pill')).textContent.startsWith('Offline grace'), null, { timeout: 60_000 });
   assert.equal(await page.textContent('#license-state'), 'Offline grace: 6 d 23 h left');
   // Its report waits on the device for a receipt, as the module says (LicenseManager.reports).
-  await page.waitForFunction(() => document.getElementById('reports-waiting').textContent === '1');
-  assert.match(await page.textContent('#send-message'), /kept on this device[\s\S]*NETWORK_ERROR/);
+  await page.waitForFunction(() => /** @type {HTMLElement} */ (document.getElementById('reports-waiting')).textContent === '1');
+  // An element's textContent is never null.
+  assert.match(/** @type {string} */ (await page.textContent('#send-message')), /kept on this device[\s\S]*NETWORK_ERROR/);
   assert.equal(await page.textContent('#network-text'), 'Offline');
   await screenshot(page, 'demo-offline');
   await page.close();

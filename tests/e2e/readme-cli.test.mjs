@@ -18,6 +18,7 @@ import { startPostgres } from '../../scripts/lib/postgres.mjs';
 import { serverBin } from '../../scripts/lib/server-cli.mjs';
 import { BOUNDED, checkBuilt, cliJson, codeBlocks, tempDir } from './harness.mjs';
 
+/** @type {Awaited<ReturnType<typeof tempDir>>} */
 let dir;
 
 before(async () => {
@@ -50,7 +51,11 @@ for await (const line of createInterface({ input: child.stdout })) {
 }
 `;
 
-/** Runs `block` with bash in the test directory, `S` on the wrapper; resolves its stdout. */
+/**
+ * Runs `block` with bash in the test directory, `S` on the wrapper; resolves its stdout.
+ * @param {string} block
+ * @param {NodeJS.ProcessEnv} [env]
+ */
 async function runBlock(block, env = {}, prelude = '') {
   const script = `set -euo pipefail\n${prelude}\n${block.replace(/^S=.*$/m, `S=${join(dir.path, 'licet-server')}`)}`;
   const { stdout } = await promisify(execFile)('bash', ['-c', script], { cwd: dir.path, env: { ...process.env, ...env }, maxBuffer: 1 << 24 });
@@ -78,6 +83,7 @@ test("the admin's quick start serves the vendor's license, makes a dashboard tok
   assert.match(out, /LICET1\.\S+/, 'project create prints the license key');
   assert.match(out, /licet_admin_\S+/, 'admin token create prints the token');
   assert.match(out, /healthz 200/, 'serve came up and answered');
+  /** @type {{ licenses: { license: string }[] }} */
   const usage = await cliJson(['usage', '--data', join(dir.path, 'data')]);
   assert.deepEqual(usage.licenses.map((l) => l.license), ['L-acme-2027']);
   const backup = await readFile(join(dir.path, 'licet-backup.db'));
@@ -90,6 +96,7 @@ test("the admin's PostgreSQL lines import and serve the license from a database"
   try {
     const out = await runBlock(`S=\n${block}`, { VENDOR_PUBLIC_KEY: await vendorPublicKey(), DATABASE_URL: cluster.url });
     assert.match(out, /healthz 200/, out);
+    /** @type {{ licenses: { license: string }[] }} */
     const usage = await cliJson(['usage', '--database', cluster.url]);
     assert.deepEqual(usage.licenses.map((l) => l.license), ['L-acme-2027']);
   } finally {

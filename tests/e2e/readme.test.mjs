@@ -14,6 +14,9 @@ import { promisify } from 'node:util';
 
 import { BOUNDED, ROOT, UUID_V4, call, codeBlocks, corePages, openTestPage, tempDir, withWorld } from './harness.mjs';
 
+/** @import { World } from './harness.mjs' */
+
+/** @type {World} */
 let w;
 
 withWorld((made) => {
@@ -22,7 +25,11 @@ withWorld((made) => {
 
 const quickStart = () => codeBlocks('Quick start for a web developer');
 
-/** Writes `code` as a module of the test site that sees `licenseKey` first; returns its path. */
+/**
+ * Writes `code` as a module of the test site that sees `licenseKey` first; returns its path.
+ * @param {string} name
+ * @param {string} code
+ */
 async function asModule(name, code) {
   await writeFile(join(w.www, name), `const licenseKey = ${JSON.stringify(w.licenseKey)};\n${code}`);
   return `/${name}`;
@@ -62,10 +69,12 @@ test("the quick start's example runs as written under its Content Security Polic
 
   // Served from another origin than the license server: only the policy's entry lets it in.
   const page = await w.context.newPage();
+  /** @type {string[]} */
   const logs = [];
   page.on('console', (m) => logs.push(m.text()));
   await page.goto(`${w.altOrigin}/readme-csp.html`);
-  const outcome = await page.evaluate(() => window.outcome);
+  // readme-run.mjs sets `window.outcome`.
+  const outcome = await page.evaluate(() => /** @type {typeof window & { outcome: Promise<unknown> }} */ (window).outcome);
   const refused = logs.filter((l) => l.includes('Content Security Policy'));
   assert.deepEqual(outcome, { ok: true }, JSON.stringify({ outcome, refused }));
 
@@ -80,6 +89,7 @@ test("the quick start's error handling branches on the code: before initLicense,
   const { js } = await quickStart();
   const handling = await asModule('readme-errors.mjs', `import { LicenseManager } from '/pkg/licet.js';\n${js[1]}`);
   const page = await openTestPage(w.context, w.origin);
+  /** @type {string[]} */
   const logs = [];
   page.on('console', (m) => logs.push(m.text()));
 
@@ -101,6 +111,7 @@ test("the README's initLicense with an organization and a handshake code authori
   assert.notEqual(ours, block);
   const path = await asModule('readme-project.mjs', `import { LicenseManager } from '/pkg/licet.js';\n${ours}\nconsole.log('project ' + LicenseManager.status().handshakeCode);`);
   const page = await openTestPage(w.context, w.origin);
+  /** @type {string[]} */
   const logs = [];
   page.on('console', (m) => logs.push(m.text()));
   const outcome = await page.evaluate((p) => window.attempt(() => import(p)), path);

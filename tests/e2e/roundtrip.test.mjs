@@ -8,7 +8,11 @@ import { test } from 'node:test';
 
 import { BOUNDED, UUID_V4, call, cliJson, corePages, ok, openTestPage, reloadTestPage, withWorld } from './harness.mjs';
 
+/** @import { TestPage, World } from './harness.mjs' */
+
+/** @type {World} */
 let w;
+/** @type {TestPage} */
 let page;
 
 withWorld((made) => {
@@ -21,7 +25,7 @@ test('initLicense, countPages("core", 3) and flush(): the server holds exactly 3
   assert.equal(status.state, 'valid');
   assert.equal(status.code, null);
   assert.ok(status.modules.includes('core'), `modules: ${status.modules}`);
-  assert.ok(status.offlineUntil > Date.now(), `offlineUntil ${status.offlineUntil} is in the future`);
+  assert.ok(status.offlineUntil !== null && status.offlineUntil > Date.now(), `offlineUntil ${status.offlineUntil} is in the future`);
 
   assert.equal(await corePages(w.data, w.licenseId), 0);
   await ok(page, 'countPages', 'core', 3);
@@ -32,6 +36,7 @@ test('initLicense, countPages("core", 3) and flush(): the server holds exactly 3
 
   // The device the server authorized is the one the page reports.
   const uuid = await ok(page, 'getDeviceUUID');
+  /** @type {{ devices: { deviceId: string }[] }} */
   const { devices } = await cliJson(['devices', '--data', w.data]);
   assert.deepEqual(
     devices.map((d) => d.deviceId),
@@ -105,7 +110,8 @@ test('a report with one flipped ciphertext byte is refused with DECRYPTION_FAILE
   await page.route('**/v1/reports', async (route) => {
     const request = route.request();
     if (request.method() !== 'POST') return route.continue();
-    const body = JSON.parse(request.postData());
+    // A report is a POST with a body.
+    const body = JSON.parse(/** @type {string} */ (request.postData()));
     const ct = Buffer.from(body.ct, 'base64url');
     ct[ct.length >> 1] ^= 0x01;
     body.ct = ct.toString('base64url');
@@ -141,11 +147,13 @@ test('countPages refuses a wrong module or count synchronously with INVALID_ARGU
     const outcome = await page.evaluate(
       ([m, k]) => {
         try {
+          // @ts-expect-error -- deliberately wrong modules and counts: countPages must refuse them
           const p = window.licet.countPages(m, k);
           p?.catch?.(() => {});
           return { threw: false };
         } catch (e) {
-          return { threw: true, isError: e instanceof Error, code: e.code, message: e.message };
+          const err = /** @type {Error & { code?: string }} */ (e);
+          return { threw: true, isError: e instanceof Error, code: err.code, message: err.message };
         }
       },
       [module, n],

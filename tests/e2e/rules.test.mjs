@@ -10,6 +10,19 @@ import { test } from 'node:test';
 
 import { BOUNDED, call, cli, cliJson, corePages, DEMO_VENDOR_SECRET, ok, openTestPage, reloadTestPage, usageOf, withWorld } from './harness.mjs';
 
+/** @import { Page } from 'playwright-core' */
+/** @import { LicenseStatus, StatusSubscription } from '../../pkg/licet.js' */
+/** @import { World } from './harness.mjs' */
+
+/**
+ * The test page's `window` once `listen` has run.
+ * @typedef {typeof window & {
+ *   heard: Pick<LicenseStatus, 'state' | 'code'>[],
+ *   subscription: StatusSubscription,
+ * }} ListeningWindow
+ */
+
+/** @type {World} */
 let w;
 
 withWorld(
@@ -19,15 +32,21 @@ withWorld(
   { quota: 20, modules: 'core' },
 );
 
-/** Starts collecting the status changes the page's listener hears in `window.heard`. */
+/**
+ * Starts collecting the status changes the page's listener hears in `window.heard`.
+ * @param {Page} page
+ */
 function listen(page) {
   return page.evaluate(() => {
-    window.heard = [];
-    window.subscription = window.licet.onStatusChange((s) => window.heard.push({ state: s.state, code: s.code }));
+    const listening = /** @type {ListeningWindow} */ (window);
+    listening.heard = [];
+    listening.subscription = window.licet.onStatusChange((s) => listening.heard.push({ state: s.state, code: s.code }));
   });
 }
 
-const heard = (page) => page.evaluate(() => window.heard);
+/** @param {Page} page */
+const heard = (page) => page.evaluate(() => /** @type {ListeningWindow} */ (window).heard);
+/** @param {Page} page */
 const status = (page) => page.evaluate(() => window.licet.status());
 
 test('a quota goes through its tolerance stage to exhaustion, and the page is told at each step', BOUNDED, async () => {
@@ -81,7 +100,10 @@ test('the public trial goes to a device the server has never seen, once', BOUNDE
   assert.equal(granted.state, 'trial');
   assert.equal(granted.handshakeCode, 'trial');
   const sevenDays = 7 * 24 * 3600 * 1000;
-  assert.ok(granted.activeUntil >= started + sevenDays && granted.activeUntil <= Date.now() + sevenDays, `${granted.activeUntil}`);
+  assert.ok(
+    granted.activeUntil !== null && granted.activeUntil >= started + sevenDays && granted.activeUntil <= Date.now() + sevenDays,
+    `${granted.activeUntil}`,
+  );
   await ok(fresh, 'countPages', 'core', 2);
   await ok(fresh, 'flush');
   assert.equal((await usageOf(w.data, issued.id)).pages.core, 2);

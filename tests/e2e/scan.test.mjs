@@ -7,9 +7,14 @@ import { test } from 'node:test';
 
 import { BOUNDED, ok, openTestPage, usageOf, withWorld } from './harness.mjs';
 
+/** @import { BarcodeResult } from '../../pkg/licet.js' */
+/** @import { TestPage, World } from './harness.mjs' */
+
 const SECRET = 'SECRET-TEXT-4711';
 
+/** @type {World} */
 let w;
+/** @type {TestPage} */
 let page;
 
 withWorld((made) => {
@@ -21,6 +26,10 @@ test('a scan session counts unique scans by the de-duplication rule', BOUNDED, a
   await ok(page, 'initLicense', w.licenseKey);
   const counted = await page.evaluate((secret) => {
     const session = window.licet.createScanSession({ duplicateForgetTime: 1000 });
+    /**
+     * @param {BarcodeResult[]} results
+     * @param {number} at
+     */
     const frame = (results, at) => session.recordFrame(results, at);
     return {
       forget: session.duplicateForgetTime,
@@ -31,7 +40,7 @@ test('a scan session counts unique scans by the de-duplication rule', BOUNDED, a
         frame([{ format: 'QR_CODE', text: secret }], 2400),
         frame([], 2500),
       ],
-      defaultForget: window.licet.createScanSession().duplicateForgetTime,
+      defaultForget: window.licet.createScanSession(undefined).duplicateForgetTime,
     };
   }, SECRET);
   assert.equal(counted.forget, 1000);
@@ -46,15 +55,17 @@ test('a scan session counts unique scans by the de-duplication rule', BOUNDED, a
 
 test('bad settings throw RangeError and bad results TypeError, each with a code', BOUNDED, async () => {
   const outcomes = await page.evaluate(() => {
+    /** @param {() => unknown} fn */
     const outcome = (fn) => {
       try {
         fn();
         return 'no error';
       } catch (e) {
-        return `${e.constructor.name}:${e.code}`;
+        const err = /** @type {Error & { code?: string }} */ (e);
+        return `${err.constructor.name}:${err.code}`;
       }
     };
-    const session = window.licet.createScanSession();
+    const session = window.licet.createScanSession(undefined);
     return {
       nan: outcome(() => window.licet.createScanSession({ duplicateForgetTime: Number.NaN })),
       negative: outcome(() => window.licet.createScanSession({ duplicateForgetTime: -1 })),
@@ -62,9 +73,11 @@ test('bad settings throw RangeError and bad results TypeError, each with a code'
       tooLong: outcome(() => { session.duplicateForgetTime = 180001; }),
       zero: outcome(() => { session.duplicateForgetTime = 0; }),
       max: outcome(() => { session.duplicateForgetTime = 180000; }),
-      notArray: outcome(() => session.recordFrame('QR_CODE')),
-      noText: outcome(() => session.recordFrame([{ format: 'QR_CODE' }])),
-      badFormat: outcome(() => session.recordFrame([{ format: '', text: 'x' }])),
+      // @ts-expect-error -- deliberately not an array of results: recordFrame must refuse it
+      notArray: outcome(() => session.recordFrame('QR_CODE', undefined)),
+      // @ts-expect-error -- deliberately a result without its text: recordFrame must refuse it
+      noText: outcome(() => session.recordFrame([{ format: 'QR_CODE' }], undefined)),
+      badFormat: outcome(() => session.recordFrame([{ format: '', text: 'x' }], undefined)),
       badTime: outcome(() => session.recordFrame([], -5)),
       after: session.duplicateForgetTime,
     };
@@ -87,8 +100,8 @@ test('bad settings throw RangeError and bad results TypeError, each with a code'
 test('barcode text never reaches IndexedDB', BOUNDED, async () => {
   // Record more frames, let them be written, and keep a sealed report waiting by going offline.
   await page.evaluate((secret) => {
-    const session = window.licet.createScanSession();
-    session.recordFrame([{ format: 'QR_CODE', text: `${secret}-2` }, { format: 'CODE_128', text: `${secret}-3` }]);
+    const session = window.licet.createScanSession(undefined);
+    session.recordFrame([{ format: 'QR_CODE', text: `${secret}-2` }, { format: 'CODE_128', text: `${secret}-3` }], undefined);
   }, SECRET);
   await w.context.setOffline(true);
   const offline = await page.evaluate(() => window.attempt(() => window.licet.flush()));
@@ -97,7 +110,9 @@ test('barcode text never reaches IndexedDB', BOUNDED, async () => {
 
   const dump = await page.evaluate(async () => {
     const db = await window.openLicetDb();
+    /** @param {Uint8Array} bytes */
     const latin1 = (bytes) => Array.from(bytes, (b) => String.fromCharCode(b)).join('');
+    /** @param {unknown} value */
     const text = (value) => (value instanceof Uint8Array ? latin1(value) : JSON.stringify(value));
     const out = [];
     for (const name of db.objectStoreNames) {
@@ -118,9 +133,9 @@ test('barcode text never reaches IndexedDB', BOUNDED, async () => {
 test('calling initLicense again keeps the counts the previous session held in memory', BOUNDED, async () => {
   const before = (await usageOf(w.data, w.licenseId)).scans.QR_CODE ?? 0;
   const added = await page.evaluate(async (key) => {
-    const session = window.licet.createScanSession();
-    const n = session.recordFrame([{ format: 'QR_CODE', text: 'kept-1' }, { format: 'QR_CODE', text: 'kept-2' }]);
-    await window.licet.initLicense(key); // at once: the counts are still in memory
+    const session = window.licet.createScanSession(undefined);
+    const n = session.recordFrame([{ format: 'QR_CODE', text: 'kept-1' }, { format: 'QR_CODE', text: 'kept-2' }], undefined);
+    await window.licet.initLicense(key, undefined); // at once: the counts are still in memory
     return n;
   }, w.licenseKey);
   assert.equal(added, 2);

@@ -7,6 +7,9 @@ import { test } from 'node:test';
 
 import { BOUNDED, advanceUntil, corePages, inClockedBrowser, ok, openTestPage, startServer, withWorld } from './harness.mjs';
 
+/** @import { BrowserlessWorld, Server } from './harness.mjs' */
+
+/** @type {BrowserlessWorld} */
 let w;
 
 withWorld(
@@ -17,6 +20,7 @@ withWorld(
 );
 
 test('usage counted while the server was down at start-up arrives when it is back', BOUNDED, async () => {
+  /** @type {Server | undefined} */
   let restarted;
   try {
     await inClockedBrowser(join(w.dir, 'clocked'), async (context) => {

@@ -15,9 +15,12 @@ import { ROOT, UUID_V4, checkBuilt, launchBrowser, openDemoApp, screenshot, temp
 /**
  * Collects the lines of `input`; `waitFor(pattern)` resolves the match of the first line so far
  * or to come that matches, and rejects once the input has ended without one, or after `ms`.
+ * @param {NodeJS.ReadableStream} input
  */
 function lineReader(input) {
+  /** @type {string[]} */
   const seen = [];
+  /** @type {Set<{ pattern: RegExp, resolve: (found: RegExpMatchArray) => void, reject: (err: Error) => void }>} */
   const waiting = new Set();
   let ended = false;
   const settle = () => {
@@ -41,6 +44,10 @@ function lineReader(input) {
   return {
     text: () => seen.join('\n'),
     // Bounded, so that a start that hangs still reaches the test's clean-up.
+    /**
+     * @param {RegExp} pattern
+     * @returns {Promise<RegExpMatchArray>}
+     */
     waitFor: (pattern, ms = 60_000) =>
       new Promise((resolve, reject) => {
         const wait = { pattern, resolve, reject };
@@ -88,13 +95,15 @@ test('npm start serves the demo app, licensed, and the dashboard with the token 
     await admin.locator('[data-license]').first().waitFor({ timeout: 20_000 });
     assert.match(await admin.locator('[data-license]').first().innerText(), /per-page/);
   } catch (err) {
-    err.message += `\nnpm start printed:\n${output.text()}`;
+    /** @type {Error} */ (err).message += `\nnpm start printed:\n${output.text()}`;
     throw err;
   } finally {
     await context?.close().catch(() => {});
+    // npm was spawned: a spawn that fails emits 'error', which nothing here handles.
+    const pid = /** @type {number} */ (child.pid);
     // Ctrl-C in a terminal reaches the whole foreground process group: npm, the script, the server.
-    if (child.exitCode === null) process.kill(-child.pid, 'SIGINT');
-    const timer = setTimeout(() => process.kill(-child.pid, 'SIGKILL'), 20_000);
+    if (child.exitCode === null) process.kill(-pid, 'SIGINT');
+    const timer = setTimeout(() => process.kill(-pid, 'SIGKILL'), 20_000);
     ended = await exited;
     clearTimeout(timer);
     await dir.remove();

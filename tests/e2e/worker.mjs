@@ -4,12 +4,17 @@
 // `{ ok: false, code, message }`).
 import init, { LicenseManager } from '/pkg/licet.js';
 
+/** @import { LicenseMethod, Outcome } from '../../types/e2e-page.js' */
+
+/** @param {MessageEvent<{ id: number, method: LicenseMethod, args: unknown[] }>} event */
 self.onmessage = async ({ data: { id, method, args } }) => {
+  /** @type {Outcome<unknown>} */
   let outcome;
   try {
-    outcome = { ok: true, value: await LicenseManager[method](...args) };
+    outcome = { ok: true, value: await /** @type {(...args: unknown[]) => unknown} */ (LicenseManager[method])(...args) };
   } catch (e) {
-    outcome = { ok: false, code: e?.code ?? null, message: String(e?.message ?? e) };
+    const err = /** @type {{ code?: string, message?: unknown } | null | undefined} */ (e);
+    outcome = { ok: false, code: err?.code ?? null, message: String(err?.message ?? err) };
   }
   self.postMessage({ id, outcome });
 };

@@ -6,15 +6,26 @@ import { test } from 'node:test';
 
 import { BOUNDED, UUID_V4, cliJson, ok, openTestPage, usageOf, withWorld } from './harness.mjs';
 
+/** @import { Page } from 'playwright-core' */
+/** @import { LicenseMethod } from '../../types/e2e-page.js' */
+/** @import { World } from './harness.mjs' */
+
+/** @type {World} */
 let w;
 
 withWorld((made) => {
   w = made;
 });
 
-/** Calls LicenseManager[method](...args) inside the page's worker; returns the value or throws. */
+/**
+ * Calls LicenseManager[method](...args) inside the page's worker; returns the value or throws.
+ * @template {LicenseMethod} M
+ * @param {Page} page
+ * @param {M} method
+ * @param {...unknown} args
+ */
 async function inWorker(page, method, ...args) {
-  const r = await page.evaluate(([m, a]) => window.testWorker.call(m, ...a), [method, args]);
+  const r = await page.evaluate(([m, a]) => window.testWorker.call(m, ...a), /** @type {const} */ ([method, args]));
   if (!r.ok) throw new Error(`worker: LicenseManager.${method} failed: ${r.code}: ${r.message}`);
   return r.value;
 }
@@ -37,6 +48,7 @@ test('a dedicated module worker shares the device UUID of its origin and its usa
   const { pages } = await usageOf(w.data, w.licenseId);
   assert.deepEqual(pages, { core: 2, ocr: 1 });
   // The worker reported its own location's host name as the page's domain.
+  /** @type {{ devices: { deviceId: string, name: string | null, domain: string }[] }} */
   const { devices } = await cliJson(['devices', '--data', w.data]);
   const device = devices.find((d) => d.deviceId === windowUuid);
   assert.equal(device?.name, 'e2e worker');

@@ -18,12 +18,19 @@ const RELATIVE = /(?:\.\.\/)+[^\s"'`)\]>,;]*/g;
 /** The sibling folder of reference material that the project was started beside. */
 const SIBLING = /\.\.\/shared\b/;
 
-/** How many folders `dir` (relative to the root, '' or '.' for the root) lies below the root. */
+/**
+ * How many folders `dir` (relative to the root, '' or '.' for the root) lies below the root.
+ * @param {string} dir
+ */
 function depth(dir) {
   return dir === '' || dir === '.' ? 0 : dir.split('/').length;
 }
 
-/** The folder of the nearest Cargo.toml at or above `dir`, which `CARGO_MANIFEST_DIR` names. */
+/**
+ * The folder of the nearest Cargo.toml at or above `dir`, which `CARGO_MANIFEST_DIR` names.
+ * @param {string} dir
+ * @param {(manifest: string) => boolean} hasManifest
+ */
 function crateDir(dir, hasManifest) {
   for (let at = dir; ; at = posix.dirname(at)) {
     if (hasManifest(at === '.' ? 'Cargo.toml' : `${at}/Cargo.toml`)) return at;
@@ -85,7 +92,7 @@ test('the check finds references outside the repository, and only those', () => 
   assert.deepEqual(
     outsideReferences(
       'crates/protocol/tests/psl_conformance.rs',
-      'concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/conformance/psl_tests.txt");',
+      `concat!(env!("CARGO_MANIFEST_DIR"), "/${up(2)}tests/conformance/psl_tests.txt");`,
       has,
     ),
     [],

@@ -7,14 +7,30 @@ import { formatNumber, formatRelative, h, plural } from './dom.js';
 import { errorState, renderAlerts, renderDevices, renderLicenses, renderProjects } from './sections.js';
 import { usageSection } from './usage.js';
 
-const $ = (selector) => document.querySelector(selector);
+/** @import { Alert, Device, License, Project } from './api.js' */
+
+/**
+ * Every listing of the dashboard, null where it could not be loaded.
+ * @typedef {object} Listings
+ * @property {License[] | null} licenses
+ * @property {Project[] | null} projects
+ * @property {Device[] | null} devices
+ * @property {Alert[] | null} alerts
+ */
+
+/**
+ * The element of index.html that `selector` selects (the page has every one this module names).
+ * @param {string} selector
+ */
+const $ = (selector) => /** @type {HTMLElement} */ (document.querySelector(selector));
+/** @param {string} id */
 const sectionBody = (id) => $(`#${id} [data-body]`);
 
 const loginView = $('#login');
 const appView = $('#app');
-const input = $('#token');
+const input = /** @type {HTMLInputElement} */ ($('#token'));
 const loginError = $('#login-error');
-const submit = $('#login-submit');
+const submit = /** @type {HTMLButtonElement} */ ($('#login-submit'));
 const alertCount = $('#alert-count');
 const updated = $('#updated');
 const TABLES = ['licenses', 'projects', 'devices', 'alerts'];
@@ -24,6 +40,7 @@ const REFUSED_LATER = 'The server no longer accepts your admin token (was it rev
 
 const usage = usageSection(sectionBody('usage'), { onUnauthorized: () => signOut(REFUSED_LATER) });
 
+/** @param {string} [message] */
 function showLogin(message) {
   for (const id of TABLES) sectionBody(id).replaceChildren();
   $('#overview').replaceChildren();
@@ -38,20 +55,31 @@ function showLogin(message) {
   input.focus();
 }
 
+/** @param {string} [message] */
 function signOut(message) {
   token.clear();
   showLogin(message);
 }
 
+/**
+ * @param {string} label
+ * @param {string} value
+ * @param {string} detail
+ */
 function stat(label, value, detail) {
   return h('div', { class: 'stat' }, h('p', { class: 'stat-label' }, label), h('p', { class: 'stat-value' }, value), h('p', { class: 'stat-detail' }, detail));
 }
 
+/** @param {Record<string, number> | number[]} counts */
 const total = (counts) => Object.values(counts).reduce((a, b) => a + b, 0);
 
-/** The summary cards; a listing that failed to load shows as a dash. */
+/**
+ * The summary cards; a listing that failed to load shows as a dash.
+ * @param {Listings} listings
+ */
 function overview({ licenses, projects, devices, alerts }) {
   const dayAgo = Date.now() - 86_400_000;
+  /** @param {string} what */
   const dash = (what) => stat(what, '—', 'not loaded');
   return [
     licenses
@@ -63,7 +91,7 @@ function overview({ licenses, projects, devices, alerts }) {
     devices ? stat('Devices', formatNumber(devices.length), `${formatNumber(devices.filter((d) => d.lastSeen >= dayAgo).length)} in contact today`) : dash('Devices'),
     licenses ? stat('Pages counted', formatNumber(total(licenses.map((l) => total(l.pages)))), 'all licenses, all time') : dash('Pages counted'),
     licenses ? stat('Scans counted', formatNumber(total(licenses.map((l) => total(l.scans)))), 'all licenses, all time') : dash('Scans counted'),
-    alerts ? stat('Alerts', formatNumber(alerts.length), alerts.length ? `last ${formatRelative(alerts.at(-1).firedAt)}` : 'none fired') : dash('Alerts'),
+    alerts ? stat('Alerts', formatNumber(alerts.length), alerts.length ? `last ${formatRelative(/** @type {Alert} */ (alerts.at(-1)).firedAt)}` : 'none fired') : dash('Alerts'),
   ];
 }
 
@@ -88,14 +116,20 @@ async function refresh() {
   if (refused) throw refused;
   if (failures.length === settled.length) throw failures[0];
 
-  const data = Object.fromEntries(Object.keys(requests).map((name, i) => [name, settled[i].value?.[name] ?? null]));
+  const names = /** @type {(keyof Listings)[]} */ (Object.keys(requests));
+  // A settled request has a value (the answer) only if it was fulfilled.
+  const data = /** @type {Listings} */ (
+    Object.fromEntries(names.map((name, i) => [name, /** @type {{ value?: Record<string, unknown> }} */ (settled[i]).value?.[name] ?? null]))
+  );
+  // Each is called only for a listing that loaded.
+  const loaded = /** @type {{ [K in keyof Listings]: NonNullable<Listings[K]> }} */ (data);
   const render = {
-    licenses: () => renderLicenses(data),
-    projects: () => renderProjects(data),
-    devices: () => renderDevices(data),
-    alerts: () => renderAlerts(data),
+    licenses: () => renderLicenses(loaded),
+    projects: () => renderProjects(loaded),
+    devices: () => renderDevices(loaded),
+    alerts: () => renderAlerts(loaded),
   };
-  for (const [i, name] of Object.keys(requests).entries()) {
+  for (const [i, name] of names.entries()) {
     sectionBody(name).replaceChildren(settled[i].status === 'fulfilled' ? render[name]() : errorState(name, settled[i].reason));
   }
   $('#overview').replaceChildren(...overview(data));
@@ -109,12 +143,16 @@ async function refresh() {
   await usage.load(data.licenses ?? []);
 }
 
-/** Runs `refresh`; on failure returns to the login with the reason. */
+/**
+ * Runs `refresh`; on failure returns to the login with the reason.
+ * @param {string} refusedMessage
+ */
 async function refreshOrSignOut(refusedMessage) {
   try {
     await refresh();
   } catch (err) {
-    signOut(err.unauthorized ? refusedMessage : err.message);
+    const e = /** @type {Error & { unauthorized?: boolean }} */ (err);
+    signOut(e.unauthorized ? refusedMessage : e.message);
   }
 }
 

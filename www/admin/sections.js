@@ -5,16 +5,28 @@
 
 import { formatDate, formatDateTime, formatNumber, h, plural, timeCell } from './dom.js';
 
+/** @import { Alert, Delivery, Device, License, Project } from './api.js' */
+/** @import { AttrValue } from './dom.js' */
+/** @import { Child } from '../../types/admin-dom.js' */
+
 const DAY_MS = 86_400_000;
 /** Expiry this close is shown as a warning: the server's first expiry reminder (30 days). */
 const EXPIRY_WARNING_MS = 30 * DAY_MS;
 
-/** A message shown in place of a table that has no rows. */
+/**
+ * A message shown in place of a table that has no rows.
+ * @param {string} title
+ * @param {string} [hint]
+ */
 export function emptyState(title, hint) {
   return h('div', { class: 'empty' }, h('p', { class: 'empty-title' }, title), hint && h('p', { class: 'empty-hint' }, hint));
 }
 
-/** A section body for a listing that could not be loaded. */
+/**
+ * A section body for a listing that could not be loaded.
+ * @param {string} what
+ * @param {Error & { code?: string }} err
+ */
 export function errorState(what, err) {
   return h(
     'div',
@@ -24,7 +36,13 @@ export function errorState(what, err) {
   );
 }
 
-/** A table of `columns` (`[header, cell(row)]`), each row with the attributes `rowAttrs(row)`. */
+/**
+ * A table of `columns` (`[header, cell(row)]`), each row with the attributes `rowAttrs(row)`.
+ * @template T
+ * @param {[string, (row: T) => Child][]} columns
+ * @param {T[]} rows
+ * @param {(row: T) => Record<string, AttrValue>} rowAttrs
+ */
 function table(columns, rows, rowAttrs) {
   return h(
     'div',
@@ -38,12 +56,25 @@ function table(columns, rows, rowAttrs) {
   );
 }
 
+/** @param {string} text */
 const badge = (text, tone = 'neutral') => h('span', { class: `badge ${tone}` }, text);
+/**
+ * @param {string} text
+ * @param {string} [title]
+ */
 const mono = (text, title) => h('span', { class: 'mono', title }, text);
+/** @param {string} text */
 const muted = (text) => h('span', { class: 'muted' }, text);
+/** @param {...Child} lines */
 const stack = (...lines) => h('div', { class: 'stack' }, lines);
 
-/** A used/total bar: green, amber from 80%, red once used up. */
+/**
+ * A used/total bar: green, amber from 80%, red once used up.
+ * @param {string} label
+ * @param {number} used
+ * @param {number} total
+ * @param {string} detail
+ */
 function meter(label, used, total, detail) {
   const ratio = total > 0 ? used / total : 1;
   const tone = ratio >= 1 ? 'bad' : ratio >= 0.8 ? 'warn' : 'good';
@@ -60,11 +91,16 @@ function meter(label, used, total, detail) {
   );
 }
 
+/** @type {Readonly<Record<string, string | undefined>>} */
 const MODULE_NAMES = { core: 'Core', webcam: 'Webcam', pdfr: 'PDFR', ocr: 'OCR' };
 
-/** What a quota item counts: the scans, or the pages of one module. */
+/**
+ * What a quota item counts: the scans, or the pages of one module.
+ * @param {string} item
+ */
 const quotaLabel = (item) => (item === 'scans' ? 'Scans' : `${MODULE_NAMES[item] ?? item} pages`);
 
+/** @param {License} license */
 function licenseUsage(license) {
   if (license.quotas.length) {
     return license.quotas.map((q) => meter(quotaLabel(q.item), q.used, q.quota, `${formatNumber(q.left)} left`));
@@ -75,11 +111,16 @@ function licenseUsage(license) {
   }
   const counted = [...Object.entries(license.pages), ...Object.entries(license.scans)];
   return stack(
-    muted(license.type === 'concurrent' ? `Up to ${plural(license.license.devices, 'device')} at once` : 'No quota'),
+    // A concurrent license always names its device limit.
+    muted(license.type === 'concurrent' ? `Up to ${plural(/** @type {number} */ (license.license.devices), 'device')} at once` : 'No quota'),
     counted.length ? h('span', { class: 'small' }, counted.map(([k, v]) => `${k} ${formatNumber(v)}`).join(' · ')) : null,
   );
 }
 
+/**
+ * @param {License} license
+ * @param {number} now
+ */
 function expiryCell(license, now) {
   const left = license.expiresAt - now;
   const date = h('span', { title: formatDateTime(license.expiresAt) }, formatDate(license.expiresAt));
@@ -88,6 +129,7 @@ function expiryCell(license, now) {
   return stack(date, muted(`${plural(Math.floor(left / DAY_MS), 'day')} left`));
 }
 
+/** @param {{ licenses: License[] }} listing */
 export function renderLicenses({ licenses }) {
   if (!licenses.length) {
     return emptyState('No licenses yet', 'Import a vendor-signed license file: licet-server license import --data DIR FILE.');
@@ -107,9 +149,14 @@ export function renderLicenses({ licenses }) {
   );
 }
 
-/** A button that copies `text`, and says so for a moment. */
+/**
+ * A button that copies `text`, and says so for a moment.
+ * @param {string} text
+ * @param {string} what
+ */
 function copyButton(text, what) {
   const button = h('button', { type: 'button', class: 'button small ghost', 'aria-label': `Copy the ${what}` }, 'Copy');
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
   let reset;
   button.addEventListener('click', async () => {
     try {
@@ -124,12 +171,14 @@ function copyButton(text, what) {
   return button;
 }
 
+/** @param {Project} project */
 function domainsCell(project) {
   const chips = project.domains.map((d) => h('span', { class: 'chip' }, d));
   if (project.allowDevHosts) chips.push(h('span', { class: 'chip subtle', title: 'localhost and loopback addresses' }, 'dev hosts'));
   return chips.length ? h('div', { class: 'chips' }, chips) : muted('Any domain');
 }
 
+/** @param {{ projects: Project[] }} listing */
 export function renderProjects({ projects }) {
   if (!projects.length) {
     return emptyState('No projects yet', 'Create one with licet-server project create, then assign a license to it.');
@@ -150,7 +199,10 @@ export function renderProjects({ projects }) {
   );
 }
 
-/** The devices, with the product and SDK version each said it runs at its last authorization. */
+/**
+ * The devices, with the product and SDK version each said it runs at its last authorization.
+ * @param {{ devices: Device[] }} listing
+ */
 export function renderDevices({ devices }) {
   if (!devices.length) {
     return emptyState('No devices yet', 'A device appears here after its first authorization.');
@@ -176,11 +228,16 @@ export function renderDevices({ devices }) {
   );
 }
 
+/** @type {Readonly<Record<string, string | undefined>>} */
 const ALERT_TONES = { usage: 'accent', expiry: 'warn', 'authorization-failures': 'bad' };
 
-/** The server writes times in alert messages as Unix milliseconds: shown as dates here. */
+/**
+ * The server writes times in alert messages as Unix milliseconds: shown as dates here.
+ * @param {string} message
+ */
 const alertMessage = (message) => message.replace(/\b(\d{12,14}) \(Unix ms\)/g, (_, ms) => formatDateTime(Number(ms)));
 
+/** @param {Delivery} d */
 function delivery(d) {
   const host = h('span', { class: 'mono' }, d.webhook);
   if (d.deliveredAt !== null) return h('div', { class: 'delivery' }, host, ' ', badge('delivered', 'good'), ' ', timeCell(d.deliveredAt));
@@ -196,6 +253,7 @@ function delivery(d) {
   );
 }
 
+/** @param {{ alerts: Alert[] }} listing */
 export function renderAlerts({ alerts }) {
   if (!alerts.length) {
     return emptyState('No alerts', 'Alerts fire when a quota or the seats reach a threshold, a license nears its expiry, or authorizations keep failing.');

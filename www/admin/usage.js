@@ -9,24 +9,41 @@ import { get, token } from './api.js';
 import { formatNumber, h, plural } from './dom.js';
 import { emptyState, errorState } from './sections.js';
 
+/** @import { License, UsageSeries } from './api.js' */
+
+/**
+ * A chart to draw once its panel is in the page.
+ * @typedef {object} Chart
+ * @property {HTMLDivElement} plot the element it is drawn in
+ * @property {uPlot.Options} opts
+ * @property {uPlot.AlignedData} data
+ */
+
 const BUCKETS = {
   day: { label: 'Per day', range: 'the last 30 days' },
   slot: { label: 'Per 3-minute slot', range: 'the last 24 hours' },
 };
 const COLORS = ['#4f46e5', '#0891b2', '#d97706', '#db2777', '#059669', '#7c3aed', '#dc2626', '#65a30d'];
 const CHART_HEIGHT = 240;
-/** Bars take 70% of a bucket's width, at most 40 px and at least 1 (480 slots in a panel). */
-const bars = uPlot.paths.bars({ size: [0.7, 40, 1] });
+/**
+ * Bars take 70% of a bucket's width, at most 40 px and at least 1 (480 slots in a panel).
+ * uPlot's ESM build has every path builder (its types leave them optional, for custom builds).
+ */
+const bars = /** @type {uPlot.Series.BarsPathBuilderFactory} */ (uPlot.paths.bars)({ size: [0.7, 40, 1] });
 
 /**
  * The per-kind matrix of a usage answer: x (bucket starts, seconds, as uPlot wants) and one row
  * per name (module or symbology) with its count in each bucket.
+ * @param {UsageSeries} usage
+ * @param {'pages' | 'scans'} kind
+ * @param {string} licenseId
  */
 function matrix(usage, kind, licenseId) {
   const { bucketMs, from, to } = usage;
   const first = Math.floor(from / bucketMs) * bucketMs;
   const count = Math.max(1, Math.ceil((to - first) / bucketMs));
   const xs = Array.from({ length: count }, (_, i) => (first + i * bucketMs) / 1000);
+  /** @type {Map<string, number[]>} */
   const rows = new Map();
   for (const entry of usage.series) {
     if (licenseId && entry.licenseId !== licenseId) continue;
@@ -34,22 +51,26 @@ function matrix(usage, kind, licenseId) {
     if (i < 0 || i >= count) continue;
     for (const [name, n] of Object.entries(entry[kind])) {
       if (!rows.has(name)) rows.set(name, new Array(count).fill(0));
-      rows.get(name)[i] += n;
+      /** @type {number[]} */ (rows.get(name))[i] += n;
     }
   }
   const names = [...rows.keys()].sort();
-  return { xs, names, rows: names.map((n) => rows.get(n)) };
+  return { xs, names, rows: names.map((n) => /** @type {number[]} */ (rows.get(n))) };
 }
 
+/** @param {number[]} values */
 const sum = (values) => values.reduce((a, b) => a + b, 0);
 
 /**
  * uPlot has no stacked bars of its own: each name's bars reach the sum of its counts and those
  * of every name after it, and uPlot draws them in order, so each later (lower) bar covers the
  * bottom of the ones before. The legend shows each name's own count.
+ * @param {string[]} names
+ * @param {number[][]} rows
  */
 function stacked(names, rows) {
   const tops = rows.map((_, k) => rows[k].map((__, j) => sum(rows.slice(k).map((r) => r[j]))));
+  /** @type {uPlot.Series[]} */
   const series = names.map((name, k) => ({
     label: name,
     stroke: COLORS[k % COLORS.length],
@@ -65,6 +86,11 @@ function stacked(names, rows) {
 /**
  * One chart panel of `kind` (`pages` or `scans`, also its unit); returns `{ node, chart }`
  * (`chart` null when there is nothing to draw).
+ * @param {'pages' | 'scans'} kind
+ * @param {string} title
+ * @param {UsageSeries} usage
+ * @param {string} licenseId
+ * @returns {{ node: HTMLDivElement, chart: Chart | null }}
  */
 function panel(kind, title, usage, licenseId) {
   const { xs, names, rows } = matrix(usage, kind, licenseId);
@@ -85,6 +111,7 @@ function panel(kind, title, usage, licenseId) {
   const { series, tops } = stacked(names, rows);
   // Half a bucket on either side, so that the first and last bars are drawn whole.
   const half = usage.bucketMs / 2000;
+  /** @type {uPlot.Options} */
   const opts = {
     width: 600,
     height: CHART_HEIGHT,
@@ -116,10 +143,14 @@ function panel(kind, title, usage, licenseId) {
  * offers `licenses` in the license filter, then fetches and draws for the current choices (a
  * failed request shows an error state, a 401 calls `onUnauthorized`); `reset` removes every
  * chart and license from the section.
+ * @param {HTMLElement} body
+ * @param {object} handlers
+ * @param {(err: Error) => void} handlers.onUnauthorized
  */
 export function usageSection(body, { onUnauthorized }) {
   let bucket = 'day';
   let licenseId = '';
+  /** @type {{ u: uPlot, plot: HTMLElement }[]} */
   let plots = [];
   const observer = new ResizeObserver(() => {
     for (const { u, plot } of plots) u.setSize({ width: plot.clientWidth, height: CHART_HEIGHT });
@@ -150,6 +181,7 @@ export function usageSection(body, { onUnauthorized }) {
     licenseId = '';
   }
 
+  /** @param {string} name */
   function choose(name) {
     bucket = name;
     for (const t of toggles) t.setAttribute('aria-pressed', String(t.dataset.bucket === bucket));
@@ -160,10 +192,11 @@ export function usageSection(body, { onUnauthorized }) {
     try {
       await draw();
     } catch (err) {
-      if (err.unauthorized) onUnauthorized(err);
+      const e = /** @type {Error & { unauthorized?: boolean, code?: string }} */ (err);
+      if (e.unauthorized) onUnauthorized(e);
       else {
         clear();
-        charts.replaceChildren(errorState('usage', err));
+        charts.replaceChildren(errorState('usage', e));
       }
     }
   }
@@ -189,6 +222,7 @@ export function usageSection(body, { onUnauthorized }) {
     }
   }
 
+  /** @param {License[]} licenses */
   async function load(licenses) {
     const ids = licenses.map((l) => l.id);
     if (!ids.includes(licenseId)) licenseId = '';
