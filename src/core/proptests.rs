@@ -10,17 +10,10 @@ use licet_protocol::ids::ReportId;
 use licet_protocol::license::Module;
 use licet_protocol::wire;
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 
 use super::dedup::{Deduplicator, MAX_FORGET_MS, MAX_TRACKED};
-use super::ledger::{seal, OutboxReport, Tally, UsageItem, UsageRecord};
-
-/// A few hundred cases per property keep the crate's property tests at a few seconds in a
-/// debug build; no failure file is written into the source tree (a failure prints its
-/// minimal case, which is what a regression test is made from).
-fn config(cases: u32) -> Config {
-    Config { cases, failure_persistence: None, ..Config::default() }
-}
+use super::ledger::{seal, OutboxReport, Tally, UsageRecord};
+use crate::proptests::{add, add_records, add_report, config, item, Key};
 
 // --- De-duplication -------------------------------------------------------------------------
 
@@ -181,20 +174,38 @@ proptest! {
     }
 }
 
-/// 30 to 45 frames of 100 to 400 results each, from 3 × MAX_TRACKED barcodes: past the bound
-/// in every case, with repeats, and with forget times changed now and then.
+/// How many distinct barcodes open every case of `many_barcodes`.
+const SWEEP: usize = MAX_TRACKED + 512;
+
+/// First a sweep: SWEEP distinct QR_CODE barcodes (texts 0 to SWEEP - 1, shuffled) in frames
+/// of 400, which passes MAX_TRACKED in every case by construction, since nothing is forgotten
+/// by time meanwhile. Then 30 to 45 steps, about 12 in 13 of them frames of 100 to 400 results
+/// drawn from 6 × MAX_TRACKED barcodes (texts 0 to 3 × MAX_TRACKED - 1 in two formats), so
+/// with repeats, with barcodes evicted by the sweep coming back, and with forget times changed
+/// now and then.
 fn many_barcodes() -> impl Strategy<Value = Vec<Step>> {
+    let sweep = Just((0..SWEEP).collect::<Vec<usize>>()).prop_shuffle().prop_map(|texts| {
+        let frames = texts.chunks(400).map(|chunk| {
+            Step::Frame(Advance::By(1), chunk.iter().map(|text| ("QR_CODE".to_owned(), text.to_string())).collect())
+        });
+        frames.collect::<Vec<Step>>()
+    });
     let result = (prop_oneof![Just("QR_CODE"), Just("EAN_13")], 0..3 * MAX_TRACKED)
         .prop_map(|(format, text)| (format.to_owned(), text.to_string()));
-    // Small steps only, so that nothing is forgotten by time and the barcodes pile up.
+    // Small steps only (at most 3 ms, against MAX_FORGET_MS), so that nothing is forgotten by
+    // time and the barcodes pile up.
     let frame = ((-2..=3i64).prop_map(Advance::By), prop::collection::vec(result, 100..=400))
         .prop_map(|(advance, results)| Step::Frame(advance, results));
-    prop::collection::vec(prop_oneof![12 => frame, 1 => forget_ms().prop_map(Step::SetForget)], 30..=45)
+    let rest = prop::collection::vec(prop_oneof![12 => frame, 1 => forget_ms().prop_map(Step::SetForget)], 30..=45);
+    (sweep, rest).prop_map(|(mut steps, rest)| {
+        steps.extend(rest);
+        steps
+    })
 }
 
 proptest! {
-    // Each case pushes thousands of barcodes through both: a few cases are enough to reach past
-    // MAX_TRACKED many times over.
+    // Each case pushes thousands of barcodes through both, and every case passes MAX_TRACKED
+    // (by its opening sweep) then evicts again and again: a few cases are enough.
     #![proptest_config(config(6))]
 
     /// Past MAX_TRACKED barcodes, the least recently seen is forgotten first, and counts again
@@ -211,35 +222,10 @@ proptest! {
 
 // --- Tally and sealing ------------------------------------------------------------------------
 
-type Key = (String, u64, UsageItem);
-
-fn item() -> impl Strategy<Value = UsageItem> {
-    prop_oneof![
-        prop::sample::select(Module::ALL.to_vec()).prop_map(UsageItem::Pages),
-        prop_oneof![Just("QR_CODE"), Just("EAN_13"), Just("CODE_128")].prop_map(|s| UsageItem::Scans(s.into())),
-    ]
-}
-
 /// One count: a project of three, a slot of a few, an item, a count up to a `countPages` call.
 fn count() -> impl Strategy<Value = (Key, u64)> {
     (prop_oneof![Just("demo-project"), Just("other"), Just("third")], 0..5u64, item(), 0..=100_000u64)
         .prop_map(|(project, slot, item, n)| ((project.to_owned(), slot, item), n))
-}
-
-fn add(totals: &mut BTreeMap<Key, u64>, key: Key, n: u64) {
-    if n > 0 {
-        *totals.entry(key).or_default() += n;
-    }
-}
-
-/// The totals of encoded pending records.
-fn pending_totals(records: &[Vec<u8>]) -> BTreeMap<Key, u64> {
-    let mut totals = BTreeMap::new();
-    for bytes in records {
-        let record: UsageRecord = wire::decode(bytes).expect("a pending record decodes");
-        add(&mut totals, (record.handshake_code, record.slot, record.item), record.count);
-    }
-    totals
 }
 
 proptest! {
@@ -268,7 +254,9 @@ proptest! {
             .map(|r| (r.handshake_code, r.slot, r.item))
             .collect();
         prop_assert_eq!(keys.len(), records.len(), "one record per project, slot and item");
-        prop_assert_eq!(pending_totals(&records), expected);
+        let mut totals = BTreeMap::new();
+        add_records(&mut totals, &records);
+        prop_assert_eq!(totals, expected);
     }
 
     /// Sealing keeps pending exactly the records of the open slot and later, and puts every
@@ -307,7 +295,8 @@ proptest! {
         });
         prop_assert_eq!(&kept, &expected_kept);
         prop_assert_eq!(sealed.len(), issued as usize, "one ID per report");
-        let mut totals = pending_totals(&kept);
+        let mut totals = BTreeMap::new();
+        add_records(&mut totals, &kept);
         let mut projects = HashSet::new();
         let mut ids = HashSet::new();
         for entry in &sealed {
@@ -317,19 +306,14 @@ proptest! {
             prop_assert!(projects.insert(outbox.handshake_code.clone()), "two reports for one project");
             prop_assert!(!outbox.report.slots.is_empty());
             let mut slots = HashSet::new();
-            for usage in outbox.report.slots {
+            for usage in &outbox.report.slots {
                 prop_assert!(usage.slot < open_slot, "an open slot sealed");
                 prop_assert!(slots.insert(usage.slot), "a slot twice in one report");
                 let pages: HashSet<Module> = usage.pages.iter().map(|(m, _)| *m).collect();
                 let scans: HashSet<&String> = usage.scans.iter().map(|(s, _)| s).collect();
                 prop_assert_eq!((pages.len(), scans.len()), (usage.pages.len(), usage.scans.len()));
-                for (module, n) in usage.pages {
-                    add(&mut totals, (outbox.handshake_code.clone(), usage.slot, UsageItem::Pages(module)), n);
-                }
-                for (symbology, n) in usage.scans {
-                    add(&mut totals, (outbox.handshake_code.clone(), usage.slot, UsageItem::Scans(symbology)), n);
-                }
             }
+            add_report(&mut totals, &outbox.handshake_code, &outbox.report);
         }
         prop_assert_eq!(totals, expected);
     }

@@ -12,15 +12,16 @@
 //! `ServerKeys::from_text`), IDs (`DeviceId::parse` and its kin) and the names parsed from the
 //! wire (`ErrorCode::parse`, `Module::parse`, `LicenseType::parse`, `ActivePeriod::parse`).
 //! "Absurdly" is measured by a counting global allocator: no single allocation over 2 MiB
-//! while a decoder runs. Not covered here: the browser module's own stored types (`Cached`,
-//! `OutboxReport`, `UsageRecord` in the root crate), and whether decoded values make sense
-//! (the server's and the module's checks).
+//! while a decoder runs, measured around each decoder call on the thread that makes it. Not
+//! covered here: the browser module's own stored types (`Cached`, `OutboxReport`,
+//! `UsageRecord` in the root crate), and whether decoded values make sense (the server's and
+//! the module's checks).
 
 mod prop_support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::fmt::Debug;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use licet_protocol::b64;
 use licet_protocol::ids::{DeviceId, Nonce, ReportId};
@@ -39,16 +40,27 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 // ---------------------------------------------------------------------------------------------
-// The largest single allocation, over the whole test binary (its tests run in parallel, and all
-// of them are bounded the same way).
+// The largest single allocation of one decoder call. Per thread: the tests run in parallel,
+// and a case runs on its test's thread, so other tests' (and libtest's) allocations do not
+// count; `bounded` resets it right before the call and reads it right after.
 
 struct Counting;
 
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// The largest allocation or reallocation on this thread since `bounded` last reset it.
+    /// A const-initialized `Cell` needs no allocation and no destructor, so the allocator can
+    /// touch it at any time.
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note(size: usize) {
+    // `try_with`: a thread being torn down still allocates, and must not panic here.
+    let _ = LARGEST.try_with(|largest| largest.set(largest.get().max(size)));
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
+        note(layout.size());
         unsafe { System.alloc(layout) }
     }
 
@@ -57,7 +69,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LARGEST.fetch_max(new_size, Ordering::Relaxed);
+        note(new_size);
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -70,10 +82,14 @@ static ALLOCATOR: Counting = Counting;
 /// length taken on trust.
 const MAX_ALLOCATION: usize = 2 << 20;
 
-fn check_allocations() -> Result<(), TestCaseError> {
-    let largest = LARGEST.load(Ordering::Relaxed);
-    prop_assert!(largest <= MAX_ALLOCATION, "an allocation of {} bytes", largest);
-    Ok(())
+/// Runs one decoder call, `decoder` naming it, and fails the case if the call made a single
+/// allocation over `MAX_ALLOCATION`.
+fn bounded<R>(decoder: &str, call: impl FnOnce() -> R) -> Result<R, TestCaseError> {
+    LARGEST.with(|largest| largest.set(0));
+    let result = call();
+    let largest = LARGEST.with(Cell::get);
+    prop_assert!(largest <= MAX_ALLOCATION, "{} allocated {} bytes at once", decoder, largest);
+    Ok(result)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -86,8 +102,9 @@ fn decodes_cleanly<T>(bytes: &[u8]) -> Result<(), TestCaseError>
 where
     T: DeserializeOwned + Serialize + PartialEq + Debug,
 {
-    let strict = wire::decode::<T>(bytes);
-    let lenient = postcard::from_bytes::<T>(bytes);
+    let name = std::any::type_name::<T>();
+    let strict = bounded(name, || wire::decode::<T>(bytes))?;
+    let lenient = bounded(name, || postcard::from_bytes::<T>(bytes))?;
     if let Ok(value) = &strict {
         let again = wire::decode::<T>(&wire::encode(value));
         prop_assert_eq!(again.as_ref(), Ok(value), "re-encoding {:?}", value);
@@ -100,7 +117,7 @@ where
     if let Err(e) = strict {
         prop_assert_eq!(e.code(), ErrorCode::MalformedRequest);
     }
-    check_allocations()
+    Ok(())
 }
 
 /// `decodes_cleanly` for every message type.
@@ -150,11 +167,11 @@ fn json_decodes_cleanly<T>(bytes: &[u8]) -> Result<(), TestCaseError>
 where
     T: DeserializeOwned + Serialize + PartialEq + Debug,
 {
-    if let Ok(value) = serde_json::from_slice::<T>(bytes) {
+    if let Ok(value) = bounded(std::any::type_name::<T>(), || serde_json::from_slice::<T>(bytes))? {
         let again = serde_json::to_vec(&value).expect("the envelope serializes");
         prop_assert_eq!(serde_json::from_slice::<T>(&again).ok(), Some(value));
     }
-    check_allocations()
+    Ok(())
 }
 
 fn every_envelope_decodes_cleanly(bytes: &[u8]) -> Result<(), TestCaseError> {
@@ -184,58 +201,60 @@ fn valid_envelope() -> impl Strategy<Value = Vec<u8>> {
 
 /// Every text parser on `text`: none panics; what parses re-encodes to what was parsed.
 fn every_text_parser_is_clean(text: &str) -> Result<(), TestCaseError> {
-    if let Ok(signed) = license::from_text(text) {
+    if let Ok(signed) = bounded("license::from_text", || license::from_text(text))? {
         let again = license::to_text(&signed);
         prop_assert_eq!(license::from_text(&again), Ok(signed.clone()));
         decodes_cleanly::<LicenseFile>(&signed.payload)?;
     }
-    if let Ok(json) = LicenseKey::unwrap_json(text) {
+    if let Ok(json) = bounded("LicenseKey::unwrap_json", || LicenseKey::unwrap_json(text))? {
         prop_assert_eq!(LicenseKey::unwrap_json(&LicenseKey::wrap(&json)), Ok(json));
     }
-    if let Ok(key) = LicenseKey::decode(text) {
+    if let Ok(key) = bounded("LicenseKey::decode", || LicenseKey::decode(text))? {
         prop_assert_eq!(LicenseKey::decode(&key.encode()), Ok(key.clone()));
-        if let Ok(keys) = key.server_keys() {
+        if let Ok(keys) = bounded("LicenseKey::server_keys", || key.server_keys())? {
             let rebuilt =
                 LicenseKey::new(key.servers.clone(), key.organization_id.clone(), key.handshake_code.clone(), &keys);
             prop_assert_eq!(rebuilt, key);
         }
     }
     // Base64url: only the canonical text of some bytes decodes (no padding, no stray bits).
-    if let Ok(bytes) = b64::decode(text) {
+    if let Ok(bytes) = bounded("b64::decode", || b64::decode(text))? {
         prop_assert_eq!(b64::encode(&bytes), text);
     }
-    let _ = (b64::decode_array::<16>(text), b64::decode_array::<32>(text), b64::decode_array::<64>(text));
-    if let Ok(key) = keys::verifying_key_from_text(text) {
+    let _ = bounded("b64::decode_array", || {
+        (b64::decode_array::<16>(text), b64::decode_array::<32>(text), b64::decode_array::<64>(text))
+    })?;
+    if let Ok(key) = bounded("keys::verifying_key_from_text", || keys::verifying_key_from_text(text))? {
         prop_assert_eq!(keys::verifying_key_from_text(&b64::encode(key.as_bytes())).ok(), Some(key));
     }
-    if let Ok(key) = VendorKey::from_text(text) {
+    if let Ok(key) = bounded("VendorKey::from_text", || VendorKey::from_text(text))? {
         prop_assert_eq!(VendorKey::from_text(&key.to_text()).map(|k| k.public_text()).ok(), Some(key.public_text()));
     }
-    if let Ok(keys) = ServerKeys::from_text(text) {
+    if let Ok(keys) = bounded("ServerKeys::from_text", || ServerKeys::from_text(text))? {
         prop_assert_eq!(ServerKeys::from_text(&keys.to_text()).map(|k| k.public()).ok(), Some(keys.public()));
     }
-    if let Some(id) = DeviceId::parse(text) {
+    if let Some(id) = bounded("DeviceId::parse", || DeviceId::parse(text))? {
         prop_assert_eq!(DeviceId::parse(&id.to_hyphenated()), Some(id));
     }
-    if let Some(id) = ReportId::parse(text) {
+    if let Some(id) = bounded("ReportId::parse", || ReportId::parse(text))? {
         prop_assert_eq!(ReportId::parse(&id.to_hyphenated()), Some(id));
     }
-    if let Some(nonce) = Nonce::parse(text) {
+    if let Some(nonce) = bounded("Nonce::parse", || Nonce::parse(text))? {
         prop_assert_eq!(Nonce::parse(&nonce.to_hyphenated()), Some(nonce));
     }
-    if let Some(code) = ErrorCode::parse(text) {
+    if let Some(code) = bounded("ErrorCode::parse", || ErrorCode::parse(text))? {
         prop_assert_eq!(code.as_str(), text);
     }
-    if let Some(module) = Module::parse(text) {
+    if let Some(module) = bounded("Module::parse", || Module::parse(text))? {
         prop_assert_eq!(module.as_str(), text);
     }
-    if let Some(license_type) = LicenseType::parse(text) {
+    if let Some(license_type) = bounded("LicenseType::parse", || LicenseType::parse(text))? {
         prop_assert_eq!(license_type.as_str(), text);
     }
-    if let Some(period) = ActivePeriod::parse(text) {
+    if let Some(period) = bounded("ActivePeriod::parse", || ActivePeriod::parse(text))? {
         prop_assert_eq!(period.as_str(), text);
     }
-    check_allocations()
+    Ok(())
 }
 
 /// Texts close to the formats: a prefix the parsers know (or nearly), then base64url and

@@ -4,11 +4,13 @@
 //! encoding, and the signed payloads and signatures in it (authorization, receipt, renewal),
 //! for generated requests and answers of both routes, each case under fresh keys; and the same
 //! for a vendor-signed license file's payload, signature and one-line text form. The pipelines
-//! read as the server (`api::open`) and the browser module (`session::accept_*`) do. An
-//! alteration of a text or JSON encoding that decodes to the very same value (insignificant
-//! JSON whitespace, say) may be accepted, since nothing was altered; so may an altered refusal
-//! reason inside a validly sealed reports answer, which is not signed. Not checked here: nonce,
-//! device and domain checks of the answer (the browser module's own tests), replay.
+//! follow the same steps as the server's `api::open` and the browser module's
+//! `session::accept_*`, re-stated here because those functions live in crates that depend on
+//! this one: a change to them is not tested here. An alteration of a text or JSON encoding
+//! that decodes to the very same value (insignificant JSON whitespace, say) may be accepted,
+//! since nothing was altered; so may an altered refusal reason inside a validly sealed reports
+//! answer, which is not signed. Not checked here: nonce, device and domain checks of the
+//! answer (the browser module's own tests), replay.
 
 mod prop_support;
 
@@ -25,7 +27,8 @@ use prop_support::{apply, mutated, tamper, Mutation, SeededRng};
 use proptest::prelude::*;
 use serde::de::DeserializeOwned;
 
-/// The server's reading of a request body (`api::open`): JSON, HPKE, postcard.
+/// The server's reading of a request body, in the steps of its `api::open`: JSON, HPKE,
+/// postcard.
 fn server_opens<T: DeserializeOwned>(
     server: &ServerKeys,
     route: Route,
@@ -36,8 +39,8 @@ fn server_opens<T: DeserializeOwned>(
     Ok((wire::decode(&plaintext).map_err(|e| e.code())?, key))
 }
 
-/// The browser's reading of an answer body up to the signed message (`session::accept_*`):
-/// JSON, the response key, postcard.
+/// The browser's reading of an answer body up to the signed message, in the steps of its
+/// fetch adapter (JSON) and `session::accept_*` (the response key, postcard).
 fn client_opens<T: DeserializeOwned>(key: &ResponseKey, body: &[u8]) -> Result<T, ErrorCode> {
     let sealed: SealedResponse = serde_json::from_slice(body).map_err(|_| ErrorCode::BadResponse)?;
     wire::decode(&open_response(key, &sealed).map_err(|e| e.code())?).map_err(|e| e.code())

@@ -15,8 +15,9 @@ use proptest::sample::Index;
 use proptest::test_runner::Config;
 use rand_core::{CryptoRng, RngCore};
 
-/// `cases` cases, and no failure persistence: a failing case is printed with its seed, never
-/// written into the source tree.
+/// `cases` cases, and no failure persistence: nothing is written into the source tree. A
+/// failure prints its minimal failing input (proptest prints no RNG seed); to replay a run,
+/// set `PROPTEST_RNG_SEED` to a u64, which `Config::default()` reads from the environment.
 pub fn config(cases: u32) -> Config {
     Config { cases, failure_persistence: None, ..Config::default() }
 }
