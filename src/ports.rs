@@ -17,6 +17,8 @@ pub struct OutboxEntry {
 
 /// Durable per-origin storage. Each method is one atomic transaction, because every tab of an
 /// origin shares it: no method may leave a half-done change visible to another tab.
+// `async fn` in a public trait cannot promise its futures are `Send`: none need be, as the
+// module runs on the browser's one thread and the native twins are driven on one thread too.
 #[allow(async_fn_in_trait)]
 pub trait Store {
     /// The stored device ID; stores `fresh` first when there is none.
@@ -50,6 +52,8 @@ pub enum Reply {
 }
 
 /// The network: one POST of a sealed request to a server URL (`https://host/v1/...`).
+// `async fn` in a public trait cannot promise its futures are `Send`: none need be, as the
+// module runs on the browser's one thread and the native twins are driven on one thread too.
 #[allow(async_fn_in_trait)]
 pub trait Transport {
     /// `Err(NETWORK_ERROR)` when no answer came; an answer of any status is `Ok`.

@@ -12,8 +12,9 @@ use crate::core::error::{whole_number, LicetError};
 
 /// `duplicateForgetTime` when the app does not set one.
 pub const DEFAULT_FORGET_MS: u64 = 3_000;
-/// The longest `duplicateForgetTime`: one report slot. A longer window would hold barcode text
-/// for longer than any SDK needs to suppress a barcode that stays in view.
+/// The longest `duplicateForgetTime`: one report slot, longer than any SDK needs to suppress a
+/// barcode that stays in view. Every session keeps a barcode's key (never its text) this long
+/// after its last sighting, whatever its window, because the window may be lengthened to this.
 pub const MAX_FORGET_MS: u64 = licet_protocol::SLOT_MS;
 /// How many distinct barcodes are remembered at once. Past it the least recently seen one is
 /// forgotten, and counts again if it comes back inside its window.
