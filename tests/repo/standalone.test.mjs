@@ -1,12 +1,13 @@
 // The repository stands alone: no tracked file may refer to a path outside it. A fresh clone
 // has nothing beside it, so a test data file, a doc link or a build input found through `../`
-// past the root works on one machine and fails on the next. This test reads every tracked text
-// file; it cannot see paths built at run time from pieces (`join(ROOT, '..')`), which review
-// must catch.
+// past the root, through the absolute path of a folder beside this checkout, or through a
+// symbolic link works on one machine and fails on the next. This test reads every tracked file.
+// It cannot follow a path a program assembles at run time from variables; review must catch
+// those (it does catch the sibling folder's name joined to a parent step as separate strings).
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { test } from 'node:test';
 
@@ -15,8 +16,12 @@ import { ROOT } from '../../scripts/lib/proc.mjs';
 /** A run of `../` segments and what follows them, up to a character that ends a path. */
 const RELATIVE = /(?:\.\.\/)+[^\s"'`)\]>,;]*/g;
 
-/** The sibling folder of reference material that the project was started beside. */
-const SIBLING = /\.\.\/shared\b/;
+/**
+ * The sibling folder of reference material that the project was started beside: named through
+ * a parent step, through its own contents (its design file, reference, conformance or hooks
+ * folders) from any absolute path, or as the two pieces of a path join.
+ */
+const SIBLING = /\.\.\/shared\b|\bshared\/(?:DESIGN\.md|reference\/|conformance\/|hooks\/)|['"]\.\.['"]\s*,\s*['"]shared['"]/;
 
 /**
  * How many folders `dir` (relative to the root, '' or '.' for the root) lies below the root.
@@ -52,8 +57,11 @@ export function outsideReferences(path, text, hasManifest) {
   const dir = posix.dirname(path);
   /** @type {string[]} */
   const found = [];
-  text.split('\n').forEach((line, i) => {
-    const base = line.includes('CARGO_MANIFEST_DIR') ? crateDir(dir, hasManifest) : dir;
+  const lines = text.split('\n');
+  lines.forEach((line, i) => {
+    // rustfmt may put `concat!(env!("CARGO_MANIFEST_DIR"),` and the path on two lines.
+    const fromCrate = line.includes('CARGO_MANIFEST_DIR') || (lines[i - 1] ?? '').includes('CARGO_MANIFEST_DIR');
+    const base = fromCrate ? crateDir(dir, hasManifest) : dir;
     for (const match of line.matchAll(RELATIVE)) {
       const climbs = match[0].split('/').filter((part) => part === '..').length;
       if (climbs > depth(base) || SIBLING.test(match[0])) found.push(`${path}:${i + 1}: ${match[0]}`);
@@ -88,6 +96,16 @@ test('the check finds references outside the repository, and only those', () => 
   assert.equal(outsideReferences('docs/server.md', `See [the list](${up(2)}elsewhere/list.md).`, has).length, 1);
   assert.equal(outsideReferences('README.md', `The design is in \`${sibling}/DESIGN.md\`.`, has).length, 1);
   assert.equal(outsideReferences('README.md', `cd ${up(1)}other-project`, has).length, 1);
+  assert.equal(outsideReferences('scripts/a.mjs', `readFile('/work/${sibling.slice(3)}/DESIGN.md')`, has).length, 1);
+  assert.equal(outsideReferences('scripts/a.mjs', `join(ROOT, '..', '${sibling.slice(3)}', 'x')`, has).length, 1);
+  assert.equal(
+    outsideReferences(
+      'crates/protocol/tests/psl_conformance.rs',
+      `concat!(\n    env!("CARGO_MANIFEST_DIR"),\n    "/${up(3)}x/psl_tests.txt"\n);`,
+      has,
+    ).length,
+    1,
+  );
   // What stays inside, each from a tracked file.
   assert.deepEqual(
     outsideReferences(
@@ -109,6 +127,12 @@ test('no tracked file refers to a path outside the repository', () => {
   /** @type {string[]} */
   const found = [];
   for (const path of tracked) {
+    if (lstatSync(join(ROOT, path)).isSymbolicLink()) {
+      // A link is a reference too: its target, from the link's folder, must stay inside.
+      const target = posix.normalize(posix.join(posix.dirname(path), readlinkSync(join(ROOT, path))));
+      if (target.startsWith('../') || target.startsWith('/')) found.push(`${path}: a link to ${target}`);
+      continue;
+    }
     const bytes = readFileSync(join(ROOT, path));
     if (bytes.includes(0)) continue; // binary: no paths to read
     found.push(...outsideReferences(path, bytes.toString('utf8'), has));
