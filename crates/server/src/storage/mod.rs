@@ -3,8 +3,9 @@
 //! several) keeps its dialect and migrations to itself. Every method that changes more than one
 //! row does it in one transaction. The handlers decide the licensing rules; the one decision
 //! made here is whether a claim on a limited pool (a seat, a place in a slot, a trial) fits,
-//! because only the transaction that takes it can know that without a race. Those decisions are
-//! the pure functions below, shared by every backend.
+//! because only the transaction that takes it can know that without a race. Those decisions,
+//! and the admission sequence that chains them (`Admission::decide`), are the pure functions
+//! below: each backend only reads the facts they need and writes what they took.
 
 mod postgres;
 mod rows;
@@ -460,6 +461,75 @@ impl WindowClaim {
     }
 }
 
+/// What the store holds that an `Admission` is decided on, read by the backend inside the
+/// transaction that then takes what the decision says. Only the facts of the claims the
+/// admission makes are read; the others stay at their defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdmissionFacts {
+    /// The end of the device's public trial, as stored (`None`: it never had one).
+    pub trial_ends_at: Option<i64>,
+    /// Whether the server has seen the device before, from any project.
+    pub seen: bool,
+    /// The seats held now of the seat claim's pools: (license id, device id).
+    pub live_seats: Vec<(String, String)>,
+    /// How many devices are in contact with the project in the window claim's slot.
+    pub in_slot: u64,
+    /// Whether the device is one of them.
+    pub in_slot_present: bool,
+}
+
+/// A row an admitted claim writes, in the order `Admission::decide` lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Take {
+    /// The device's new public trial, from now until `ends_at`.
+    Trial { ends_at: u64 },
+    /// A seat of `license_id` taken or refreshed, held until `held_until` (never shortened).
+    Seat { license_id: String, held_until: u64 },
+    /// The device's place among those in contact with its project in `slot`.
+    SlotPlace { slot: u64 },
+}
+
+impl Admission {
+    /// The whole admission sequence, once for every backend: the trial, then the seat, then the
+    /// place in the slot, each decided on `facts` (read at `now`, stored form), and the first
+    /// refusal ends it: a refused device takes nothing after the refused claim. Returns how
+    /// each claim was decided and what the backend must write for it.
+    pub fn decide(&self, device: &str, now: i64, facts: &AdmissionFacts) -> (Admitted, Vec<Take>) {
+        let mut admitted = Admitted::default();
+        let mut takes = Vec::new();
+        if let Some(claim) = &self.trial {
+            let outcome = claim.decide(facts.trial_ends_at, now).unwrap_or_else(|| {
+                if !facts.seen {
+                    takes.push(Take::Trial { ends_at: claim.ends_at });
+                }
+                claim.new_trial(facts.seen)
+            });
+            admitted.trial = Some(outcome);
+            if admitted.refusal().is_some() {
+                return (admitted, takes);
+            }
+        }
+        if let Some(claim) = &self.seat {
+            let (pool, capacity) = claim.decide(device, &facts.live_seats);
+            if let Some(pool) = pool {
+                takes.push(Take::Seat { license_id: pool.license_id.clone(), held_until: pool.held_until });
+            }
+            admitted.seat = Some(capacity);
+            if admitted.refusal().is_some() {
+                return (admitted, takes);
+            }
+        }
+        if let Some(claim) = &self.window {
+            let (write, capacity) = claim.decide(facts.in_slot, facts.in_slot_present);
+            if write {
+                takes.push(Take::SlotPlace { slot: claim.slot });
+            }
+            admitted.window = Some(capacity);
+        }
+        (admitted, takes)
+    }
+}
+
 /// The server's store. Implementations are shared by every request (`Send + Sync`).
 #[async_trait]
 pub trait Storage: Send + Sync {
@@ -593,4 +663,187 @@ pub trait Storage: Send + Sync {
 
     /// Waits for open connections to finish and closes them.
     async fn close(&self);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_000_000;
+    const DEVICE: &str = "device-a";
+
+    fn pool(license_id: &str, seats: u64) -> SeatPool {
+        SeatPool { license_id: license_id.into(), seats, held_until: 2_000_000 }
+    }
+
+    fn seats(pools: Vec<SeatPool>, tolerance: u64) -> Option<SeatClaim> {
+        Some(SeatClaim { pools, tolerance })
+    }
+
+    fn window(limit: u64, tolerance: u64) -> Option<WindowClaim> {
+        Some(WindowClaim { slot: 7, limit, tolerance })
+    }
+
+    fn trial(open: bool) -> Option<TrialClaim> {
+        Some(TrialClaim { ends_at: 1_500_000, open })
+    }
+
+    /// `n` seats of `license` held by other devices.
+    fn held(license: &str, n: usize) -> Vec<(String, String)> {
+        (0..n).map(|i| (license.to_owned(), format!("other-{i}"))).collect()
+    }
+
+    fn seat(license_id: &str) -> Take {
+        Take::Seat { license_id: license_id.into(), held_until: 2_000_000 }
+    }
+
+    /// One row of the table below: its name, what is claimed, what the store holds, how each
+    /// claim is decided, the first refusal, and what is written.
+    type Row = (&'static str, Admission, AdmissionFacts, Admitted, Option<Refusal>, Vec<Take>);
+
+    /// Every row of the admission sequence: what is claimed, what the store holds, how each
+    /// claim is decided, the first refusal, and what is written (nothing after a refusal).
+    #[test]
+    fn the_admission_sequence_row_by_row() {
+        use Capacity::{Full, Tolerance, Within};
+        let granted = Some(TrialOutcome::Granted { ends_at: 1_500_000 });
+        let rows: Vec<Row> = vec![
+            (
+                "nothing claimed: admitted, nothing taken",
+                Admission::default(),
+                AdmissionFacts::default(),
+                Admitted::default(),
+                None,
+                vec![],
+            ),
+            (
+                "a new device starts its trial",
+                Admission { trial: trial(true), ..Default::default() },
+                AdmissionFacts::default(),
+                Admitted { trial: granted, ..Default::default() },
+                None,
+                vec![Take::Trial { ends_at: 1_500_000 }],
+            ),
+            (
+                "a running trial goes on, nothing written",
+                Admission { trial: trial(false), ..Default::default() },
+                AdmissionFacts { trial_ends_at: Some(NOW + 5), seen: true, ..Default::default() },
+                Admitted { trial: Some(TrialOutcome::Granted { ends_at: (NOW + 5) as u64 }), ..Default::default() },
+                None,
+                vec![],
+            ),
+            (
+                "a trial that ended is used, and nothing after it is taken",
+                Admission { trial: trial(true), seat: seats(vec![pool("L1", 5)], 0), window: window(5, 0) },
+                AdmissionFacts { trial_ends_at: Some(NOW - 1), seen: true, ..Default::default() },
+                Admitted { trial: Some(TrialOutcome::Used), ..Default::default() },
+                Some(Refusal::TrialUsed),
+                vec![],
+            ),
+            (
+                "a device the server has seen gets no new trial",
+                Admission { trial: trial(true), ..Default::default() },
+                AdmissionFacts { seen: true, ..Default::default() },
+                Admitted { trial: Some(TrialOutcome::Used), ..Default::default() },
+                Some(Refusal::TrialUsed),
+                vec![],
+            ),
+            (
+                "no new trials while closed",
+                Admission { trial: trial(false), ..Default::default() },
+                AdmissionFacts::default(),
+                Admitted { trial: Some(TrialOutcome::Closed), ..Default::default() },
+                Some(Refusal::TrialClosed),
+                vec![],
+            ),
+            (
+                "a free seat of the first pool with one",
+                Admission { seat: seats(vec![pool("L1", 1), pool("L2", 2)], 0), ..Default::default() },
+                AdmissionFacts { live_seats: held("L1", 1), ..Default::default() },
+                Admitted { seat: Some(Within), ..Default::default() },
+                None,
+                vec![seat("L2")],
+            ),
+            (
+                "the device's own seat is refreshed, even past the limit",
+                Admission { seat: seats(vec![pool("L1", 1)], 0), ..Default::default() },
+                AdmissionFacts {
+                    live_seats: [held("L1", 1), vec![("L1".into(), DEVICE.into())]].concat(),
+                    ..Default::default()
+                },
+                Admitted { seat: Some(Tolerance), ..Default::default() },
+                None,
+                vec![seat("L1")],
+            ),
+            (
+                "every seat taken: one more within the tolerance, from the last pool",
+                Admission { seat: seats(vec![pool("L1", 1), pool("L2", 1)], 1), ..Default::default() },
+                AdmissionFacts { live_seats: [held("L1", 1), held("L2", 1)].concat(), ..Default::default() },
+                Admitted { seat: Some(Tolerance), ..Default::default() },
+                None,
+                vec![seat("L2")],
+            ),
+            (
+                "seats and tolerance taken: refused, and no place in the slot is taken",
+                Admission { seat: seats(vec![pool("L1", 2)], 1), window: window(5, 0), ..Default::default() },
+                AdmissionFacts { live_seats: held("L1", 3), ..Default::default() },
+                Admitted { seat: Some(Full), ..Default::default() },
+                Some(Refusal::SeatsTaken),
+                vec![],
+            ),
+            (
+                "a place in the slot within the limit",
+                Admission { window: window(2, 0), ..Default::default() },
+                AdmissionFacts { in_slot: 1, ..Default::default() },
+                Admitted { window: Some(Within), ..Default::default() },
+                None,
+                vec![Take::SlotPlace { slot: 7 }],
+            ),
+            (
+                "a place in the slot within the tolerance",
+                Admission { window: window(2, 1), ..Default::default() },
+                AdmissionFacts { in_slot: 2, ..Default::default() },
+                Admitted { window: Some(Tolerance), ..Default::default() },
+                None,
+                vec![Take::SlotPlace { slot: 7 }],
+            ),
+            (
+                "already in the slot: nothing written, even when it is over the limit",
+                Admission { window: window(2, 0), ..Default::default() },
+                AdmissionFacts { in_slot: 3, in_slot_present: true, ..Default::default() },
+                Admitted { window: Some(Tolerance), ..Default::default() },
+                None,
+                vec![],
+            ),
+            (
+                "the slot and its tolerance full: refused",
+                Admission { window: window(2, 1), ..Default::default() },
+                AdmissionFacts { in_slot: 3, ..Default::default() },
+                Admitted { window: Some(Full), ..Default::default() },
+                Some(Refusal::SlotFull),
+                vec![],
+            ),
+            (
+                "all three taken in order: trial, seat, slot",
+                Admission { trial: trial(true), seat: seats(vec![pool("L1", 1)], 0), window: window(1, 0) },
+                AdmissionFacts::default(),
+                Admitted { trial: granted, seat: Some(Within), window: Some(Within) },
+                None,
+                vec![Take::Trial { ends_at: 1_500_000 }, seat("L1"), Take::SlotPlace { slot: 7 }],
+            ),
+            (
+                "a new trial is written before a seat refusal (the caller discards a refused authorization whole)",
+                Admission { trial: trial(true), seat: seats(vec![pool("L1", 0)], 0), window: window(1, 0) },
+                AdmissionFacts::default(),
+                Admitted { trial: granted, seat: Some(Full), window: None },
+                Some(Refusal::SeatsTaken),
+                vec![Take::Trial { ends_at: 1_500_000 }],
+            ),
+        ];
+        for (name, admission, facts, admitted, refusal, takes) in rows {
+            let decided = admission.decide(DEVICE, NOW, &facts);
+            assert_eq!(decided, (admitted, takes), "{name}");
+            assert_eq!(decided.0.refusal(), refusal, "{name}");
+        }
+    }
 }

@@ -19,9 +19,9 @@ use super::rows::{
     PROJECT_COLUMNS,
 };
 use super::{
-    with_rows, AdminToken, Admission, Admitted, Alert, Attempt, Charging, Delivery, Device, DeviceContact, Imported,
-    LicenseRecord, NewAlert, Project, Recorded, ReportBatch, Settings, Storage, StorageError, Swept, TrialSetting,
-    UsageBucket, UsageRow, UsageTotal,
+    with_rows, AdminToken, Admission, AdmissionFacts, Admitted, Alert, Attempt, Charging, Delivery, Device,
+    DeviceContact, Imported, LicenseRecord, NewAlert, Project, Recorded, ReportBatch, Settings, Storage, StorageError,
+    Swept, Take, TrialSetting, UsageBucket, UsageRow, UsageTotal,
 };
 
 /// How many connections one server instance keeps to the database.
@@ -109,7 +109,8 @@ async fn insert_nonce(tx: &mut Transaction<'_, Postgres>, nonce: &Nonce, now: u6
 }
 
 /// Takes what `admission` claims for `device`, inside the transaction of its contact, which
-/// holds the locks of `lock_keys` for it.
+/// holds the locks of `lock_keys` for it: reads the facts its claims need, lets
+/// `Admission::decide` settle them, and writes what it took.
 async fn admit(
     tx: &mut Transaction<'_, Postgres>,
     device: &DeviceId,
@@ -118,63 +119,28 @@ async fn admit(
     admission: &Admission,
 ) -> Result<Admitted, StorageError> {
     let device = device.to_hyphenated();
-    let mut admitted = Admitted::default();
-    if let Some(claim) = &admission.trial {
-        let ends_at: Option<i64> = sqlx::query_scalar("SELECT ends_at FROM trials WHERE device_id = $1")
+    let now_db = to_db(now)?;
+    let mut facts = AdmissionFacts::default();
+    if admission.trial.is_some() {
+        facts.trial_ends_at = sqlx::query_scalar("SELECT ends_at FROM trials WHERE device_id = $1")
             .bind(&device)
             .fetch_optional(&mut **tx)
             .await?;
-        let outcome = match claim.decide(ends_at, to_db(now)?) {
-            Some(outcome) => outcome,
-            None => {
-                let seen: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM devices WHERE device_id = $1)")
-                    .bind(&device)
-                    .fetch_one(&mut **tx)
-                    .await?;
-                if !seen {
-                    sqlx::query("INSERT INTO trials (device_id, started_at, ends_at) VALUES ($1, $2, $3)")
-                        .bind(&device)
-                        .bind(to_db(now)?)
-                        .bind(to_db(claim.ends_at)?)
-                        .execute(&mut **tx)
-                        .await?;
-                }
-                claim.new_trial(seen)
-            }
-        };
-        admitted.trial = Some(outcome);
-        // A refused claim ends the admission: nothing more is taken for a refused device.
-        if admitted.refusal().is_some() {
-            return Ok(admitted);
-        }
+        facts.seen = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM devices WHERE device_id = $1)")
+            .bind(&device)
+            .fetch_one(&mut **tx)
+            .await?;
     }
     if let Some(claim) = &admission.seat {
         let license_ids: Vec<String> = claim.pools.iter().map(|pool| pool.license_id.clone()).collect();
-        let live: Vec<(String, String)> =
+        facts.live_seats =
             sqlx::query_as("SELECT license_id, device_id FROM seats WHERE held_until >= $1 AND license_id = ANY($2)")
-                .bind(to_db(now)?)
+                .bind(now_db)
                 .bind(license_ids)
                 .fetch_all(&mut **tx)
                 .await?;
-        let (pool, capacity) = claim.decide(&device, &live);
-        if let Some(pool) = pool {
-            sqlx::query(
-                "INSERT INTO seats (license_id, device_id, held_until) VALUES ($1, $2, $3)
-                 ON CONFLICT (license_id, device_id) DO UPDATE SET held_until = GREATEST(seats.held_until, excluded.held_until)",
-            )
-            .bind(&pool.license_id)
-            .bind(&device)
-            .bind(to_db(pool.held_until)?)
-            .execute(&mut **tx)
-            .await?;
-        }
-        admitted.seat = Some(capacity);
-        if admitted.refusal().is_some() {
-            return Ok(admitted);
-        }
     }
     if let Some(claim) = &admission.window {
-        let slot = to_db(claim.slot)?;
         // Records of slots before the previous one are of no use to any decision; housekeeping
         // deletes them (here they would make two instances delete rows in different orders).
         let row = sqlx::query(
@@ -183,19 +149,42 @@ async fn admit(
         )
         .bind(&device)
         .bind(handshake_code)
-        .bind(slot)
+        .bind(to_db(claim.slot)?)
         .fetch_one(&mut **tx)
         .await?;
-        let (write, capacity) = claim.decide(row.unsigned("in_contact")?, row.unsigned("present")? > 0);
-        if write {
-            sqlx::query("INSERT INTO slot_contacts (handshake_code, slot, device_id) VALUES ($1, $2, $3)")
-                .bind(handshake_code)
-                .bind(slot)
+        (facts.in_slot, facts.in_slot_present) = (row.unsigned("in_contact")?, row.unsigned("present")? > 0);
+    }
+    let (admitted, takes) = admission.decide(&device, now_db, &facts);
+    for take in takes {
+        match take {
+            Take::Trial { ends_at } => {
+                sqlx::query("INSERT INTO trials (device_id, started_at, ends_at) VALUES ($1, $2, $3)")
+                    .bind(&device)
+                    .bind(now_db)
+                    .bind(to_db(ends_at)?)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Take::Seat { license_id, held_until } => {
+                sqlx::query(
+                    "INSERT INTO seats (license_id, device_id, held_until) VALUES ($1, $2, $3)
+                     ON CONFLICT (license_id, device_id) DO UPDATE SET held_until = GREATEST(seats.held_until, excluded.held_until)",
+                )
+                .bind(license_id)
                 .bind(&device)
+                .bind(to_db(held_until)?)
                 .execute(&mut **tx)
                 .await?;
+            }
+            Take::SlotPlace { slot } => {
+                sqlx::query("INSERT INTO slot_contacts (handshake_code, slot, device_id) VALUES ($1, $2, $3)")
+                    .bind(handshake_code)
+                    .bind(to_db(slot)?)
+                    .bind(&device)
+                    .execute(&mut **tx)
+                    .await?;
+            }
         }
-        admitted.window = Some(capacity);
     }
     Ok(admitted)
 }

@@ -26,7 +26,8 @@ use super::direct::usage_of;
 use super::placeholders;
 use crate::storage::rows::{to_db, usage_columns, usage_key};
 use crate::storage::{
-    with_rows, Admission, Admitted, Charging, DeviceContact, Recorded, ReportBatch, StorageError, UsageRow, UsageTotal,
+    with_rows, Admission, AdmissionFacts, Admitted, Charging, DeviceContact, Recorded, ReportBatch, StorageError, Take,
+    UsageRow, UsageTotal,
 };
 
 /// The most requests one transaction holds: enough for every request in flight on a busy
@@ -421,7 +422,8 @@ fn insert_usage(tx: &Connection, rows: &[UsageRow]) -> Result<(), StorageError> 
 }
 
 /// Takes what `admission` claims for `device`, inside the transaction of its contact (which
-/// holds SQLite's write lock, so no other claim interleaves).
+/// holds SQLite's write lock, so no other claim interleaves): reads the facts its claims need,
+/// lets `Admission::decide` settle them, and writes what it took.
 fn admit(
     tx: &Connection,
     device: &DeviceId,
@@ -431,32 +433,17 @@ fn admit(
 ) -> Result<Admitted, StorageError> {
     let device = device.to_hyphenated();
     let now_db = to_db(now)?;
-    let mut admitted = Admitted::default();
-    if let Some(claim) = &admission.trial {
-        let ends_at: Option<i64> = tx
+    let mut facts = AdmissionFacts::default();
+    if admission.trial.is_some() {
+        facts.trial_ends_at = tx
             .prepare_cached("SELECT ends_at FROM trials WHERE device_id = ?")?
             .query_row([&device], |row| row.get(0))
             .optional()?;
-        let outcome = match claim.decide(ends_at, now_db) {
-            Some(outcome) => outcome,
-            None => {
-                let seen = tx
-                    .prepare_cached("SELECT 1 FROM devices WHERE device_id = ?")?
-                    .query_row([&device], |_| Ok(()))
-                    .optional()?
-                    .is_some();
-                if !seen {
-                    tx.prepare_cached("INSERT INTO trials (device_id, started_at, ends_at) VALUES (?, ?, ?)")?
-                        .execute(params![device, now_db, to_db(claim.ends_at)?])?;
-                }
-                claim.new_trial(seen)
-            }
-        };
-        admitted.trial = Some(outcome);
-        // A refused claim ends the admission: nothing more is taken for a refused device.
-        if admitted.refusal().is_some() {
-            return Ok(admitted);
-        }
+        facts.seen = tx
+            .prepare_cached("SELECT 1 FROM devices WHERE device_id = ?")?
+            .query_row([&device], |_| Ok(()))
+            .optional()?
+            .is_some();
     }
     if let Some(claim) = &admission.seat {
         let sql = format!(
@@ -466,37 +453,39 @@ fn admit(
         let mut select = tx.prepare_cached(&sql)?;
         let values = std::iter::once(rusqlite::types::Value::Integer(now_db))
             .chain(claim.pools.iter().map(|pool| rusqlite::types::Value::Text(pool.license_id.clone())));
-        let live = select
+        facts.live_seats = select
             .query_map(params_from_iter(values), |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?
             .collect::<Result<Vec<_>, _>>()?;
-        let (pool, capacity) = claim.decide(&device, &live);
-        if let Some(pool) = pool {
-            tx.prepare_cached(
-                "INSERT INTO seats (license_id, device_id, held_until) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (license_id, device_id) DO UPDATE SET held_until = MAX(seats.held_until, excluded.held_until)",
-            )?
-            .execute(params![pool.license_id, device, to_db(pool.held_until)?])?;
-        }
-        admitted.seat = Some(capacity);
-        if admitted.refusal().is_some() {
-            return Ok(admitted);
-        }
     }
     if let Some(claim) = &admission.window {
-        let slot = to_db(claim.slot)?;
         // Records of slots before the previous one are of no use to any decision; housekeeping
         // deletes them (here they would make two instances delete rows in different orders).
-        let (in_contact, present): (i64, i64) = tx
+        let (in_slot, present): (i64, i64) = tx
             .prepare_cached(
                 "SELECT COUNT(*), COALESCE(SUM(device_id = ?), 0) FROM slot_contacts WHERE handshake_code = ? AND slot = ?",
             )?
-            .query_row(params![device, handshake_code, slot], |row| Ok((row.get(0)?, row.get(1)?)))?;
-        let (write, capacity) = claim.decide(in_contact.max(0) as u64, present > 0);
-        if write {
-            tx.prepare_cached("INSERT INTO slot_contacts (handshake_code, slot, device_id) VALUES (?, ?, ?)")?
-                .execute(params![handshake_code, slot, device])?;
+            .query_row(params![device, handshake_code, to_db(claim.slot)?], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        (facts.in_slot, facts.in_slot_present) = (in_slot.max(0) as u64, present > 0);
+    }
+    let (admitted, takes) = admission.decide(&device, now_db, &facts);
+    for take in takes {
+        match take {
+            Take::Trial { ends_at } => {
+                tx.prepare_cached("INSERT INTO trials (device_id, started_at, ends_at) VALUES (?, ?, ?)")?
+                    .execute(params![device, now_db, to_db(ends_at)?])?;
+            }
+            Take::Seat { license_id, held_until } => {
+                tx.prepare_cached(
+                    "INSERT INTO seats (license_id, device_id, held_until) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (license_id, device_id) DO UPDATE SET held_until = MAX(seats.held_until, excluded.held_until)",
+                )?
+                .execute(params![license_id, device, to_db(held_until)?])?;
+            }
+            Take::SlotPlace { slot } => {
+                tx.prepare_cached("INSERT INTO slot_contacts (handshake_code, slot, device_id) VALUES (?, ?, ?)")?
+                    .execute(params![handshake_code, to_db(slot)?, device])?;
+            }
         }
-        admitted.window = Some(capacity);
     }
     Ok(admitted)
 }
