@@ -12,6 +12,7 @@ use licet_protocol::domain::DomainRefusal;
 use licet_protocol::wire::ErrorBody;
 use licet_protocol::{ErrorCode, ProtocolError};
 
+use super::rules::Lapse;
 use crate::storage::StorageError;
 
 /// Why a request to `/v1/*` was refused.
@@ -91,6 +92,16 @@ impl ApiError {
     /// Wraps a failure of the server's own (storage, hashing, a task) with its cause for the log.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         ApiError::Internal(cause.to_string())
+    }
+}
+
+impl From<Lapse> for ApiError {
+    fn from(lapse: Lapse) -> Self {
+        match lapse {
+            Lapse::NoLicense => ApiError::NoLicense,
+            Lapse::Expired => ApiError::LicenseExpired,
+            Lapse::QuotaExhausted => ApiError::QuotaExhausted,
+        }
     }
 }
 

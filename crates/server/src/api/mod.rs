@@ -262,9 +262,10 @@ pub(crate) async fn reports(
                     &recorded.admitted,
                 ))
             }
-            Err(refusal) => refused(refusal),
+            Err(lapse) => refused(lapse.into()),
         },
-        (Err(refusal), _) | (Ok(_), Some(refusal)) => refused(refusal),
+        (Err(lapse), _) => refused(lapse.into()),
+        (Ok(_), Some(refusal)) => refused(refusal),
     };
     let receipt = Receipt { device_id: request.device_id, accepted, server_time: now, nonce: request.nonce };
     Ok(seal(&key, &ReportsResponse { receipt: Signed::sign(&config.keys.signing, &receipt), renewal }))

@@ -2,7 +2,9 @@
 //! their usage and the time: which items are in force (expiry and its tolerance), what they grant
 //! (modules, and whether quotas or expiry put the project in its tolerance stage), what a device
 //! must claim (a seat, a place in the slot), and which item each count is charged to. It does no
-//! I/O and takes no claim itself: the handlers fetch, this decides, the store claims atomically.
+//! I/O, takes no claim itself and answers no HTTP: it refuses with a `Lapse` of the licensing
+//! domain, which the handlers answer with its code. The handlers fetch, this decides, the store
+//! claims atomically (`storage::Admission::decide`).
 
 use std::collections::HashMap;
 
@@ -11,10 +13,21 @@ use licet_protocol::license::{ActivePeriod, LicenseFile, LicenseType, Module};
 use licet_protocol::sign::Signed;
 use licet_protocol::wire::UsageReport;
 
-use super::ApiError;
 use crate::storage::{
     Admission, Charging, SeatClaim, SeatPool, TrialClaim, UsageItem, UsageRow, UsageTotal, WindowClaim,
 };
+
+/// Why the rules serve a project's devices nothing: a refusal of the licensing domain, not an
+/// HTTP answer (the handlers answer it with its code, through `From<Lapse> for ApiError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lapse {
+    /// The project has no license items.
+    NoLicense,
+    /// Every item is past its expiry and its tolerance.
+    Expired,
+    /// All the items in force sell is used up past its tolerance.
+    QuotaExhausted,
+}
 
 /// A license item assigned to the project, decoded from its verified vendor-signed file.
 #[derive(Debug, Clone)]
@@ -104,9 +117,9 @@ impl<'a> InForce<'a> {
     /// their tolerance past expiry. An expired item's unused quota lapses as soon as an unexpired
     /// item serves the project: nothing rolls over. `NO_LICENSE` for a project without items,
     /// `LICENSE_EXPIRED` when every item is past its tolerance.
-    pub fn at(items: &'a [LicenseItem], now: u64) -> Result<InForce<'a>, ApiError> {
+    pub fn at(items: &'a [LicenseItem], now: u64) -> Result<InForce<'a>, Lapse> {
         if items.is_empty() {
-            return Err(ApiError::NoLicense);
+            return Err(Lapse::NoLicense);
         }
         let pick = |keep: &dyn Fn(&LicenseItem) -> bool| {
             let mut chosen: Vec<&LicenseItem> = items.iter().filter(|i| keep(i)).collect();
@@ -120,7 +133,7 @@ impl<'a> InForce<'a> {
         }
         let tolerated = pick(&|i| i.tolerance_end() >= now);
         if tolerated.is_empty() {
-            return Err(ApiError::LicenseExpired);
+            return Err(Lapse::Expired);
         }
         Ok(InForce { items: tolerated, past_expiry: true })
     }
@@ -128,10 +141,10 @@ impl<'a> InForce<'a> {
     /// The items usage is charged to at `now`: those in force; when every item is past its
     /// tolerance, the one that expired last, so that usage is kept and shown, never dropped.
     /// `NO_LICENSE` for a project without items.
-    pub fn charging(items: &'a [LicenseItem], now: u64) -> Result<InForce<'a>, ApiError> {
+    pub fn charging(items: &'a [LicenseItem], now: u64) -> Result<InForce<'a>, Lapse> {
         match InForce::at(items, now) {
-            Err(ApiError::LicenseExpired) => {
-                let last = items.iter().max_by_key(|i| i.file.expires_at).ok_or(ApiError::NoLicense)?;
+            Err(Lapse::Expired) => {
+                let last = items.iter().max_by_key(|i| i.file.expires_at).ok_or(Lapse::NoLicense)?;
                 Ok(InForce { items: vec![last], past_expiry: true })
             }
             other => other,
@@ -179,7 +192,7 @@ impl<'a> InForce<'a> {
 
     /// Decides what the items in force grant, given the usage charged to them:
     /// `QUOTA_EXHAUSTED` when all they sell is used up past its tolerance.
-    pub fn assess(&self, usage: &[UsageTotal]) -> Result<Grant, ApiError> {
+    pub fn assess(&self, usage: &[UsageTotal]) -> Result<Grant, Lapse> {
         let used = spent(usage);
         let scans = self.standing(Kind::Scans, &used);
         let pages: Vec<(Module, Standing)> =
@@ -188,7 +201,7 @@ impl<'a> InForce<'a> {
         let modules: Vec<Module> = pages.iter().filter(|(_, s)| usable(*s)).map(|(m, _)| *m).collect();
         if modules.is_empty() && !usable(scans) {
             // Something is sold (the project has items in force), and all of it is used up.
-            return Err(ApiError::QuotaExhausted);
+            return Err(Lapse::QuotaExhausted);
         }
         let over_quota = std::iter::once(scans).chain(pages.iter().map(|(_, s)| *s)).any(|s| s == Standing::Tolerance);
         Ok(Grant { modules, tolerance: self.past_expiry || over_quota })
@@ -332,4 +345,132 @@ pub struct Grant {
     pub modules: Vec<Module>,
     /// True when the project is in its tolerance stage by quota or expiry.
     pub tolerance: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use licet_protocol::keys::SigningKey;
+    use licet_protocol::license::{Tolerance, DAY_MS};
+
+    use super::*;
+
+    const EXPIRES: u64 = 1_000 * DAY_MS;
+
+    fn item(id: &str, license_type: LicenseType, modules: &[Module], quota: Option<u64>) -> LicenseItem {
+        let file = LicenseFile {
+            id: id.into(),
+            organization_id: "acme".into(),
+            product: "sdk".into(),
+            license_type,
+            modules: modules.to_vec(),
+            quota,
+            devices: None,
+            active: None,
+            domains: vec![],
+            allow_dev_hosts: false,
+            issued_at: 0,
+            expires_at: EXPIRES,
+            offline_grace_ms: 7 * DAY_MS,
+            tolerance: Tolerance::default(),
+        };
+        let signed = file.sign(&SigningKey::from_bytes(&[7; 32]));
+        LicenseItem { file, signed }
+    }
+
+    fn pages(id: &str, module: Module, count: u64) -> UsageTotal {
+        UsageTotal { license_id: id.into(), item: UsageItem::Pages(module), count }
+    }
+
+    fn scans(id: &str, count: u64) -> UsageTotal {
+        UsageTotal { license_id: id.into(), item: UsageItem::Scans("QR_CODE".into()), count }
+    }
+
+    /// What the rules decide for one project at one time with one usage: the modules granted
+    /// and whether in tolerance, or the lapse.
+    fn decide(items: &[LicenseItem], now: u64, usage: &[UsageTotal]) -> Result<(Vec<Module>, bool), Lapse> {
+        let grant = InForce::at(items, now)?.assess(usage)?;
+        Ok((grant.modules, grant.tolerance))
+    }
+
+    /// Every row of the quota and expiry rules with their numbers: a quota's tolerance is +5%
+    /// (50 per mille, rounded down), the expiry's 7 days; past both, the named lapse.
+    #[test]
+    fn quotas_and_expiry_row_by_row() {
+        use Module::{Core, Ocr};
+        let per_page = [item("P", LicenseType::PerPage, &[Core, Ocr], Some(100))];
+        let per_scan = [item("S", LicenseType::PerScan, &[], Some(500))];
+        let per_domain = [item("D", LicenseType::PerDomain, &[Core], None)];
+        type Row<'a> = (&'a str, &'a [LicenseItem], u64, Vec<UsageTotal>, Result<(Vec<Module>, bool), Lapse>);
+        let rows: Vec<Row> = vec![
+            ("no items", &[], 0, vec![], Err(Lapse::NoLicense)),
+            ("per page, nothing used", &per_page, 0, vec![], Ok((vec![Core, Ocr], false))),
+            (
+                "per page, the quota used to the last page",
+                &per_page,
+                0,
+                vec![pages("P", Core, 100)],
+                Ok((vec![Core, Ocr], false)),
+            ),
+            (
+                "per page, one page into the tolerance",
+                &per_page,
+                0,
+                vec![pages("P", Core, 101)],
+                Ok((vec![Core, Ocr], true)),
+            ),
+            (
+                "per page, the tolerance's last page (+5%)",
+                &per_page,
+                0,
+                vec![pages("P", Core, 105)],
+                Ok((vec![Core, Ocr], true)),
+            ),
+            (
+                "per page, one past the tolerance: that module only",
+                &per_page,
+                0,
+                vec![pages("P", Core, 106)],
+                Ok((vec![Ocr], false)),
+            ),
+            (
+                "per page, every module past its tolerance",
+                &per_page,
+                0,
+                vec![pages("P", Core, 106), pages("P", Ocr, 200)],
+                Err(Lapse::QuotaExhausted),
+            ),
+            ("per scan, within", &per_scan, 0, vec![scans("S", 500)], Ok((vec![], false))),
+            ("per scan, in the tolerance (+25)", &per_scan, 0, vec![scans("S", 525)], Ok((vec![], true))),
+            ("per scan, past it", &per_scan, 0, vec![scans("S", 526)], Err(Lapse::QuotaExhausted)),
+            (
+                "per domain: no quota, any use",
+                &per_domain,
+                0,
+                vec![pages("D", Core, 1_000_000)],
+                Ok((vec![Core], false)),
+            ),
+            ("at the expiry instant", &per_domain, EXPIRES, vec![], Ok((vec![Core], false))),
+            ("one ms past expiry: in its tolerance", &per_domain, EXPIRES + 1, vec![], Ok((vec![Core], true))),
+            ("the tolerance's last ms (+7 days)", &per_domain, EXPIRES + 7 * DAY_MS, vec![], Ok((vec![Core], true))),
+            ("past the tolerance", &per_domain, EXPIRES + 7 * DAY_MS + 1, vec![], Err(Lapse::Expired)),
+        ];
+        for (name, items, now, usage, expected) in rows {
+            assert_eq!(decide(items, now, &usage), expected, "{name}");
+        }
+    }
+
+    /// Past every tolerance the usage is still charged, to the item that expired last; a
+    /// project without items has nothing to charge to.
+    #[test]
+    fn usage_past_expiry_is_charged_to_the_last_item() {
+        let mut early = item("early", LicenseType::PerDomain, &[Module::Core], None);
+        early.file.expires_at = EXPIRES - DAY_MS;
+        let late = item("late", LicenseType::PerDomain, &[Module::Core], None);
+        let items = [early, late];
+        let after = EXPIRES + 30 * DAY_MS;
+        assert_eq!(InForce::at(&items, after).err(), Some(Lapse::Expired));
+        let charged = InForce::charging(&items, after).expect("charged to an item");
+        assert_eq!(charged.items.iter().map(|i| i.file.id.as_str()).collect::<Vec<_>>(), ["late"]);
+        assert_eq!(InForce::charging(&[], after).err(), Some(Lapse::NoLicense));
+    }
 }
