@@ -17,8 +17,8 @@ use licet_protocol::sign::Signed;
 use rand_core::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::api::rules::{self, QuotaUse};
 use crate::error::ServerError;
+use crate::licensing::rules::{self, QuotaUse};
 use crate::password;
 use crate::random::{self, rng};
 use crate::storage::{

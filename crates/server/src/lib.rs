@@ -12,6 +12,7 @@ mod cors;
 mod error;
 pub mod housekeeping;
 pub mod http;
+pub mod licensing;
 pub mod limits;
 mod logging;
 pub mod metrics;

@@ -12,7 +12,7 @@ use licet_protocol::domain::DomainRefusal;
 use licet_protocol::wire::ErrorBody;
 use licet_protocol::{ErrorCode, ProtocolError};
 
-use super::rules::Lapse;
+use crate::licensing::rules::Lapse;
 use crate::storage::StorageError;
 
 /// Why a request to `/v1/*` was refused.

@@ -1,21 +1,22 @@
 //! The checks both protocol routes share, in the order they run: which project a request names
 //! (or the public trial), whether its session password matches, which license items are assigned,
 //! whether they bind the page's domain and its `Origin` agrees; and, once the license rules
-//! (`rules`) and the store have decided, the signed authorization. Each refusal is one named code.
+//! (`licensing`) and the store have decided, the signed authorization. Each refusal is one named code.
 
 use axum::http::HeaderValue;
 use licet_protocol::domain;
 use licet_protocol::ids::{DeviceId, Nonce};
 use licet_protocol::keys::SigningKey;
-use licet_protocol::license;
 use licet_protocol::sign::Signed;
-use licet_protocol::wire::{Authorization, LicenseState};
+use licet_protocol::wire::Authorization;
 
-use super::rules::{Grant, InForce, LicenseItem};
 use super::ApiError;
 use crate::http::Config;
+use crate::licensing;
+use crate::licensing::admission::{Admitted, Refusal};
+use crate::licensing::rules::{Grant, InForce, LicenseItem};
 use crate::password;
-use crate::storage::{Admitted, Capacity, Project, Refusal, Storage, TrialOutcome, TrialSetting};
+use crate::storage::{Project, Storage, TrialSetting};
 
 /// How often a device should send its reports, in milliseconds: one closed slot at a time.
 pub const REPORT_INTERVAL_MS: u64 = licet_protocol::SLOT_MS;
@@ -133,10 +134,7 @@ pub struct Grantee<'a> {
 }
 
 /// The signed authorization for one admitted device: every item in force, the modules the
-/// grant allows, an `active_until` at the latest end of the items (or of the device's trial),
-/// and an offline grace that is the shortest of the items' and never reaches past that end
-/// (docs/architecture.md: min(now + grace, expiry)). The state is `trial` for a trial device, `tolerance`
-/// when a quota, the expiry or a device limit is in its tolerance, else `valid`.
+/// grant allows, and the `licensing::terms` of its state and periods.
 pub fn authorization(
     key: &SigningKey,
     grantee: &Grantee,
@@ -144,19 +142,7 @@ pub fn authorization(
     grant: &Grant,
     admitted: &Admitted,
 ) -> Signed {
-    let trial_ends = match admitted.trial {
-        Some(TrialOutcome::Granted { ends_at }) => Some(ends_at),
-        _ => None,
-    };
-    let over_devices = [admitted.seat, admitted.window].contains(&Some(Capacity::Tolerance));
-    let state = match trial_ends {
-        Some(_) => LicenseState::Trial,
-        None if grant.tolerance || over_devices => LicenseState::Tolerance,
-        None => LicenseState::Valid,
-    };
-    let active_until = in_force.end().min(trial_ends.unwrap_or(u64::MAX));
-    let grace =
-        in_force.items.iter().map(|i| i.file.offline_grace_ms).min().unwrap_or(license::DEFAULT_OFFLINE_GRACE_MS);
+    let terms = licensing::terms(in_force, grant, admitted, grantee.now);
     Signed::sign(
         key,
         &Authorization {
@@ -164,11 +150,11 @@ pub fn authorization(
             handshake_code: grantee.handshake_code.to_owned(),
             licenses: in_force.items.iter().map(|i| i.signed.clone()).collect(),
             modules: grant.modules.clone(),
-            offline_until: grantee.now.saturating_add(grace).min(active_until),
-            active_until,
+            offline_until: terms.offline_until,
+            active_until: terms.active_until,
             report_interval_ms: REPORT_INTERVAL_MS,
             server_time: grantee.now,
-            state,
+            state: terms.state,
             nonce: grantee.nonce,
         },
     )

@@ -5,7 +5,6 @@
 
 mod error;
 mod guards;
-pub(crate) mod rules;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,9 +28,9 @@ pub use error::{ApiError, Refused};
 pub(crate) use guards::origin_host;
 
 use crate::http::Config;
+use crate::licensing::rules::{InForce, LicenseItem};
 use crate::storage::{Admission, Charging, DeviceContact, ReportBatch, TrialClaim, TrialSetting, UsageRow, UsageTotal};
 use guards::Grantee;
-use rules::{InForce, LicenseItem};
 
 /// The longest text field a request may carry (domain, product, device name, ...).
 const MAX_TEXT_LEN: usize = 256;

@@ -4,7 +4,7 @@
 //! must claim (a seat, a place in the slot), and which item each count is charged to. It does no
 //! I/O, takes no claim itself and answers no HTTP: it refuses with a `Lapse` of the licensing
 //! domain, which the handlers answer with its code. The handlers fetch, this decides, the store
-//! claims atomically (`storage::Admission::decide`).
+//! claims atomically (`admission::Admission::decide`).
 
 use std::collections::HashMap;
 
@@ -13,9 +13,8 @@ use licet_protocol::license::{ActivePeriod, LicenseFile, LicenseType, Module};
 use licet_protocol::sign::Signed;
 use licet_protocol::wire::UsageReport;
 
-use crate::storage::{
-    Admission, Charging, SeatClaim, SeatPool, TrialClaim, UsageItem, UsageRow, UsageTotal, WindowClaim,
-};
+use super::admission::{Admission, SeatClaim, SeatPool, TrialClaim, WindowClaim};
+use crate::storage::{Charging, UsageItem, UsageRow, UsageTotal};
 
 /// Why the rules serve a project's devices nothing: a refusal of the licensing domain, not an
 /// HTTP answer (the handlers answer it with its code, through `From<Lapse> for ApiError`).
