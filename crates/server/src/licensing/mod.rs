@@ -47,34 +47,21 @@ pub fn terms(in_force: &InForce, grant: &Grant, admitted: &Admitted, now: u64) -
 
 #[cfg(test)]
 mod tests {
-    use licet_protocol::keys::SigningKey;
-    use licet_protocol::license::{LicenseFile, LicenseType, Module, Tolerance, DAY_MS};
+    use licet_protocol::license::{LicenseType, Module, DAY_MS};
 
     use super::*;
+    use crate::licensing::rules::tests::item_with;
     use crate::licensing::rules::LicenseItem;
 
     const NOW: u64 = 100 * DAY_MS;
     const MINUTE: u64 = 60_000;
 
+    /// A per-domain item expiring at `expires_at` with an offline grace of `offline_grace_ms`.
     fn item(id: &str, expires_at: u64, offline_grace_ms: u64) -> LicenseItem {
-        let file = LicenseFile {
-            id: id.into(),
-            organization_id: "acme".into(),
-            product: "sdk".into(),
-            license_type: LicenseType::PerDomain,
-            modules: vec![Module::Core],
-            quota: None,
-            devices: None,
-            active: None,
-            domains: vec![],
-            allow_dev_hosts: false,
-            issued_at: 0,
-            expires_at,
-            offline_grace_ms,
-            tolerance: Tolerance::default(),
-        };
-        let signed = file.sign(&SigningKey::from_bytes(&[7; 32]));
-        LicenseItem { file, signed }
+        item_with(id, LicenseType::PerDomain, &[Module::Core], None, |file| {
+            file.expires_at = expires_at;
+            file.offline_grace_ms = offline_grace_ms;
+        })
     }
 
     fn terms_of(items: &[LicenseItem], tolerance: bool, admitted: Admitted) -> Terms {

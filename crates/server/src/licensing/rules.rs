@@ -347,7 +347,7 @@ pub struct Grant {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use licet_protocol::keys::SigningKey;
     use licet_protocol::license::{Tolerance, DAY_MS};
 
@@ -355,8 +355,17 @@ mod tests {
 
     const EXPIRES: u64 = 1_000 * DAY_MS;
 
-    fn item(id: &str, license_type: LicenseType, modules: &[Module], quota: Option<u64>) -> LicenseItem {
-        let file = LicenseFile {
+    /// A signed license item of `license_type` for the tests of `licensing`: organization
+    /// `acme`, expiring at `EXPIRES`, a 7-day offline grace and the default tolerances, each
+    /// changed by `edit` before it is signed.
+    pub(crate) fn item_with(
+        id: &str,
+        license_type: LicenseType,
+        modules: &[Module],
+        quota: Option<u64>,
+        edit: impl FnOnce(&mut LicenseFile),
+    ) -> LicenseItem {
+        let mut file = LicenseFile {
             id: id.into(),
             organization_id: "acme".into(),
             product: "sdk".into(),
@@ -372,8 +381,13 @@ mod tests {
             offline_grace_ms: 7 * DAY_MS,
             tolerance: Tolerance::default(),
         };
+        edit(&mut file);
         let signed = file.sign(&SigningKey::from_bytes(&[7; 32]));
         LicenseItem { file, signed }
+    }
+
+    fn item(id: &str, license_type: LicenseType, modules: &[Module], quota: Option<u64>) -> LicenseItem {
+        item_with(id, license_type, modules, quota, |_| {})
     }
 
     fn pages(id: &str, module: Module, count: u64) -> UsageTotal {
@@ -462,8 +476,8 @@ mod tests {
     /// project without items has nothing to charge to.
     #[test]
     fn usage_past_expiry_is_charged_to_the_last_item() {
-        let mut early = item("early", LicenseType::PerDomain, &[Module::Core], None);
-        early.file.expires_at = EXPIRES - DAY_MS;
+        let early =
+            item_with("early", LicenseType::PerDomain, &[Module::Core], None, |f| f.expires_at = EXPIRES - DAY_MS);
         let late = item("late", LicenseType::PerDomain, &[Module::Core], None);
         let items = [early, late];
         let after = EXPIRES + 30 * DAY_MS;
