@@ -1,12 +1,25 @@
 // The offline grace with the browser's clock under the test's control: authorized online, then
 // offline, the page still counts 6 days later, is refused 8 days later with GRACE_EXPIRED, and
-// once back online is authorized again and delivers what it counted offline.
+// once back online is authorized again and delivers what it counted offline. A device of a
+// daily per-device license works offline exactly as long as its seat: one day.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { BOUNDED, advanceUntil, call, corePages, inClockedBrowser, ok, openTestPage, withWorld } from './harness.mjs';
+import {
+  BOUNDED,
+  DEMO_VENDOR_SECRET,
+  advanceUntil,
+  call,
+  cli,
+  cliJson,
+  corePages,
+  inClockedBrowser,
+  ok,
+  openTestPage,
+  withWorld,
+} from './harness.mjs';
 
 /** @import { BrowserlessWorld } from './harness.mjs' */
 
@@ -73,5 +86,35 @@ test('an authorization edited in IndexedDB is refused offline and replaced onlin
     assert.equal(refused.code, 'BAD_SIGNATURE', refused.message);
     await context.setOffline(false);
     assert.equal((await ok(page, 'initLicense', w.licenseKey)).state, 'valid');
+  });
+});
+
+test('per device, daily: offline, a device counts until its seat ends a day after its contact', BOUNDED, async () => {
+  // Issued as a vendor would, with no --offline-grace: the type's period applies.
+  const licenseFile = join(w.dir, 'daily.lic');
+  const issued = await cliJson([
+    'license', 'issue', '--vendor-key', DEMO_VENDOR_SECRET, '--org', w.org, '--type', 'per-device',
+    '--active', 'daily', '--devices', '5', '--modules', 'core', '--days', '365', '--out', licenseFile,
+  ]);
+  await cli(['license', 'import', '--data', w.data, licenseFile]);
+  const project = await cliJson([
+    'project', 'create', '--data', w.data, '--org', w.org, '--handshake-code', 'daily', '--server-url', w.server.url,
+  ]);
+  await cli(['project', 'assign', '--data', w.data, '--handshake-code', 'daily', '--license', issued.id]);
+
+  await inClockedBrowser(join(w.dir, 'daily'), async (context) => {
+    const page = await openTestPage(context, w.origin);
+    const before = Date.now();
+    const online = await ok(page, 'initLicense', project.licenseKey);
+    assert.equal(online.state, 'valid');
+    const offlineUntil = online.offlineUntil ?? 0;
+    assert.ok(offlineUntil >= before + DAY && offlineUntil <= Date.now() + DAY, `offlineUntil ${offlineUntil}, not a day on`);
+
+    await context.setOffline(true);
+    await context.clock.fastForward(DAY - 60_000);
+    await ok(page, 'countPages', 'core', 1);
+    await context.clock.fastForward(2 * 60_000);
+    const refused = await call(page, 'countPages', 'core', 1);
+    assert.equal(refused.code, 'GRACE_EXPIRED', refused.message);
   });
 });

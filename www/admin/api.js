@@ -31,6 +31,7 @@ const TOKEN_KEY = 'licet.adminToken';
  * @property {string} issuedAt
  * @property {string} expiresAt
  * @property {number} offlineGraceMs
+ * @property {'seat' | 'fixed'} offlinePeriod
  * @property {{ quotaPermille: number, devicesPermille: number, expiryMs: number }} tolerance
  */
 

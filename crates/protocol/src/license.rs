@@ -84,6 +84,19 @@ impl LicenseType {
     pub fn limits_devices(self) -> bool {
         matches!(self, LicenseType::PerDevice | LicenseType::Concurrent)
     }
+
+    /// The offline grace an issuer writes into a license of this type when it is not told one.
+    /// Per device, the longest: a device then works offline exactly as long as its seat lasts
+    /// (the server never signs an `offline_until` past the seat's end). Concurrent, two report
+    /// slots (`CONCURRENT_OFFLINE_GRACE_MS`), so a device that stops reporting soon stops
+    /// counting. The others, `DEFAULT_OFFLINE_GRACE_MS`.
+    pub fn default_offline_grace_ms(self) -> u64 {
+        match self {
+            LicenseType::PerDevice => OFFLINE_GRACE_RANGE_MS.1,
+            LicenseType::Concurrent => CONCURRENT_OFFLINE_GRACE_MS,
+            LicenseType::PerScan | LicenseType::PerPage | LicenseType::PerDomain => DEFAULT_OFFLINE_GRACE_MS,
+        }
+    }
 }
 
 /// How long a per-device license keeps a seat after each contact.
@@ -141,8 +154,11 @@ impl Default for Tolerance {
 }
 
 pub const DAY_MS: u64 = 24 * 60 * 60 * 1000;
-/// The offline grace when the license does not say otherwise.
+/// The offline grace of per-scan, per-page and per-domain licenses unless the issuer sets one.
 pub const DEFAULT_OFFLINE_GRACE_MS: u64 = 7 * DAY_MS;
+/// The offline grace of concurrent licenses unless the issuer sets one: 6 minutes, two report
+/// slots, above the documented floor of 3 minutes.
+pub const CONCURRENT_OFFLINE_GRACE_MS: u64 = 2 * crate::SLOT_MS;
 /// The shortest and longest offline grace a license may set.
 pub const OFFLINE_GRACE_RANGE_MS: (u64, u64) = (3 * 60 * 1000, 365 * DAY_MS);
 

@@ -3,7 +3,7 @@
 //! times in Unix milliseconds (RFC 3339 text only inside a license file's view, as `decode`
 //! shows it). It reads nothing and decides nothing; a webhook shows only as its label.
 
-use licet_protocol::license::{LicenseFile, Module};
+use licet_protocol::license::{LicenseFile, LicenseType, Module};
 use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -36,6 +36,9 @@ pub fn license_file(file: &LicenseFile) -> Value {
         "issuedAt": rfc3339(file.issued_at),
         "expiresAt": rfc3339(file.expires_at),
         "offlineGraceMs": file.offline_grace_ms,
+        // Which period a device gets offline: per device, until its seat ends (never past
+        // `offlineGraceMs` from the contact); the other types, `offlineGraceMs` from each contact.
+        "offlinePeriod": if file.license_type == LicenseType::PerDevice { "seat" } else { "fixed" },
         "tolerance": {
             "quotaPermille": file.tolerance.quota_permille,
             "devicesPermille": file.tolerance.devices_permille,

@@ -154,6 +154,28 @@ fn from_a_vendor_key_to_a_project_with_a_license() {
     assert_eq!(decoded["license"]["offlineGraceMs"], 12 * 60 * 60 * 1000);
 }
 
+/// `license issue` without `--offline-grace` writes the offline period of the license's type,
+/// and `decode` says which period applies: per device, the device's seat (365 days at most from
+/// a contact); concurrent, 6 minutes; per page, 7 days.
+#[test]
+fn a_license_gets_the_offline_period_of_its_type_unless_told_one() {
+    let s = setup("cli-offline-period");
+    let decode = |kind: &str, extra: &[&str]| {
+        let out = path(&s.dir, &format!("{kind}.lic"));
+        let mut args = vec!["license", "issue", "--vendor-key", &s.vendor_key, "--org", "acme", "--type", kind];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--out", &out]);
+        json(&args);
+        let decoded = json(&["decode", &out, "--vendor-public-key", &s.vendor_public]);
+        (decoded["license"]["offlineGraceMs"].as_u64().unwrap(), decoded["license"]["offlinePeriod"].clone())
+    };
+    const DAY: u64 = 24 * 60 * 60 * 1000;
+    assert_eq!(decode("per-device", &["--devices", "5"]), (365 * DAY, json!("seat")));
+    assert_eq!(decode("concurrent", &["--devices", "5"]), (6 * 60 * 1000, json!("fixed")));
+    assert_eq!(decode("per-page", &["--quota", "100"]), (7 * DAY, json!("fixed")));
+    assert_eq!(decode("per-scan", &["--quota", "100", "--offline-grace", "3m"]), (3 * 60 * 1000, json!("fixed")));
+}
+
 #[test]
 fn a_license_with_one_altered_character_is_refused_and_nothing_is_stored() {
     let s = setup("cli-altered");

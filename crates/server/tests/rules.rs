@@ -1,7 +1,7 @@
 //! The license types at their limits, with the server's clock moved by the test: quotas per
 //! scan and per page with their tolerance, several items on one handshake code without rollover,
 //! device seats, concurrent devices per slot, per-domain licenses, expiry tolerance for reports,
-//! and the public trial.
+//! the public trial, and how long each type works offline.
 
 mod common;
 
@@ -42,7 +42,7 @@ fn quota_license(id: &str, license_type: LicenseType, modules: &[Module], quota:
 }
 
 /// A license limited to `devices` devices (per device or concurrent), with the default
-/// tolerance (+10%).
+/// tolerance (+10%) and the offline grace `license issue` writes for its type.
 fn device_license(
     id: &str,
     license_type: LicenseType,
@@ -54,6 +54,7 @@ fn device_license(
         quota: None,
         devices: Some(devices),
         active,
+        offline_grace_ms: license_type.default_offline_grace_ms(),
         ..license_file(id, license_type, &[Module::Core], expires_at)
     }
 }
@@ -481,4 +482,57 @@ async fn a_device_refused_for_its_trial_takes_no_seat() {
     let second = new_device();
     let authorization = server.authorize(&authorize_request(second, None, None)).await.unwrap();
     assert_eq!(authorization.state, LicenseState::Trial, "the one seat is free for a new trial device");
+}
+
+/// How long a device of each license type may work offline, signed as `offline_until` at each
+/// contact: per device, as long as its seat lasts (365, 90, 30 or 1 days from the contact, never
+/// past the license's end); concurrent, 6 minutes; per scan, per page and per domain, 7 days;
+/// and whatever the license file sets instead, from 3 minutes to 365 days.
+#[tokio::test]
+async fn each_license_type_works_offline_as_long_as_documented() {
+    const MINUTE: u64 = 60_000;
+    let per_device = |period| device_license("L", LicenseType::PerDevice, 5, Some(period), NOW + 2 * YEAR);
+    let with_grace = |file: LicenseFile, grace| LicenseFile { offline_grace_ms: grace, ..file };
+    let rows: Vec<(&str, LicenseFile, u64)> = vec![
+        ("per device, yearly", per_device(ActivePeriod::Yearly), 365 * DAY_MS),
+        ("per device, quarterly", per_device(ActivePeriod::Quarterly), 90 * DAY_MS),
+        ("per device, monthly", per_device(ActivePeriod::Monthly), 30 * DAY_MS),
+        ("per device, daily", per_device(ActivePeriod::Daily), DAY_MS),
+        (
+            "per device, a seat cut short by the license's end",
+            device_license("L", LicenseType::PerDevice, 5, Some(ActivePeriod::Yearly), NOW + 40 * DAY_MS),
+            40 * DAY_MS,
+        ),
+        (
+            "per device, a shorter period set by the file",
+            with_grace(per_device(ActivePeriod::Yearly), 7 * DAY_MS),
+            7 * DAY_MS,
+        ),
+        ("concurrent", device_license("L", LicenseType::Concurrent, 5, None, NOW + YEAR), 6 * MINUTE),
+        ("per scan", quota_license("L", LicenseType::PerScan, &[], 100, NOW + YEAR), 7 * DAY_MS),
+        ("per page", quota_license("L", LicenseType::PerPage, &[Module::Core], 100, NOW + YEAR), 7 * DAY_MS),
+        (
+            "per domain",
+            LicenseFile { quota: None, ..license_file("L", LicenseType::PerDomain, &[Module::Core], NOW + YEAR) },
+            7 * DAY_MS,
+        ),
+        (
+            "per page, the documented floor set by the file",
+            with_grace(quota_license("L", LicenseType::PerPage, &[Module::Core], 100, NOW + YEAR), 3 * MINUTE),
+            3 * MINUTE,
+        ),
+    ];
+    for (i, (name, file, offline)) in rows.into_iter().enumerate() {
+        let server = Server::new(&format!("rules-offline-{i}")).await;
+        server.import(&file).await;
+        server.project(CODE, None, &["L"]).await;
+        let device = new_device();
+        let authorization = server.authorize_on_code(device).await.unwrap();
+        assert_eq!(authorization.offline_until, NOW + offline, "{name}");
+        // Each contact starts the period again (a seat is refreshed), up to the same limits.
+        server.set_now(NOW + 2 * MINUTE);
+        let renewed = server.authorize_on_code(device).await.unwrap();
+        let end = if name.contains("license's end") { NOW + offline } else { NOW + 2 * MINUTE + offline };
+        assert_eq!(renewed.offline_until, end, "{name}, renewed");
+    }
 }

@@ -70,9 +70,11 @@ pub struct IssueArgs {
     /// Valid until this RFC 3339 time, e.g. 2030-01-31T00:00:00Z.
     #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
     expires: Option<u64>,
-    /// How long a device keeps working offline: 3m, 12h, 7d (3m to 365d).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "7d")]
-    offline_grace: u64,
+    /// How long a device keeps working offline: 3m, 12h, 7d (3m to 365d). Default by type:
+    /// per-device, as long as the device's seat lasts (365d at most); concurrent, 6m; the
+    /// others, 7d.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    offline_grace: Option<u64>,
     /// The license ID (default: L- and 12 random hex digits).
     #[arg(long, value_name = "ID")]
     id: Option<String>,
@@ -172,7 +174,7 @@ fn license_file(args: IssueArgs, issued_at: u64) -> Result<LicenseFile, ServerEr
         allow_dev_hosts: args.allow_dev_hosts,
         issued_at,
         expires_at,
-        offline_grace_ms: args.offline_grace,
+        offline_grace_ms: args.offline_grace.unwrap_or(kind.default_offline_grace_ms()),
         tolerance: Tolerance::default(),
     })
 }

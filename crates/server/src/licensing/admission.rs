@@ -77,6 +77,9 @@ pub enum TrialOutcome {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Admitted {
     pub seat: Option<Capacity>,
+    /// Until when the device's seat is held, once taken or refreshed: the end of its offline
+    /// period too (`licensing::terms`).
+    pub seat_until: Option<u64>,
     pub window: Option<Capacity>,
     pub trial: Option<TrialOutcome>,
 }
@@ -224,6 +227,7 @@ impl Admission {
             let (pool, capacity) = claim.decide(device, &facts.live_seats);
             if let Some(pool) = pool {
                 takes.push(Take::Seat { license_id: pool.license_id.clone(), held_until: pool.held_until });
+                admitted.seat_until = Some(pool.held_until);
             }
             admitted.seat = Some(capacity);
             if admitted.refusal().is_some() {
@@ -403,7 +407,7 @@ mod tests {
                 "all three taken in order: trial, seat, slot",
                 Admission { trial: trial(true), seat: seats(vec![pool("L1", 1)], 0), window: window(1, 0) },
                 AdmissionFacts::default(),
-                Admitted { trial: granted, seat: Some(Within), window: Some(Within) },
+                Admitted { trial: granted, seat: Some(Within), window: Some(Within), ..Default::default() },
                 None,
                 vec![Take::Trial { ends_at: 1_500_000 }, seat("L1"), Take::SlotPlace { slot: 7 }],
             ),
@@ -411,12 +415,18 @@ mod tests {
                 "a new trial is written before a seat refusal (the caller discards a refused authorization whole)",
                 Admission { trial: trial(true), seat: seats(vec![pool("L1", 0)], 0), window: window(1, 0) },
                 AdmissionFacts::default(),
-                Admitted { trial: granted, seat: Some(Full), window: None },
+                Admitted { trial: granted, seat: Some(Full), ..Default::default() },
                 Some(Refusal::SeatsTaken),
                 vec![Take::Trial { ends_at: 1_500_000 }],
             ),
         ];
         for (name, admission, facts, admitted, refusal, takes) in rows {
+            // A seat taken or refreshed is held until the end the table's take names.
+            let seat_until = takes.iter().find_map(|take| match take {
+                Take::Seat { held_until, .. } => Some(*held_until),
+                _ => None,
+            });
+            let admitted = Admitted { seat_until, ..admitted };
             let decided = admission.decide(DEVICE, NOW, &facts);
             assert_eq!(decided, (admitted, takes), "{name}");
             assert_eq!(decided.0.refusal(), refusal, "{name}");

@@ -23,7 +23,8 @@ pub struct Terms {
     /// The latest end of the items in force, or of the device's trial when that comes first.
     pub active_until: u64,
     /// Until when the device may count without hearing from the server: `now` plus the shortest
-    /// offline grace of the items in force, never past `active_until`.
+    /// offline grace of the items in force, never past `active_until` nor past the end of the
+    /// device's seat (a per-device license works offline as long as its seat lasts).
     pub offline_until: u64,
 }
 
@@ -42,7 +43,8 @@ pub fn terms(in_force: &InForce, grant: &Grant, admitted: &Admitted, now: u64) -
     let active_until = in_force.end().min(trial_ends.unwrap_or(u64::MAX));
     let grace =
         in_force.items.iter().map(|i| i.file.offline_grace_ms).min().unwrap_or(license::DEFAULT_OFFLINE_GRACE_MS);
-    Terms { state, active_until, offline_until: now.saturating_add(grace).min(active_until) }
+    let offline_until = now.saturating_add(grace).min(active_until).min(admitted.seat_until.unwrap_or(u64::MAX));
+    Terms { state, active_until, offline_until }
 }
 
 #[cfg(test)]
@@ -121,6 +123,33 @@ mod tests {
                 LicenseState::Tolerance,
                 year,
                 NOW + 7 * DAY_MS,
+            ),
+            (
+                "a seat ends the offline period before a longer grace (per device)",
+                vec![item("A", year, 365 * DAY_MS)],
+                false,
+                Admitted { seat: Some(Capacity::Within), seat_until: Some(NOW + DAY_MS), ..Admitted::default() },
+                LicenseState::Valid,
+                year,
+                NOW + DAY_MS,
+            ),
+            (
+                "a grace the file sets shorter than the seat applies (per device)",
+                vec![item("A", year, 7 * DAY_MS)],
+                false,
+                Admitted { seat: Some(Capacity::Within), seat_until: Some(NOW + 90 * DAY_MS), ..Admitted::default() },
+                LicenseState::Valid,
+                year,
+                NOW + 7 * DAY_MS,
+            ),
+            (
+                "a concurrent license's default: 6 minutes",
+                vec![item("A", year, license::CONCURRENT_OFFLINE_GRACE_MS)],
+                false,
+                Admitted { window: Some(Capacity::Within), ..Admitted::default() },
+                LicenseState::Valid,
+                year,
+                NOW + 6 * MINUTE,
             ),
             (
                 "a seat granted within the device tolerance",
