@@ -1,7 +1,8 @@
 // The offline grace with the browser's clock under the test's control: authorized online, then
 // offline, the page still counts 6 days later, is refused 8 days later with GRACE_EXPIRED, and
 // once back online is authorized again and delivers what it counted offline. A device of a
-// daily per-device license works offline exactly as long as its seat: one day.
+// daily per-device license works offline exactly as long as its seat, one day; a device of a
+// concurrent license, 6 minutes.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -89,32 +90,58 @@ test('an authorization edited in IndexedDB is refused offline and replaced onlin
   });
 });
 
-test('per device, daily: offline, a device counts until its seat ends a day after its contact', BOUNDED, async () => {
-  // Issued as a vendor would, with no --offline-grace: the type's period applies.
-  const licenseFile = join(w.dir, 'daily.lic');
+/**
+ * Issues a license as a vendor would, with no --offline-grace (the type's period applies), on a
+ * project of its own; resolves the project's license key.
+ * @param {string} code the project's handshake code
+ * @param {string[]} terms the license's type and limits
+ */
+async function projectWith(code, terms) {
+  const licenseFile = join(w.dir, `${code}.lic`);
   const issued = await cliJson([
-    'license', 'issue', '--vendor-key', DEMO_VENDOR_SECRET, '--org', w.org, '--type', 'per-device',
-    '--active', 'daily', '--devices', '5', '--modules', 'core', '--days', '365', '--out', licenseFile,
+    'license', 'issue', '--vendor-key', DEMO_VENDOR_SECRET, '--org', w.org, ...terms,
+    '--modules', 'core', '--days', '365', '--out', licenseFile,
   ]);
   await cli(['license', 'import', '--data', w.data, licenseFile]);
   const project = await cliJson([
-    'project', 'create', '--data', w.data, '--org', w.org, '--handshake-code', 'daily', '--server-url', w.server.url,
+    'project', 'create', '--data', w.data, '--org', w.org, '--handshake-code', code, '--server-url', w.server.url,
   ]);
-  await cli(['project', 'assign', '--data', w.data, '--handshake-code', 'daily', '--license', issued.id]);
+  await cli(['project', 'assign', '--data', w.data, '--handshake-code', code, '--license', issued.id]);
+  return /** @type {string} */ (project.licenseKey);
+}
 
-  await inClockedBrowser(join(w.dir, 'daily'), async (context) => {
+/**
+ * Authorizes a page of a clocked browser with `licenseKey`, checks that its offline period is
+ * `period` from now, then, offline, that it counts a minute before the period ends and is
+ * refused with GRACE_EXPIRED a minute after.
+ * @param {string} profile
+ * @param {string} licenseKey
+ * @param {number} period
+ */
+async function offlineFor(profile, licenseKey, period) {
+  await inClockedBrowser(join(w.dir, profile), async (context) => {
     const page = await openTestPage(context, w.origin);
     const before = Date.now();
-    const online = await ok(page, 'initLicense', project.licenseKey);
+    const online = await ok(page, 'initLicense', licenseKey);
     assert.equal(online.state, 'valid');
     const offlineUntil = online.offlineUntil ?? 0;
-    assert.ok(offlineUntil >= before + DAY && offlineUntil <= Date.now() + DAY, `offlineUntil ${offlineUntil}, not a day on`);
+    assert.ok(offlineUntil >= before + period && offlineUntil <= Date.now() + period, `offlineUntil ${offlineUntil}`);
 
     await context.setOffline(true);
-    await context.clock.fastForward(DAY - 60_000);
+    await context.clock.fastForward(period - 60_000);
     await ok(page, 'countPages', 'core', 1);
     await context.clock.fastForward(2 * 60_000);
     const refused = await call(page, 'countPages', 'core', 1);
     assert.equal(refused.code, 'GRACE_EXPIRED', refused.message);
   });
+}
+
+test('per device, daily: offline, a device counts until its seat ends a day after its contact', BOUNDED, async () => {
+  const key = await projectWith('daily', ['--type', 'per-device', '--active', 'daily', '--devices', '5']);
+  await offlineFor('daily', key, DAY);
+});
+
+test('concurrent: offline, a device counts for 6 minutes after its contact', BOUNDED, async () => {
+  const key = await projectWith('concurrent', ['--type', 'concurrent', '--devices', '5']);
+  await offlineFor('concurrent', key, 6 * 60_000);
 });
