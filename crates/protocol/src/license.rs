@@ -85,14 +85,15 @@ impl LicenseType {
         matches!(self, LicenseType::PerDevice | LicenseType::Concurrent)
     }
 
-    /// The offline grace an issuer writes into a license of this type when it is not told one.
-    /// Per device, the longest: a device then works offline exactly as long as its seat lasts
-    /// (the server never signs an `offline_until` past the seat's end). Concurrent, two report
-    /// slots (`CONCURRENT_OFFLINE_GRACE_MS`), so a device that stops reporting soon stops
-    /// counting. The others, `DEFAULT_OFFLINE_GRACE_MS`.
-    pub fn default_offline_grace_ms(self) -> u64 {
+    /// The offline grace an issuer writes into a license of this type (with this active period,
+    /// for per-device ones) when it is not told one. Per device, the seat's period (365, 90, 30
+    /// or 1 days; yearly when none is given): a device then works offline as long as its seat
+    /// lasts, which the server also never signs past. Concurrent, two report slots
+    /// (`CONCURRENT_OFFLINE_GRACE_MS`), so a device that stops reporting soon stops counting.
+    /// The others, `DEFAULT_OFFLINE_GRACE_MS`.
+    pub fn default_offline_grace_ms(self, active: Option<ActivePeriod>) -> u64 {
         match self {
-            LicenseType::PerDevice => OFFLINE_GRACE_RANGE_MS.1,
+            LicenseType::PerDevice => active.unwrap_or(ActivePeriod::Yearly).length_ms(),
             LicenseType::Concurrent => CONCURRENT_OFFLINE_GRACE_MS,
             LicenseType::PerScan | LicenseType::PerPage | LicenseType::PerDomain => DEFAULT_OFFLINE_GRACE_MS,
         }

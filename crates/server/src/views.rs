@@ -3,7 +3,7 @@
 //! times in Unix milliseconds (RFC 3339 text only inside a license file's view, as `decode`
 //! shows it). It reads nothing and decides nothing; a webhook shows only as its label.
 
-use licet_protocol::license::{LicenseFile, LicenseType, Module};
+use licet_protocol::license::{ActivePeriod, LicenseFile, LicenseType, Module};
 use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -36,15 +36,24 @@ pub fn license_file(file: &LicenseFile) -> Value {
         "issuedAt": rfc3339(file.issued_at),
         "expiresAt": rfc3339(file.expires_at),
         "offlineGraceMs": file.offline_grace_ms,
-        // Which period a device gets offline: per device, until its seat ends (never past
-        // `offlineGraceMs` from the contact); the other types, `offlineGraceMs` from each contact.
-        "offlinePeriod": if file.license_type == LicenseType::PerDevice { "seat" } else { "fixed" },
+        "offlinePeriod": offline_period(file),
         "tolerance": {
             "quotaPermille": file.tolerance.quota_permille,
             "devicesPermille": file.tolerance.devices_permille,
             "expiryMs": file.tolerance.expiry_ms,
         },
     })
+}
+
+/// Which period a device of `file` gets offline from each contact: `seat` when it works until
+/// its seat ends (per device, with a grace at least as long as the seat's period), else `fixed`
+/// (`offline_grace_ms`, which for a per-device file with a shorter grace ends before the seat).
+fn offline_period(file: &LicenseFile) -> &'static str {
+    let seat = file.active.map(ActivePeriod::length_ms);
+    match (file.license_type, seat) {
+        (LicenseType::PerDevice, Some(seat)) if file.offline_grace_ms >= seat => "seat",
+        _ => "fixed",
+    }
 }
 
 /// Pages per module and scans per symbology as two JSON objects keyed by module and symbology.

@@ -155,8 +155,8 @@ fn from_a_vendor_key_to_a_project_with_a_license() {
 }
 
 /// `license issue` without `--offline-grace` writes the offline period of the license's type,
-/// and `decode` says which period applies: per device, the device's seat (365 days at most from
-/// a contact); concurrent, 6 minutes; per page, 7 days.
+/// and `decode` says which period applies: per device, the device's seat (its active period);
+/// concurrent, 6 minutes; per page, 7 days; a period the file sets, from each contact.
 #[test]
 fn a_license_gets_the_offline_period_of_its_type_unless_told_one() {
     let s = setup("cli-offline-period");
@@ -171,6 +171,9 @@ fn a_license_gets_the_offline_period_of_its_type_unless_told_one() {
     };
     const DAY: u64 = 24 * 60 * 60 * 1000;
     assert_eq!(decode("per-device", &["--devices", "5"]), (365 * DAY, json!("seat")));
+    assert_eq!(decode("per-device", &["--devices", "5", "--active", "daily"]), (DAY, json!("seat")));
+    // A file that sets a period shorter than the seat's: that period, from each contact.
+    assert_eq!(decode("per-device", &["--devices", "5", "--offline-grace", "7d"]), (7 * DAY, json!("fixed")));
     assert_eq!(decode("concurrent", &["--devices", "5"]), (6 * 60 * 1000, json!("fixed")));
     assert_eq!(decode("per-page", &["--quota", "100"]), (7 * DAY, json!("fixed")));
     assert_eq!(decode("per-scan", &["--quota", "100", "--offline-grace", "3m"]), (3 * 60 * 1000, json!("fixed")));

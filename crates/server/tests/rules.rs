@@ -54,7 +54,7 @@ fn device_license(
         quota: None,
         devices: Some(devices),
         active,
-        offline_grace_ms: license_type.default_offline_grace_ms(),
+        offline_grace_ms: license_type.default_offline_grace_ms(active),
         ..license_file(id, license_type, &[Module::Core], expires_at)
     }
 }
@@ -286,6 +286,17 @@ async fn concurrent_devices_are_limited_per_slot_with_10_percent_overuse() {
     // Devices 0 to 9 and 11 are in contact: the 12th to report this slot gets no renewal.
     assert_eq!(send(&server, devices[10], scans(1)).await, Err("CONCURRENT_LIMIT_REACHED".into()));
     assert_eq!(server.scans_of("L-concurrent").await, 12);
+
+    // An idle page renewing with no usage takes no place: in a fresh slot every device renews
+    // so, and the places still go to the first 11 that report usage in it.
+    server.set_now(NOW + 2 * SLOT_MS);
+    for device in &devices {
+        assert!(server.report(*device, vec![]).await.1.is_ok(), "an idle renewal is not refused");
+    }
+    for device in &devices[..11] {
+        assert!(send(&server, *device, scans(1)).await.is_ok());
+    }
+    assert_eq!(send(&server, devices[11], scans(1)).await, Err("CONCURRENT_LIMIT_REACHED".into()));
 }
 
 #[tokio::test]
@@ -493,36 +504,41 @@ async fn each_license_type_works_offline_as_long_as_documented() {
     const MINUTE: u64 = 60_000;
     let per_device = |period| device_license("L", LicenseType::PerDevice, 5, Some(period), NOW + 2 * YEAR);
     let with_grace = |file: LicenseFile, grace| LicenseFile { offline_grace_ms: grace, ..file };
-    let rows: Vec<(&str, LicenseFile, u64)> = vec![
-        ("per device, yearly", per_device(ActivePeriod::Yearly), 365 * DAY_MS),
-        ("per device, quarterly", per_device(ActivePeriod::Quarterly), 90 * DAY_MS),
-        ("per device, monthly", per_device(ActivePeriod::Monthly), 30 * DAY_MS),
-        ("per device, daily", per_device(ActivePeriod::Daily), DAY_MS),
+    // (name, license, offline period from a contact, whether the license's end cuts it)
+    let rows: Vec<(&str, LicenseFile, u64, bool)> = vec![
+        ("per device, yearly", per_device(ActivePeriod::Yearly), 365 * DAY_MS, false),
+        ("per device, quarterly", per_device(ActivePeriod::Quarterly), 90 * DAY_MS, false),
+        ("per device, monthly", per_device(ActivePeriod::Monthly), 30 * DAY_MS, false),
+        ("per device, daily", per_device(ActivePeriod::Daily), DAY_MS, false),
         (
             "per device, a seat cut short by the license's end",
             device_license("L", LicenseType::PerDevice, 5, Some(ActivePeriod::Yearly), NOW + 40 * DAY_MS),
             40 * DAY_MS,
+            true,
         ),
         (
             "per device, a shorter period set by the file",
             with_grace(per_device(ActivePeriod::Yearly), 7 * DAY_MS),
             7 * DAY_MS,
+            false,
         ),
-        ("concurrent", device_license("L", LicenseType::Concurrent, 5, None, NOW + YEAR), 6 * MINUTE),
-        ("per scan", quota_license("L", LicenseType::PerScan, &[], 100, NOW + YEAR), 7 * DAY_MS),
-        ("per page", quota_license("L", LicenseType::PerPage, &[Module::Core], 100, NOW + YEAR), 7 * DAY_MS),
+        ("concurrent", device_license("L", LicenseType::Concurrent, 5, None, NOW + YEAR), 6 * MINUTE, false),
+        ("per scan", quota_license("L", LicenseType::PerScan, &[], 100, NOW + YEAR), 7 * DAY_MS, false),
+        ("per page", quota_license("L", LicenseType::PerPage, &[Module::Core], 100, NOW + YEAR), 7 * DAY_MS, false),
         (
             "per domain",
             LicenseFile { quota: None, ..license_file("L", LicenseType::PerDomain, &[Module::Core], NOW + YEAR) },
             7 * DAY_MS,
+            false,
         ),
         (
             "per page, the documented floor set by the file",
             with_grace(quota_license("L", LicenseType::PerPage, &[Module::Core], 100, NOW + YEAR), 3 * MINUTE),
             3 * MINUTE,
+            false,
         ),
     ];
-    for (i, (name, file, offline)) in rows.into_iter().enumerate() {
+    for (i, (name, file, offline, cut_by_end)) in rows.into_iter().enumerate() {
         let server = Server::new(&format!("rules-offline-{i}")).await;
         server.import(&file).await;
         server.project(CODE, None, &["L"]).await;
@@ -532,7 +548,23 @@ async fn each_license_type_works_offline_as_long_as_documented() {
         // Each contact starts the period again (a seat is refreshed), up to the same limits.
         server.set_now(NOW + 2 * MINUTE);
         let renewed = server.authorize_on_code(device).await.unwrap();
-        let end = if name.contains("license's end") { NOW + offline } else { NOW + 2 * MINUTE + offline };
+        let end = if cut_by_end { NOW + offline } else { NOW + 2 * MINUTE + offline };
         assert_eq!(renewed.offline_until, end, "{name}, renewed");
     }
+}
+
+/// A renewal at report time is capped by the seat it refreshes, as an authorization is: a daily
+/// device reporting two minutes on may work offline for a day from then, no longer, even under
+/// a file that sets a year.
+#[tokio::test]
+async fn a_renewal_at_report_time_ends_with_the_refreshed_seat() {
+    let server = Server::new("rules-offline-report").await;
+    let daily = device_license("L", LicenseType::PerDevice, 5, Some(ActivePeriod::Daily), NOW + 2 * YEAR);
+    server.import(&LicenseFile { offline_grace_ms: YEAR, ..daily }).await;
+    server.project(CODE, None, &["L"]).await;
+    let device = new_device();
+    assert_eq!(server.authorize_on_code(device).await.unwrap().offline_until, NOW + DAY_MS);
+    server.set_now(NOW + 2 * 60_000);
+    let (_, renewal) = server.report(device, vec![scans(1)]).await;
+    assert_eq!(renewal.unwrap().offline_until, NOW + 2 * 60_000 + DAY_MS);
 }

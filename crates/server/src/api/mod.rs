@@ -232,10 +232,18 @@ pub(crate) async fn reports(
         received_at: now,
         reports,
     };
+    // A request that carries no usage (an idle page renewing its authorization) takes no place
+    // among the devices of the slot: a concurrent license counts the devices that use it.
+    let uses = batch
+        .reports
+        .iter()
+        .flat_map(|r| &r.slots)
+        .any(|s| s.pages.iter().any(|p| p.1 > 0) || s.scans.iter().any(|c| c.1 > 0));
     let admission = match &live {
         Ok(in_force) => {
             let trial = config.storage.trial_setting().await?;
-            in_force.claims(now, trial_claim(trial.as_ref(), &project.handshake_code, now))
+            let claims = in_force.claims(now, trial_claim(trial.as_ref(), &project.handshake_code, now));
+            Admission { window: claims.window.filter(|_| uses), ..claims }
         }
         Err(_) => Admission::default(),
     };

@@ -71,8 +71,8 @@ pub struct IssueArgs {
     #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
     expires: Option<u64>,
     /// How long a device keeps working offline: 3m, 12h, 7d (3m to 365d). Default by type:
-    /// per-device, as long as the device's seat lasts (365d at most); concurrent, 6m; the
-    /// others, 7d.
+    /// per-device, as long as the device's seat lasts (its --active period); concurrent, 6m;
+    /// the others, 7d.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     offline_grace: Option<u64>,
     /// The license ID (default: L- and 12 random hex digits).
@@ -161,6 +161,7 @@ fn license_file(args: IssueArgs, issued_at: u64) -> Result<LicenseFile, ServerEr
         (Some(at), _) => at,
         (None, days) => issued_at.saturating_add(days.unwrap_or(365).saturating_mul(DAY_MS)),
     };
+    let active = (kind == LicenseType::PerDevice).then(|| args.active.unwrap_or(ActivePeriod::Yearly));
     Ok(LicenseFile {
         id: args.id.unwrap_or_else(|| format!("L-{}", random::hex(6))),
         organization_id: args.org,
@@ -169,12 +170,12 @@ fn license_file(args: IssueArgs, issued_at: u64) -> Result<LicenseFile, ServerEr
         modules,
         quota: args.quota,
         devices: args.devices,
-        active: (kind == LicenseType::PerDevice).then(|| args.active.unwrap_or(ActivePeriod::Yearly)),
+        active,
         domains,
         allow_dev_hosts: args.allow_dev_hosts,
         issued_at,
         expires_at,
-        offline_grace_ms: args.offline_grace.unwrap_or(kind.default_offline_grace_ms()),
+        offline_grace_ms: args.offline_grace.unwrap_or(kind.default_offline_grace_ms(active)),
         tolerance: Tolerance::default(),
     })
 }
