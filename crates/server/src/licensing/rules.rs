@@ -472,6 +472,143 @@ pub(crate) mod tests {
         }
     }
 
+    /// What a contact must claim, with its numbers: seats of the per-device items in expiry
+    /// order, each held until min(now + its active period, its end), +10% of each item's seats
+    /// (rounded down) as tolerance; one place in the slot among the concurrent items' devices
+    /// summed, with their tolerances summed; nothing for the other types.
+    #[test]
+    fn claims_row_by_row() {
+        let now = 10 * DAY_MS;
+        let devices = |id: &str, kind, n: u32, active, expires_at| {
+            item_with(id, kind, &[Module::Core], None, |f| {
+                f.devices = Some(n);
+                f.active = active;
+                f.expires_at = expires_at;
+            })
+        };
+        let yearly = devices("Y", LicenseType::PerDevice, 25, Some(ActivePeriod::Yearly), now + 400 * DAY_MS);
+        let daily = devices("D", LicenseType::PerDevice, 9, Some(ActivePeriod::Daily), now + 200 * DAY_MS);
+        let ending = devices("E", LicenseType::PerDevice, 10, Some(ActivePeriod::Monthly), now + 5 * DAY_MS);
+        let concurrent_a = devices("C1", LicenseType::Concurrent, 10, None, now + 400 * DAY_MS);
+        let concurrent_b = devices("C2", LicenseType::Concurrent, 15, None, now + 400 * DAY_MS);
+        let per_page = item("P", LicenseType::PerPage, &[Module::Core], Some(100));
+        let pool = |id: &str, seats, held_until| SeatPool { license_id: id.into(), seats, held_until };
+        let slot = licet_protocol::slot_of(now);
+        type Row<'a> = (&'a str, Vec<LicenseItem>, Option<SeatClaim>, Option<WindowClaim>);
+        let rows: Vec<Row> = vec![
+            ("a quota item claims nothing", vec![per_page], None, None),
+            (
+                "per device: a yearly seat, tolerance 10% of 25 rounded down",
+                vec![yearly.clone()],
+                Some(SeatClaim { pools: vec![pool("Y", 25, now + 365 * DAY_MS)], tolerance: 2 }),
+                None,
+            ),
+            (
+                "per device: pools in expiry order, a seat never past its item's end, tolerances summed",
+                vec![yearly, daily, ending],
+                Some(SeatClaim {
+                    pools: vec![
+                        pool("E", 10, now + 5 * DAY_MS),
+                        pool("D", 9, now + DAY_MS),
+                        pool("Y", 25, now + 365 * DAY_MS),
+                    ],
+                    // 10% rounded down: 1 of E's 10, 0 of D's 9, 2 of Y's 25.
+                    tolerance: 3,
+                }),
+                None,
+            ),
+            (
+                "concurrent: the devices and tolerances of the items summed, in the slot of now",
+                vec![concurrent_a, concurrent_b],
+                None,
+                Some(WindowClaim { slot, limit: 25, tolerance: 2 }),
+            ),
+        ];
+        for (name, items, seat, window) in rows {
+            let claims = InForce::at(&items, now).expect("in force").claims(now, None);
+            assert_eq!(claims, Admission { seat, window, trial: None }, "{name}");
+        }
+    }
+
+    fn report(slot: u64, pages: &[(Module, u64)], scans: &[(&str, u64)]) -> UsageReport {
+        UsageReport {
+            report_id: ReportId([slot as u8; 16]),
+            slots: vec![licet_protocol::wire::SlotUsage {
+                slot,
+                pages: pages.to_vec(),
+                scans: scans.iter().map(|(name, n)| ((*name).to_owned(), *n)).collect(),
+            }],
+        }
+    }
+
+    /// Which item each count is charged to, with the numbers: items without a quota first, then
+    /// those with one in expiry order up to each quota, the rest to the last of them (into its
+    /// tolerance); use no item in force sells goes to the first item, kept and shown.
+    #[test]
+    fn charging_row_by_row() {
+        let soon = item_with("soon", LicenseType::PerPage, &[Module::Core], Some(100), |f| f.expires_at = EXPIRES - 1);
+        let later = item("later", LicenseType::PerPage, &[Module::Core], Some(50));
+        let domain = item("domain", LicenseType::PerDomain, &[Module::Core], None);
+        let scans_only = item("scans", LicenseType::PerScan, &[], Some(10));
+        // (name, items, usage already charged, the report, the rows as (license, item, count))
+        type Row<'a> = (&'a str, Vec<LicenseItem>, Vec<UsageTotal>, UsageReport, Vec<(&'a str, UsageItem, u64)>);
+        let core = |n| (Module::Core, n);
+        let pages_of = UsageItem::Pages(Module::Core);
+        let qr = UsageItem::Scans("QR_CODE".into());
+        let rows: Vec<Row> = vec![
+            (
+                "within the first quota",
+                vec![soon.clone(), later.clone()],
+                vec![],
+                report(1, &[core(30)], &[]),
+                vec![("soon", pages_of.clone(), 30)],
+            ),
+            (
+                "split where the first quota ends",
+                vec![later.clone(), soon.clone()],
+                vec![pages("soon", Module::Core, 90)],
+                report(1, &[core(30)], &[]),
+                vec![("soon", pages_of.clone(), 10), ("later", pages_of.clone(), 20)],
+            ),
+            (
+                "past every quota: the rest to the last item, into its tolerance",
+                vec![soon.clone(), later.clone()],
+                vec![pages("soon", Module::Core, 100), pages("later", Module::Core, 45)],
+                report(1, &[core(8)], &[]),
+                vec![("later", pages_of.clone(), 5), ("later", pages_of.clone(), 3)],
+            ),
+            (
+                "an item without a quota takes everything first",
+                vec![soon.clone(), domain.clone()],
+                vec![],
+                report(1, &[core(500)], &[]),
+                vec![("domain", pages_of.clone(), 500)],
+            ),
+            (
+                "use no item sells goes to the first item",
+                vec![soon.clone(), later.clone()],
+                vec![],
+                report(1, &[], &[("QR_CODE", 4)]),
+                vec![("soon", qr.clone(), 4)],
+            ),
+            (
+                "scans to the scan item, pages to the page item, zero counts to none",
+                vec![scans_only, soon],
+                vec![],
+                report(1, &[core(2), (Module::Ocr, 0)], &[("QR_CODE", 3)]),
+                vec![("soon", pages_of.clone(), 2), ("scans", qr, 3)],
+            ),
+        ];
+        for (name, items, usage, report, expected) in rows {
+            let in_force = InForce::at(&items, 0).expect("in force");
+            let rows = in_force.charge(&usage, &[&report]);
+            let got: Vec<(&str, UsageItem, u64)> =
+                rows.iter().map(|r| (r.license_id.as_str(), r.item.clone(), r.count)).collect();
+            assert_eq!(got, expected, "{name}");
+            assert!(rows.iter().all(|r| r.report_id == report.report_id && r.slot == 1), "{name}");
+        }
+    }
+
     /// Past every tolerance the usage is still charged, to the item that expired last; a
     /// project without items has nothing to charge to.
     #[test]
