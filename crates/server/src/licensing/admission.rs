@@ -182,7 +182,8 @@ impl WindowClaim {
 pub struct AdmissionFacts {
     /// The end of the device's public trial, as stored (`None`: it never had one).
     pub trial_ends_at: Option<i64>,
-    /// Whether the server has seen the device before, from any project.
+    /// Whether the server has seen the device before, from any project: read only when the
+    /// stored trial does not settle the trial claim (`TrialClaim::decide` gives `None`).
     pub seen: bool,
     /// The seats held now of the seat claim's pools: (license id, device id).
     pub live_seats: Vec<(String, String)>,

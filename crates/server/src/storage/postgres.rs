@@ -126,6 +126,9 @@ async fn admit(
             .bind(&device)
             .fetch_optional(&mut **tx)
             .await?;
+    }
+    // Whether the server has seen the device matters only to a trial the stored one does not settle.
+    if admission.trial.as_ref().is_some_and(|claim| claim.decide(facts.trial_ends_at, now_db).is_none()) {
         facts.seen = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM devices WHERE device_id = $1)")
             .bind(&device)
             .fetch_one(&mut **tx)

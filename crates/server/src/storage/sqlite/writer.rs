@@ -439,6 +439,9 @@ fn admit(
             .prepare_cached("SELECT ends_at FROM trials WHERE device_id = ?")?
             .query_row([&device], |row| row.get(0))
             .optional()?;
+    }
+    // Whether the server has seen the device matters only to a trial the stored one does not settle.
+    if admission.trial.as_ref().is_some_and(|claim| claim.decide(facts.trial_ends_at, now_db).is_none()) {
         facts.seen = tx
             .prepare_cached("SELECT 1 FROM devices WHERE device_id = ?")?
             .query_row([&device], |_| Ok(()))
